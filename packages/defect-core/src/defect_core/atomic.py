@@ -1,0 +1,57 @@
+"""Writes that never leave a half-written file under the final name.
+
+Every writer first writes ``<name>.tmp-<pid>`` in the same folder and then renames it, which is atomic on
+POSIX and Windows file systems; a crash leaves at most a stray temporary file, never a torn output.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from PIL import Image
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``, on error removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (fsynced before the rename)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return Path(path)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_with_atomic(path: str | Path, writer: Callable[[IO[bytes]], object]) -> Path:
+    """Call ``writer(file_object)`` on a temporary file and rename it to ``path``."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        writer(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return Path(path)
+
+
+def save_image_atomic(image: Image.Image, path: str | Path, format: str = "PNG") -> Path:
+    """Save a PIL image atomically (PNG by default, whatever the suffix of the temporary name)."""
+    return write_with_atomic(path, lambda fh: image.save(fh, format=format))

@@ -1,0 +1,191 @@
+"""Config dataclasses ⇄ TOML files ⇄ command-line flags.
+
+A config is a dataclass whose fields carry ``metadata={"help": ...}`` and whose defaults are the papers'
+values. The CLI is generated from it (timm's pattern: a ``--config FILE.toml`` sets the defaults, explicit
+flags win), and the resolved config is written as TOML beside every artifact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+from defect_core.atomic import write_text_atomic
+from defect_core.errors import InputFileError
+
+T = TypeVar("T")
+
+
+# -- TOML ------------------------------------------------------------------------------------------------
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; an unreadable or invalid file raises :class:`InputFileError` naming it."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise InputFileError(path, "config file does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputFileError(path, f"invalid TOML ({exc})") from exc
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str | Path):
+        text = str(value)
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+        return f'"{escaped}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def dump_toml(data: dict[str, Any], _prefix: str = "") -> str:
+    """TOML text of a nested dict of str / int / float / bool / Path / lists; ``None`` values are left out
+    (TOML has no null, and a missing key means "the default")."""
+    lines, tables = [], []
+    for key, value in data.items():
+        if value is None:
+            continue
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = config_to_dict(value)
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    out = "\n".join(lines) + ("\n" if lines else "")
+    for key, table in tables:
+        name = f"{_prefix}.{_toml_key(key)}" if _prefix else _toml_key(key)
+        out += f"\n[{name}]\n" + dump_toml(table, name)
+    return out
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as a plain dict (paths as strings, tuples as lists, nested dataclasses as dicts)."""
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, tuple | list):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        return v
+    return plain(config)
+
+
+def save_config(config: Any, path: str | Path) -> Path:
+    """Write a config dataclass (or dict) as TOML, atomically."""
+    data = config if isinstance(config, dict) else config_to_dict(config)
+    return write_text_atomic(path, dump_toml(data))
+
+
+# -- dataclass ⇄ argparse ------------------------------------------------------------------------------
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _converter(tp: Any) -> Any:
+    return {int: int, float: float, str: str, Path: Path}.get(tp, str)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> None:
+    """Add one ``--field-name`` flag per field of the dataclass ``cls`` (help from its metadata).
+
+    Flags default to ``argparse.SUPPRESS`` so that only what the user typed overrides the config file and
+    the dataclass defaults.
+    """
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip or not f.init:
+            continue
+        tp, optional = _unwrap_optional(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        help_text = f.metadata.get("help", "") + f" (default: {default!r})"
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
+        if tp is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        elif get_origin(tp) is tuple:
+            item = get_args(tp)[0] if get_args(tp) else str
+            parser.add_argument(flag, nargs="+", type=_converter(item), **kwargs)
+        elif get_origin(tp) is typing.Literal:
+            parser.add_argument(flag, choices=list(get_args(tp)), **kwargs)
+        elif get_origin(tp) is dict:
+            continue  # dict fields are set from a config file only
+        else:
+            parser.add_argument(flag, type=_converter(tp), metavar=f.name.upper(), **kwargs)
+        del optional
+
+
+def build_config(cls: type[T], file_values: dict[str, Any] | None = None, cli_values: dict[str, Any] | None = None) -> T:
+    """Dataclass defaults, overridden by a config file's values, overridden by explicit CLI values.
+
+    Unknown keys in the file are an error naming them (a misspelt key must not be silently ignored).
+    """
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values = dict(file_values or {})
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown config key(s) for {cls.__name__}: {unknown}; known: {sorted(names)}")
+    values.update(cli_values or {})
+    hints = get_type_hints(cls)
+    for key, value in list(values.items()):
+        tp, _ = _unwrap_optional(hints[key])
+        if get_origin(tp) is tuple and isinstance(value, list):
+            values[key] = tuple(value)
+        elif tp is Path and isinstance(value, str):
+            values[key] = Path(value)
+        elif tp is float and isinstance(value, int) and not isinstance(value, bool):
+            values[key] = float(value)
+    return cls(**values)
+
+
+def parse_config(
+    cls: type[T], argv: Sequence[str] | None, parser: argparse.ArgumentParser, section: str | None = None
+) -> tuple[T, argparse.Namespace]:
+    """Parse ``argv`` with ``parser`` (which must have ``--config`` and the flags of ``cls``) into a config.
+
+    Returns the config and the namespace (for flags that are not config fields).
+    """
+    args = parser.parse_args(argv)
+    file_values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        data = load_toml(args.config)
+        file_values = data.get(section, data) if section else data
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    cli_values = {k: v for k, v in vars(args).items() if k in names}
+    try:
+        config = build_config(cls, file_values, cli_values)
+    except ValueError as exc:
+        where = f"{args.config}: " if getattr(args, "config", None) else ""
+        parser.error(f"{where}{exc}")
+    return config, args

@@ -1,0 +1,57 @@
+"""``SampleRecord``: one line of ``manifest.jsonl`` per generated image."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from defect_core.serialization import JsonDataclass, require
+
+SELECTION_METRICS = ("lpips", "psnr", "ssim", "none")
+
+
+@dataclass(frozen=True)
+class SampleRecord(JsonDataclass):
+    """Where one generated image came from and how it was chosen.
+
+    ``scores`` holds every candidate's selection score in candidate order; ``candidate_index`` is the kept
+    one. Exactly one of ``concept`` (a concept id, ``<object>/<defect>``) and ``prompt`` (zero-shot) is set.
+    """
+
+    item_id: str
+    image: Path
+    mask: Path
+    source_image: Path
+    mask_source: str
+    defect_name: str
+    seed: int
+    base_model: str
+    concept: str | None = None
+    prompt: str | None = None
+    candidate_index: int = 0
+    selection_metric: str = "lpips"
+    scores: tuple[float, ...] = ()
+    candidates: tuple[Path, ...] = ()
+    sampler: dict[str, Any] = field(default_factory=dict, hash=False)
+    package_version: str = "0.0.0"
+
+    def __post_init__(self) -> None:
+        name = "SampleRecord"
+        for attr in ("image", "mask", "source_image"):
+            value = getattr(self, attr)
+            if isinstance(value, str):
+                object.__setattr__(self, attr, Path(value))
+        object.__setattr__(self, "scores", tuple(float(s) for s in self.scores))
+        object.__setattr__(self, "candidates", tuple(Path(p) for p in self.candidates))
+        require(bool(self.item_id), name, "item_id", self.item_id, "must be non-empty")
+        require((self.concept is None) != (self.prompt is None), name, "concept", self.concept,
+                "exactly one of concept and prompt must be set")
+        require(self.seed >= 0, name, "seed", self.seed, "must be >= 0")
+        require(self.selection_metric in SELECTION_METRICS, name, "selection_metric", self.selection_metric,
+                f"must be one of {SELECTION_METRICS}")
+        n = max(len(self.scores), 1)
+        require(0 <= self.candidate_index < n, name, "candidate_index", self.candidate_index,
+                f"must index one of the {n} candidate(s)")
+        require(all(not math.isnan(s) for s in self.scores), name, "scores", self.scores, "must not be NaN")
