@@ -45,7 +45,11 @@ def save_concept(path: str | Path, tensors: dict[str, np.ndarray], card: Concept
         raise ConceptFileError(path, f"tensor keys must start with 'unet.' or 'text_encoder.', got {bad[:3]}")
     arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     metadata = {CARD_METADATA_KEY: card.to_json(), "format": "pt"}
-    return write_bytes_atomic(path, save(arrays, metadata=metadata))
+    try:
+        data = save(arrays, metadata=metadata)
+    except (SafetensorError, ValueError, TypeError) as exc:
+        raise ConceptFileError(path, f"cannot serialize the tensors ({exc})") from exc
+    return write_bytes_atomic(path, data)
 
 
 def _check_safetensors_header(path: Path) -> dict[str, str]:
@@ -64,10 +68,24 @@ def _check_safetensors_header(path: Path) -> dict[str, str]:
             raise ConceptFileError(path, "not a safetensors file (no JSON header)")
         fh.seek(8)
         raw = fh.read(size)
+    file_size = path.stat().st_size
+    if len(raw) < size:
+        raise ConceptFileError(path, f"file is truncated: its header alone needs {8 + size} bytes, "
+                                     f"the file has {file_size}")
     try:
         header = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConceptFileError(path, f"corrupt safetensors header ({exc})") from exc
+    if not isinstance(header, dict):
+        raise ConceptFileError(path, "corrupt safetensors header (not a JSON object)")
+    # checked here so that reading only the card (no tensors) also catches a file cut short by a crash
+    ends = [info["data_offsets"][1] for key, info in header.items()
+            if key != "__metadata__" and isinstance(info, dict) and isinstance(info.get("data_offsets"), list)
+            and len(info["data_offsets"]) == 2 and isinstance(info["data_offsets"][1], int)]
+    needed = 8 + size + max(ends, default=0)
+    if file_size < needed:
+        raise ConceptFileError(path, f"file is truncated: its header describes {needed} bytes, the file has "
+                                     f"{file_size}")
     return header.get("__metadata__") or {}
 
 

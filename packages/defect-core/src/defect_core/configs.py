@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import tomllib
 import types
 import typing
@@ -49,16 +50,28 @@ def _toml_value(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str | Path):
-        text = str(value)
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-        return f'"{escaped}"'
+        return '"' + "".join(_toml_char(c) for c in str(value)) + '"'
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
+def _toml_char(c: str) -> str:
+    # TOML basic strings forbid raw control characters (\r and \x00 included), not only \n and \t
+    if c in ('"', "\\"):
+        return "\\" + c
+    if c == "\n":
+        return "\\n"
+    if c == "\t":
+        return "\\t"
+    if ord(c) < 0x20 or ord(c) == 0x7F:
+        return f"\\u{ord(c):04x}"
+    return c
+
+
 def _toml_key(key: str) -> str:
-    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+    # bare keys are ASCII only: str.isalnum() would also let "café" through, which TOML rejects
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
 
 
 def dump_toml(data: dict[str, Any], _prefix: str = "") -> str:
@@ -138,7 +151,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, skip: Seque
             item = get_args(tp)[0] if get_args(tp) else str
             parser.add_argument(flag, nargs="+", type=_converter(item), **kwargs)
         elif get_origin(tp) is typing.Literal:
-            parser.add_argument(flag, choices=list(get_args(tp)), **kwargs)
+            choices = list(get_args(tp))
+            # argparse compares the converted string with the choices: Literal[4, 8] needs type=int
+            kinds = {type(c) for c in choices}
+            convert = next(iter(kinds)) if kinds in ({int}, {float}) else str
+            parser.add_argument(flag, choices=choices, type=convert, **kwargs)
         elif get_origin(tp) is dict:
             continue  # dict fields are set from a config file only
         else:

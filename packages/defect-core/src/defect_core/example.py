@@ -16,6 +16,14 @@ class DefectExample(JsonDataclass):
     mask: Path
     object_name: str
     defect_name: str
+    mask_threshold: int = 128
+    """Gray value from which a mask pixel is defect: 128 for 0 / 255 masks, 1 for label masks (VisA, KSDD2)."""
+
+    def load_mask(self):  # -> numpy bool (H, W)
+        """The mask as a bool array (H, W), binarized with this example's threshold."""
+        from defect_core.images import load_mask
+
+        return load_mask(self.mask, threshold=self.mask_threshold)
 
     def __post_init__(self) -> None:
         for name in ("image", "mask"):
@@ -27,4 +35,6 @@ class DefectExample(JsonDataclass):
                 self.object_name, "must be a non-empty name")
         require(bool(self.defect_name and self.defect_name.strip()), "DefectExample", "defect_name",
                 self.defect_name, "must be a non-empty name")
+        require(1 <= self.mask_threshold <= 255, "DefectExample", "mask_threshold", self.mask_threshold,
+                "must be in 1..255")
         require(self.image != self.mask, "DefectExample", "mask", self.mask, "is the same file as the image")

@@ -183,7 +183,9 @@ def mask_bbox(mask: np.ndarray) -> Box:
     return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
-def validate_mask(mask: np.ndarray, image_size: tuple[int, int], path: str | Path | None = None) -> np.ndarray:
+def validate_mask(
+    mask: np.ndarray, image_size: tuple[int, int], path: str | Path | None = None
+) -> np.ndarray:
     """Check that a defect mask fits its image and marks a real defect; return it unchanged.
 
     ``mask`` is bool (H, W) (as :func:`defect_core.images.load_mask` returns); ``image_size`` is the image's

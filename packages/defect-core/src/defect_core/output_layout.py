@@ -63,6 +63,11 @@ class GenerationWriter:
         if mask.shape != (image.height, image.width):
             raise ValueError(f"item {record.item_id}: mask {mask.shape} does not match image {image.size}")
         stem = record.item_id
+        if "/" in stem or "\\" in stem or stem.startswith("."):
+            # the id is the file stem: a separator would write outside defect/ and mask/, a leading dot
+            # would hide the file from readers that skip hidden files (list_images does)
+            raise ValueError(f"item {stem!r}: item_id must be a plain file stem (no path separator, "
+                             "no leading dot)")
         image_path = save_image_atomic(image.convert("RGB"), self.out_dir / DEFECT_DIR / f"{stem}.png")
         mask_path = save_image_atomic(mask_to_image(mask), self.out_dir / MASK_DIR / f"{stem}.png")
         cand_paths = tuple(

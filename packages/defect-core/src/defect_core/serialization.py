@@ -19,8 +19,9 @@ def _encode(value: Any, relative_to: Path | None) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _encode(getattr(value, f.name), relative_to) for f in dataclasses.fields(value)}
     if isinstance(value, Path):
-        if relative_to is not None and value.is_absolute():
-            return Path(os.path.relpath(value, relative_to)).as_posix()
+        if relative_to is not None:
+            # a relative path in memory is relative to the working directory, not to the JSON's folder
+            return Path(os.path.relpath(os.path.abspath(value), relative_to)).as_posix()
         return value.as_posix()
     if isinstance(value, tuple | list):
         return [_encode(v, relative_to) for v in value]
@@ -38,7 +39,10 @@ def _decode(tp: Any, value: Any, base: Path | None) -> Any:
         return _decode(options[0], value, base) if len(options) == 1 else value
     if tp is Path:
         path = Path(value)
-        return base / path if base is not None and not path.is_absolute() else path
+        if base is None or path.is_absolute():
+            return path
+        # relpath and normpath are both lexical, so a path outside the folder ("../x") comes back equal
+        return Path(os.path.normpath(base / path))
     if origin is tuple:
         args = get_args(tp)
         item_type = args[0] if args else Any
@@ -54,7 +58,8 @@ class JsonDataclass:
     """Mixin: ``to_dict`` / ``from_dict`` / ``to_json`` / ``from_json`` for a (frozen) dataclass."""
 
     def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:
-        """Plain JSON-able dict; absolute paths become relative to ``relative_to`` when it is given."""
+        """Plain JSON-able dict; paths become relative to ``relative_to`` when it is given (a relative path
+        is first taken as relative to the working directory, as Python does)."""
         return _encode(self, Path(relative_to).resolve() if relative_to is not None else None)
 
     @classmethod

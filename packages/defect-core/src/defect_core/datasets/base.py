@@ -31,11 +31,11 @@ class DatasetReader(ABC):
     Subclasses set ``mask_threshold``: the gray value from which a mask pixel counts as defect (see
     :func:`defect_core.images.load_mask`). It is 128 for 0 / 255 masks; readers of datasets whose masks
     use small label values (VisA, KolektorSDD2) set 1, and code that loads their masks later must use the
-    same threshold.
+    same threshold. It is a class attribute that a reader may override per instance.
     """
 
     kind: ClassVar[str] = ""
-    mask_threshold: ClassVar[int] = 128
+    mask_threshold: int = 128
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)

@@ -97,7 +97,7 @@ class FolderReader(DatasetReader):
         pairs, problems = self.match_masks()
         problems += find_pair_problems(pairs, mask_threshold=self.mask_threshold)
         raise_if_problems(self.root, problems)
-        return [DefectExample(image, mask, object_name, defect_name) for image, mask in pairs]
+        return [DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold) for image, mask in pairs]
 
     def normal_images(self, object_name: str, split: str = "train") -> list[Path]:
         """Images of ``good/`` (either split); an empty list when there is no ``good/`` folder."""

@@ -74,7 +74,7 @@ class KSDD2Reader(DatasetReader):
         self.require_object(object_name)
         return [self.defect_name]
 
-    def split_index(self, split: str) -> _SplitIndex:
+    def _split_index(self, split: str) -> _SplitIndex:
         """Sort the images of ``<root>/<split>/`` into defects and normals by reading their ground truth.
 
         Cached: KSDD2 has about 3000 images and each ground-truth file must be decoded once to know which
@@ -121,7 +121,7 @@ class KSDD2Reader(DatasetReader):
         pairs: list[tuple[Path, Path]] = []
         problems: list[InputFileError] = []
         for split in splits:
-            index = self.split_index(split)
+            index = self._split_index(split)
             pairs += index.defects
             problems += index.problems
         pairs.sort(key=lambda pair: (pair[0].name, str(pair[0])))
@@ -129,7 +129,7 @@ class KSDD2Reader(DatasetReader):
         # size mismatches.
         problems += find_pair_problems(pairs, mask_threshold=self.mask_threshold)
         raise_if_problems(self.root, problems)
-        return [DefectExample(image, mask, object_name, defect_name) for image, mask in pairs]
+        return [DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold) for image, mask in pairs]
 
     def normal_images(self, object_name: str, split: str = "train") -> list[Path]:
         """Images of ``<root>/<split>/`` whose ground truth is all zero, sorted by file name.
@@ -139,7 +139,7 @@ class KSDD2Reader(DatasetReader):
         """
         self.require_split(split)
         self.require_object(object_name)
-        index = self.split_index(split)
+        index = self._split_index(split)
         if index.problems:
             logger.warning("%d image(s) of %s/%s left out: ground truth missing or unreadable",
                            len(index.problems), self.root, split)

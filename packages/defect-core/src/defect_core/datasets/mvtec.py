@@ -56,7 +56,7 @@ class MVTecReader(DatasetReader):
         images = list_images(self.root / object_name / "test" / defect_name)
         pairs = [(image, self.mask_path(object_name, defect_name, image)) for image in images]
         validate_pairs(pairs, self.root, mask_threshold=self.mask_threshold)
-        return [DefectExample(image, mask, object_name, defect_name) for image, mask in pairs]
+        return [DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold) for image, mask in pairs]
 
     def normal_images(self, object_name: str, split: str = "train") -> list[Path]:
         """Images of ``<object>/<split>/good/``; an empty list when that folder does not exist."""

@@ -73,7 +73,7 @@ def find_pair_problems(pairs: Iterable[Pair], *, mask_threshold: int = 128) -> l
 def raise_if_problems(root: str | Path, problems: Sequence[InputFileError]) -> None:
     """Raise one :class:`DatasetError` for ``root`` listing ``problems``, if there are any."""
     if problems:
-        logger.error("dataset at %s has %d problem(s)", root, len(problems))
+        logger.debug("dataset at %s has %d problem(s)", root, len(problems))
         raise DatasetError(root, problems)
 
 

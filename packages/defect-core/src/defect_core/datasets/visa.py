@@ -124,7 +124,7 @@ class VisaReader(DatasetReader):
         pairs = [(r.image, r.mask) for r in rows if r.mask is not None]
         problems += find_pair_problems(pairs, mask_threshold=self.mask_threshold)
         raise_if_problems(self.root, problems)
-        return [DefectExample(image, mask, object_name, defect_name) for image, mask in pairs]
+        return [DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold) for image, mask in pairs]
 
     def normal_images(self, object_name: str, split: str = "train") -> list[Path]:
         """Images labelled "normal" in ``split`` for the object, sorted by file name."""

@@ -1,0 +1,110 @@
+"""``TrainConfig``: every knob of DefectFill fine-tuning, defaulting to the paper's values (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DATASET_KINDS = ("demo", "mvtec", "visa", "ksdd2", "folder")
+
+
+def _f(default, help: str, **kwargs):  # noqa: A002 - mirrors dataclasses.field's metadata
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """DefectFill fine-tuning of an inpainting model on a few defect image + mask pairs."""
+
+    # data
+    dataset: str = _f("demo", f"dataset reader: one of {', '.join(DATASET_KINDS)}")
+    root: Path | None = _f(None, "dataset root folder (not needed for the demo dataset)")
+    object_name: str = _f("brick", "object / category name in the dataset")
+    defect_name: str = _f("scratch", "defect type to learn")
+    split: Literal["train", "held_out", "all"] = _f(
+        "train", "which examples to learn from: the first third (train), the rest, or all")
+    # model and output
+    base_model: str = _f("builtin:tiny", "inpainting base model: hub id, local diffusers folder, or builtin:<name>")
+    output_dir: Path = _f(Path("runs/defectfill"), "run folder: concept, config, loss log, previews, checkpoints")
+    output: Path | None = _f(None, "concept file path (default: <output_dir>/concept.safetensors)")
+    # method (paper appendix)
+    token: str = _f("sks", "identifier token of the learned defect")
+    defect_prompt: str = _f("A photo of {token}", "prompt of the defect branch")
+    object_prompt: str = _f("A {object} with {token}", "prompt of the object branch")
+    steps: int = _f(2000, "optimisation steps")
+    batch_size: int = _f(4, "defect examples per step (each runs through both branches)")
+    resolution: int = _f(512, "training resolution in pixels (square)")
+    learning_rate: float = _f(2e-4, "learning rate of the UNet LoRA")
+    text_encoder_learning_rate: float = _f(4e-5, "learning rate of the text-encoder LoRA")
+    warmup_steps: int = _f(100, "linear learning-rate warm-up steps")
+    weight_decay: float = _f(1e-2, "AdamW weight decay (diffusers / RealFill default)")
+    max_grad_norm: float = _f(1.0, "gradient-norm clipping (RealFill default)")
+    rank: int = _f(8, "LoRA rank")
+    lora_alpha: float = _f(16.0, "LoRA alpha (scale = alpha / rank)")
+    lora_dropout: float = _f(0.1, "LoRA dropout")
+    train_text_encoder: bool = _f(True, "also train LoRA on the text encoder's attention projections")
+    min_resize: float = _f(1.0, "augmentation: smallest random resize factor before cropping back")
+    max_resize: float = _f(1.125, "augmentation: largest random resize factor before cropping back")
+    random_boxes: int = _f(30, "object branch: number of random boxes in M_rand")
+    box_min_frac: float = _f(0.03, "object branch: smallest box side, fraction of the image side")
+    box_max_frac: float = _f(0.25, "object branch: largest box side, fraction of the image side")
+    object_alpha: float = _f(0.3, "object loss weight outside the defect: M' = M + alpha (1 - M)")
+    defect_loss_weight: float = _f(0.5, "weight of L_def")
+    object_loss_weight: float = _f(0.2, "weight of L_obj")
+    attention_loss_weight: float = _f(0.05, "weight of L_attn")
+    # engineering
+    seed: int = _f(0, "seed of data order, augmentation, noise and LoRA initialisation")
+    mixed_precision: Literal["no", "fp16", "bf16"] = _f("no", "mixed precision (fp16 keeps LoRA weights in fp32)")
+    gradient_checkpointing: bool = _f(False, "trade compute for memory in the UNet and text encoder")
+    checkpoint_every: int = _f(500, "write a resumable checkpoint every N steps (0: only at the end)")
+    keep_checkpoints: int = _f(2, "how many checkpoints to keep")
+    resume: bool = _f(False, "continue from the newest checkpoint in output_dir")
+    preview_every: int = _f(0, "also write a preview every N steps (0: only at the end)")
+    preview_steps: int = _f(50, "DDIM steps of the preview generation")
+    preview_count: int = _f(4, "previews generated on held-out masks at the end")
+    log_every: int = _f(10, "write the loss log every N steps")
+    device: str = _f("auto", "device: auto, cpu, cuda, cuda:1, ...")
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, name: str, why: str) -> None:
+            if not ok:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: {why}")
+
+        need(self.dataset in DATASET_KINDS, "dataset", f"must be one of {DATASET_KINDS}")
+        need(self.dataset == "demo" or self.root is not None, "root", "is required for a dataset on disk")
+        need(self.steps >= 1, "steps", "must be >= 1")
+        need(self.batch_size >= 1, "batch_size", "must be >= 1")
+        need(self.resolution >= 8 and self.resolution % 8 == 0, "resolution", "must be a multiple of 8")
+        need(self.learning_rate > 0, "learning_rate", "must be > 0")
+        need(self.text_encoder_learning_rate > 0, "text_encoder_learning_rate", "must be > 0")
+        need(self.warmup_steps >= 0, "warmup_steps", "must be >= 0")
+        need(self.rank >= 1, "rank", "must be >= 1")
+        need(self.lora_alpha > 0, "lora_alpha", "must be > 0")
+        need(0 <= self.lora_dropout < 1, "lora_dropout", "must be in [0, 1)")
+        need(1.0 <= self.min_resize <= self.max_resize, "max_resize", "need 1 <= min_resize <= max_resize")
+        need(self.random_boxes >= 1, "random_boxes", "must be >= 1")
+        need(0 < self.box_min_frac <= self.box_max_frac <= 1, "box_max_frac", "need 0 < min <= max <= 1")
+        need(0 <= self.object_alpha <= 1, "object_alpha", "must be in [0, 1]")
+        need(self.token in self.defect_prompt.format(token=self.token, object="x"), "defect_prompt",
+             "must contain {token}")
+        need(self.token in self.object_prompt.format(token=self.token, object="x"), "object_prompt",
+             "must contain {token}")
+        need(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0")
+        need(self.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
+        need(self.max_grad_norm > 0, "max_grad_norm", "must be > 0")
+
+    @property
+    def concept_path(self) -> Path:
+        return self.output if self.output is not None else self.output_dir / "concept.safetensors"
+
+    def prompts(self) -> tuple[str, str]:
+        """(defect-branch prompt, object-branch prompt) with the token and object name filled in."""
+        obj = self.object_name.replace("_", " ")
+        return (self.defect_prompt.format(token=self.token, object=obj),
+                self.object_prompt.format(token=self.token, object=obj))
+
+
+DEMO_PRESET = {"steps": 60, "resolution": 64, "batch_size": 4, "warmup_steps": 10, "checkpoint_every": 30,
+               "preview_steps": 20, "log_every": 5}
+"""What ``defect-train`` with no arguments runs: the paper's method, briefly, on builtin:tiny at 64 px."""

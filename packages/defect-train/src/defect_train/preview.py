@@ -1,0 +1,38 @@
+"""The preview a person looks at: the concept being learned, filled into good images at held-out masks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from defect_core.atomic import save_image_atomic
+from defect_core.images import load_rgb
+from defect_core.preview import preview_grid
+
+logger = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def write_training_preview(pipe, data, config, path: Path) -> Path | None:
+    """Fill ``config.preview_count`` held-out masks into good images (or training images if there are no
+    good ones) with the current weights and write ``normal | mask | generated`` rows to ``path``."""
+    masks = data.held_out[: config.preview_count]
+    backgrounds = data.normals or [e.image for e in data.examples]
+    if not masks or not backgrounds:
+        logger.warning("no held-out masks or backgrounds: no preview written")
+        return None
+    from defect_sample.sampler import DefectFillSampler
+
+    size = (config.resolution, config.resolution)
+    images, mask_arrays = [], []
+    for i, example in enumerate(masks):
+        images.append(load_rgb(backgrounds[i % len(backgrounds)]).resize(size))
+        mask_im = load_rgb(example.mask).convert("L").resize(size)
+        mask_arrays.append(np.asarray(mask_im) >= example.mask_threshold)
+    sampler = DefectFillSampler(pipe.vae, pipe.text_encoder, pipe.tokenizer, pipe.unet, pipe.scheduler)
+    out = sampler(images=images, masks=mask_arrays, prompt=config.prompts()[0], num_candidates=1,
+                  num_inference_steps=config.preview_steps, seed=config.seed)
+    rows = [(im, m, cands[0]) for im, m, cands in zip(images, mask_arrays, out.images, strict=True)]
+    return save_image_atomic(preview_grid(rows, cell=max(128, config.resolution)), path)
