@@ -120,7 +120,8 @@ def test_shapes_that_fit_are_whole_not_clipped_by_the_border():
             min_width=1,
             max_width=1,
         )
-        # a 1-px polyline of length 51.2 covers at least length / sqrt(2) pixels (one per step on its long axis)
+        # a 1-px polyline of length 51.2 covers at least length / sqrt(2) pixels
+        # (one per step along its long axis)
         assert line.sum() >= 51.2 / math.sqrt(2) - 4
 
 

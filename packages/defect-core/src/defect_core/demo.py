@@ -234,18 +234,19 @@ def _readme(description: dict[str, Any]) -> str:
         "defectfill demo dataset (MVTec AD layout)",
         "",
         "Normal images are random crops (flipped / turned by 90 degrees, resized to "
-        f"{description['image_size']} px) of scikit-image's bundled texture photographs, tinted to RGB.",
-        "Defects are procedural: scratch (thin polyline), hole (dark ellipse, shaded rim), stain (tinted blob,",
-        "soft alpha), painted into other crops; ground_truth/<defect>/<stem>_mask.png is 255 exactly where",
-        "the image was painted. It exists to run the pipeline end to end offline; it is not a benchmark.",
+        f"{description['image_size']} px)",
+        "of scikit-image's bundled texture photographs, tinted to RGB.",
+        "Defects are procedural: scratch (thin polyline), hole (dark ellipse, shaded rim),",
+        "stain (tinted blob, soft alpha), painted into other crops; ground_truth/<defect>/<stem>_mask.png",
+        "is 255 exactly where the image was painted.",
+        "It exists to run the pipeline end to end offline; it is not a benchmark.",
         "",
         f"seed: {description['seed']}",
     ]
     for name, obj in description["objects"].items():
         pairs = ", ".join(f"{d} x{n}" for d, n in obj["defects"].items())
-        lines.append(
-            f"{name}: from {obj['source']}; train/good {obj['train_good']}, test/good {obj['test_good']}, {pairs}"
-        )
+        counts = f"train/good {obj['train_good']}, test/good {obj['test_good']}, {pairs}"
+        lines.append(f"{name}: from {obj['source']}; {counts}")
     lines.append("Written by defect_core.demo.write_demo_dataset; details in dataset.json.")
     return "\n".join(lines) + "\n"
 

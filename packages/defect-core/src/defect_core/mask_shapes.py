@@ -229,7 +229,7 @@ def rectangle(
     max_frac: float = 0.3,
     rotate: bool = True,
 ) -> np.ndarray:
-    """A filled rectangle whose sides are each in [min_frac, max_frac] of the short side, optionally rotated."""
+    """A filled rectangle, sides each in [min_frac, max_frac] of the short side, optionally rotated."""
     height, width = _check_size(size)
     _check_rng(rng)
     hh = _extent(height, width, rng, min_frac, max_frac) / 2

@@ -54,7 +54,8 @@ def binarize(array: np.ndarray, threshold: float = 0.5) -> np.ndarray:
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a bool mask (H, W) to ``size`` = (width, height), PIL's order, by nearest neighbour.
 
-    Nearest neighbour never creates grey values, so the result is exactly binary. Returns bool (height, width).
+    Nearest neighbour never creates grey values, so the result is exactly binary.
+    Returns bool (height, width).
     """
     mask = _as_2d_mask(mask)
     width, height = (int(v) for v in size)
