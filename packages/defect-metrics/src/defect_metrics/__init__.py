@@ -1,10 +1,154 @@
-"""defect_metrics."""
+"""defect_metrics: KID, FID, IC-LPIPS, localization, classification and segmentation metrics.
 
+Names are imported on first use (PEP 562), so that the numpy-only metrics (localization, classification,
+segmentation, KID and FID on features) do not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("defect-metrics")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "KernelDistance": "kernel_distance",
+    "kid": "kernel_distance",
+    "polynomial_mmd2": "kernel_distance",
+    "fid": "frechet_inception_distance",
+    "frechet_distance": "frechet_inception_distance",
+    "feature_statistics": "frechet_inception_distance",
+    "FeatureExtractor": "features",
+    "InceptionFeatures": "features",
+    "load_inception": "features",
+    "extract_features": "features",
+    "clean_resize": "features",
+    "MissingWeightsError": "weights",
+    "inception_weights_path": "weights",
+    "lpips_backbone_path": "weights",
+    "load_lpips": "lpips_network",
+    "LPIPSEmbedder": "lpips_embedding",
+    "ICLPIPSConfig": "intra_cluster_lpips",
+    "ICLPIPSResult": "intra_cluster_lpips",
+    "ic_lpips": "intra_cluster_lpips",
+    "auroc": "binary_curves",
+    "average_precision": "binary_curves",
+    "f1_max": "binary_curves",
+    "BinaryCurve": "binary_curves",
+    "ProCurve": "pro",
+    "pro_curve": "pro",
+    "aupro": "pro",
+    "pixel_auroc": "localization",
+    "pixel_ap": "localization",
+    "pixel_f1_max": "localization",
+    "image_scores": "localization",
+    "image_auroc": "localization",
+    "image_ap": "localization",
+    "image_f1_max": "localization",
+    "LocalizationMetrics": "localization",
+    "localization_metrics": "localization",
+    "load_anomaly_map": "map_files",
+    "ClassificationMetrics": "classification",
+    "classification_metrics": "classification",
+    "confusion_matrix": "classification",
+    "SegmentationMetrics": "segmentation",
+    "segmentation_metrics": "segmentation",
+    "build_report": "report",
+}
+
+__all__ = [
+    "__version__",
+    "KernelDistance",
+    "kid",
+    "polynomial_mmd2",
+    "fid",
+    "frechet_distance",
+    "feature_statistics",
+    "FeatureExtractor",
+    "InceptionFeatures",
+    "load_inception",
+    "extract_features",
+    "clean_resize",
+    "MissingWeightsError",
+    "inception_weights_path",
+    "lpips_backbone_path",
+    "load_lpips",
+    "LPIPSEmbedder",
+    "ICLPIPSConfig",
+    "ICLPIPSResult",
+    "ic_lpips",
+    "auroc",
+    "average_precision",
+    "f1_max",
+    "BinaryCurve",
+    "ProCurve",
+    "pro_curve",
+    "aupro",
+    "pixel_auroc",
+    "pixel_ap",
+    "pixel_f1_max",
+    "image_scores",
+    "image_auroc",
+    "image_ap",
+    "image_f1_max",
+    "LocalizationMetrics",
+    "localization_metrics",
+    "load_anomaly_map",
+    "ClassificationMetrics",
+    "classification_metrics",
+    "confusion_matrix",
+    "SegmentationMetrics",
+    "segmentation_metrics",
+    "build_report",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'defect_metrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"defect_metrics.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from defect_metrics.binary_curves import BinaryCurve, auroc, average_precision, f1_max
+    from defect_metrics.classification import ClassificationMetrics, classification_metrics, confusion_matrix
+    from defect_metrics.features import (
+        FeatureExtractor,
+        InceptionFeatures,
+        clean_resize,
+        extract_features,
+        load_inception,
+    )
+    from defect_metrics.frechet_inception_distance import feature_statistics, fid, frechet_distance
+    from defect_metrics.intra_cluster_lpips import ICLPIPSConfig, ICLPIPSResult, ic_lpips
+    from defect_metrics.kernel_distance import KernelDistance, kid, polynomial_mmd2
+    from defect_metrics.localization import (
+        LocalizationMetrics,
+        image_ap,
+        image_auroc,
+        image_f1_max,
+        image_scores,
+        localization_metrics,
+        pixel_ap,
+        pixel_auroc,
+        pixel_f1_max,
+    )
+    from defect_metrics.lpips_embedding import LPIPSEmbedder
+    from defect_metrics.lpips_network import load_lpips
+    from defect_metrics.map_files import load_anomaly_map
+    from defect_metrics.pro import ProCurve, aupro, pro_curve
+    from defect_metrics.report import build_report
+    from defect_metrics.segmentation import SegmentationMetrics, segmentation_metrics
+    from defect_metrics.weights import MissingWeightsError, inception_weights_path, lpips_backbone_path

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from defect_core.errors import InputFileError
 from tqdm.auto import tqdm
 
-from defect_core.errors import InputFileError
 from defect_metrics.image_inputs import ImageInput, describe, to_rgb
 from defect_metrics.weights import inception_weights_path
 
@@ -47,7 +47,9 @@ class InceptionFeatures(torch.nn.Module):
         return self.layers.forward((images - 128.0) / 128.0).reshape(images.shape[0], INCEPTION_DIM)
 
 
-def load_inception(weights_path: str | Path | None = None, device: str | torch.device = "cpu") -> InceptionFeatures:
+def load_inception(
+    weights_path: str | Path | None = None, device: str | torch.device = "cpu"
+) -> InceptionFeatures:
     """The Inception-v3 feature extractor, from ``weights_path`` or clean-fid's cache (never downloaded).
 
     Raises :class:`defect_metrics.weights.MissingWeightsError` naming the file when it is not on disk.
@@ -120,10 +122,14 @@ def extract_features(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for start in tqdm(batches, desc="features", unit="batch", disable=not progress, leave=False):
             chunk = images[start : start + batch_size]
-            arrays = list(pool.map(_prepared, chunk, range(start, start + len(chunk)), [image_size] * len(chunk)))
+            arrays = list(
+                pool.map(_prepared, chunk, range(start, start + len(chunk)), [image_size] * len(chunk))
+            )
             shapes = {a.shape for a in arrays}
             if len(shapes) > 1:
-                raise ValueError(f"images {start}..{start + len(chunk) - 1} differ in size {sorted(shapes)}; set image_size")
+                raise ValueError(
+                    f"images {start}..{start + len(chunk) - 1} differ in size {sorted(shapes)}; set image_size"
+                )
             batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous().to(torch_device)
             with torch.inference_mode():
                 features = extractor(batch)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from defect_core.images import load_rgb
+from PIL import Image
 
 ImageInput = str | Path | Image.Image | np.ndarray
 

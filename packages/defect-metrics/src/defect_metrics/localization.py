@@ -36,7 +36,10 @@ def image_scores(anomaly_maps: ArrayStack, smoothing: int = 0) -> np.ndarray:
     if smoothing <= 1:
         return np.array([float(np.max(m)) for m in maps], dtype=np.float64)
     return np.array(
-        [float(np.max(ndimage.uniform_filter(m.astype(np.float64), size=smoothing, mode="reflect"))) for m in maps],
+        [
+            float(np.max(ndimage.uniform_filter(m.astype(np.float64), size=smoothing, mode="reflect")))
+            for m in maps
+        ],
         dtype=np.float64,
     )
 
@@ -71,7 +74,9 @@ def image_auroc(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0)
 
 def image_ap(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0) -> float:
     """Average precision of the image scores for the image labels."""
-    return BinaryCurve.from_scores(image_scores(anomaly_maps, smoothing), image_labels(masks)).average_precision()
+    return BinaryCurve.from_scores(
+        image_scores(anomaly_maps, smoothing), image_labels(masks)
+    ).average_precision()
 
 
 def image_f1_max(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0) -> float:

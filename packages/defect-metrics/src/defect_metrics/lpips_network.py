@@ -14,8 +14,8 @@ import warnings
 from pathlib import Path
 
 import torch
-
 from defect_core.errors import InputFileError
+
 from defect_metrics.weights import LPIPS_BACKBONES, lpips_backbone_path
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,13 @@ def load_trunk_weights(network: torch.nn.Module, checkpoint: str | Path) -> None
             raise ValueError(f"unexpected LPIPS trunk parameter {key!r}")
         source = f"features.{match.group(1)}.{match.group(2)}"
         if source not in state:
-            raise InputFileError(checkpoint, f"has no {source!r}: not the torchvision checkpoint of this trunk")
+            raise InputFileError(
+                checkpoint, f"has no {source!r}: not the torchvision checkpoint of this trunk"
+            )
         if state[source].shape != current.shape:
             raise InputFileError(
-                checkpoint, f"{source} has shape {tuple(state[source].shape)}, expected {tuple(current.shape)}"
+                checkpoint,
+                f"{source} has shape {tuple(state[source].shape)}, expected {tuple(current.shape)}",
             )
         mapped[key] = state[source]
     trunk.load_state_dict(mapped)

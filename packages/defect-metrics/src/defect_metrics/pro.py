@@ -69,7 +69,9 @@ def pro_curve_from_order(order: DescendingOrder, pairs: MapPairs) -> ProCurve:
     ok = ~pairs.flat_labels()
     ok_pixels = int(ok.sum())
     if ok_pixels == 0:
-        raise ValueError("the PRO curve needs defect-free pixels for its false positive rate, but there are none")
+        raise ValueError(
+            "the PRO curve needs defect-free pixels for its false positive rate, but there are none"
+        )
     fpr = np.minimum(order.cumulative(ok) / ok_pixels, 1.0)
     pro = np.minimum(order.cumulative(weights) / regions, 1.0)
     fpr = np.concatenate([[0.0], fpr, [1.0]])

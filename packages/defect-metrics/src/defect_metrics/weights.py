@@ -21,13 +21,18 @@ from defect_core.errors import DefectfillError
 logger = logging.getLogger(__name__)
 
 INCEPTION_FILE = "inception-2015-12-05.pt"
-INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+INCEPTION_URL = (
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+)
 
 #: LPIPS trunk name -> (torchvision checkpoint file, its download address).
 LPIPS_BACKBONES: dict[str, tuple[str, str]] = {
     "alex": ("alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"),
     "vgg": ("vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth"),
-    "squeeze": ("squeezenet1_1-b8a52dc0.pth", "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth"),
+    "squeeze": (
+        "squeezenet1_1-b8a52dc0.pth",
+        "https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth",
+    ),
 }
 
 
@@ -68,7 +73,9 @@ def inception_weights_path(explicit: str | Path | None = None) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise MissingWeightsError("Inception-v3 (clean-fid TorchScript)", candidates[0], INCEPTION_URL, candidates)
+    raise MissingWeightsError(
+        "Inception-v3 (clean-fid TorchScript)", candidates[0], INCEPTION_URL, candidates
+    )
 
 
 def lpips_backbone_path(net: str, explicit: str | Path | None = None) -> Path:

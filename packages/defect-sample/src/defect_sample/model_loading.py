@@ -27,15 +27,27 @@ class BaseModelError(InputFileError):
     """The base model cannot be used (not found, not an inpainting model, unreadable)."""
 
 
+def _can_only_be_a_path(model: str) -> bool:
+    """True if ``model`` cannot be a hub id (``name`` or ``owner/name``), so it must be a local folder."""
+    return (Path(model).expanduser().is_absolute() or model.startswith((".", "~")) or model.count("/") > 1
+            or "\\" in model)
+
+
 def resolve_model_source(model: str | os.PathLike) -> str | Path:
     """A local folder (``builtin:<name>`` resolved to its cache folder) or a hub id, unchanged."""
     if is_builtin(str(model)):
         return builtin_model_path(str(model))
     path = Path(model).expanduser()
+    if path.is_file():
+        raise BaseModelError(path, "is a file; expected a diffusers pipeline folder (with model_index.json) "
+                                   "or a hub id")
     if path.exists():
         if not (path / "model_index.json").is_file():
             raise BaseModelError(path, "folder has no model_index.json: not a diffusers pipeline folder")
         return path
+    if isinstance(model, os.PathLike) or _can_only_be_a_path(str(model)):
+        # without this, diffusers answers "neither a valid local path nor a valid repo id" plus a hub hint
+        raise BaseModelError(path, "model folder does not exist")
     return str(model)
 
 

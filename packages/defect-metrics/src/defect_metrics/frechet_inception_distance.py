@@ -27,7 +27,10 @@ def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
     """Fréchet distance of two Gaussians: means (d,) and symmetric PSD covariances (d, d), float."""
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    sigma1, sigma2 = (
+        np.atleast_2d(np.asarray(sigma1, np.float64)),
+        np.atleast_2d(np.asarray(sigma2, np.float64)),
+    )
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
         raise ValueError(
             f"shapes do not fit: mu1 {mu1.shape}, mu2 {mu2.shape}, sigma1 {sigma1.shape}, sigma2 {sigma2.shape}"
@@ -65,5 +68,7 @@ def fid(real_features: np.ndarray, fake_features: np.ndarray) -> float:
         raise ValueError(f"feature sizes differ: real has d = {mu1.size}, fake has d = {mu2.size}")
     smallest = min(np.shape(real_features)[0], np.shape(fake_features)[0])
     if smallest <= mu1.size:
-        logger.warning("FID on %d samples of %d dimensions: covariances are singular, FID is biased", smallest, mu1.size)
+        logger.warning(
+            "FID on %d samples of %d dimensions: covariances are singular, FID is biased", smallest, mu1.size
+        )
     return frechet_distance(mu1, sigma1, mu2, sigma2)
