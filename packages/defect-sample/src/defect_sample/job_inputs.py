@@ -1,0 +1,151 @@
+"""The inputs of a generation job: normal images, masks (real files or generated shapes) and their checks.
+
+Every bad input is reported before any model is loaded, all at once, each naming its file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from defect_core.concept_card import ConceptCard
+from defect_core.errors import DatasetError, InputFileError
+from defect_core.images import list_images, load_mask, load_rgb
+from defect_core.mask_shapes import available_shapes
+from defect_core.placement import estimate_foreground, generate_placed_mask
+from PIL import Image, UnidentifiedImageError
+
+from defect_sample.config import SampleConfig
+from defect_sample.job_plan import PlanGroup, WorkItem, slug
+from defect_sample.working_size import resize_pair, working_size
+
+logger = logging.getLogger(__name__)
+
+
+def _reader(config: SampleConfig):
+    from defect_core.datasets import create_reader
+
+    kwargs: dict[str, object] = {}
+    if config.dataset == "folder":
+        # a plain folder does not name its object and defect; the caller does
+        kwargs = {"object_name": config.object_name, "defect_name": config.defect_name}
+    return create_reader(config.dataset, config.dataset_root, **kwargs)
+
+
+def resolve_normals(config: SampleConfig) -> list[Path]:
+    """The defect-free images: ``--normals DIR`` or the dataset reader's good images, sorted by name."""
+    if config.normals is not None:
+        normals = list_images(config.normals)
+        where = config.normals
+    else:
+        normals = _reader(config).normal_images(config.object_name, config.normal_split)
+        where = config.dataset_root
+    if not normals:
+        raise InputFileError(where, "holds no defect-free images (png, jpg, bmp, tif, webp)")
+    return normals
+
+
+def mask_threshold(config: SampleConfig) -> int:
+    """The gray level from which a mask pixel is defect: the dataset reader's for ``--mask-split``."""
+    return _reader(config).mask_threshold if config.mask_split is not None else config.mask_threshold
+
+
+def _real_masks(config: SampleConfig, defect_name: str) -> tuple[Path, ...]:
+    if config.mask_split is not None:
+        from defect_core.splits import select_split
+
+        examples = _reader(config).defect_examples(config.object_name, defect_name)
+        masks = tuple(e.mask for e in select_split(examples, config.mask_split))
+        if not masks:
+            raise InputFileError(config.dataset_root, f"{config.object_name}/{defect_name} has no masks in "
+                                                      f"the {config.mask_split} split")
+        return masks
+    assert config.masks is not None
+    folder = config.masks / defect_name if (config.masks / defect_name).is_dir() else config.masks
+    masks = tuple(list_images(folder))
+    if not masks:
+        raise InputFileError(folder, "holds no mask images")
+    return masks
+
+
+def build_groups(config: SampleConfig, cards: Sequence[ConceptCard]) -> list[PlanGroup]:
+    """One plan group per concept (or one for the zero-shot prompt), with its masks or shapes.
+
+    File stems are the defect names, with the object name in front when two concepts share a defect name.
+    """
+    if config.shapes:
+        unknown = [s for s in config.shapes if s not in available_shapes()]
+        if unknown:
+            raise ValueError(f"unknown mask shape(s) {unknown}; available: {', '.join(available_shapes())}")
+    if not cards:
+        defects = [(f"prompt:{config.prompt}", config.defect_name, None)]
+    else:
+        ids = [c.concept_id for c in cards]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"several concept files are the same concept {duplicates}: one per defect type")
+        defects = [(f"concept:{c.concept_id}", c.defect_name, c.object_name) for c in cards]
+    defect_slugs = [slug(d) for _, d, _ in defects]
+    groups = []
+    for (key, defect, obj), stem in zip(defects, defect_slugs, strict=True):
+        if defect_slugs.count(stem) > 1 and obj is not None:
+            stem = f"{slug(obj)}_{stem}"
+        groups.append(PlanGroup(
+            key=key, stem=stem, defect_name=defect,
+            mask_paths=() if config.shapes else _real_masks(config, defect),
+            shapes=config.shapes,
+        ))
+    return groups
+
+
+def check_input_files(normals: Sequence[Path], masks: Sequence[Path], threshold: int) -> None:
+    """Open every normal image's header and load every mask; raise one :class:`DatasetError` listing each
+    unreadable image and each empty or all-defect mask."""
+    problems: list[InputFileError] = []
+    for path in sorted(set(normals)):
+        try:
+            with Image.open(path) as im:
+                im.size  # noqa: B018 -- reading the header is the check
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            problems.append(InputFileError(path, f"cannot be read as an image ({exc})"))
+    for path in sorted(set(masks)):
+        try:
+            mask = load_mask(path, threshold=threshold)
+        except InputFileError as exc:
+            problems.append(exc)
+            continue
+        if not mask.any():
+            problems.append(InputFileError(path, f"mask is empty (no pixel >= {threshold}; defect pixels must "
+                                                 "be white)"))
+        elif mask.all():
+            problems.append(InputFileError(path, "mask covers the whole image: nothing left to condition on"))
+    if problems:
+        folders = [str(Path(p.path).resolve().parent) for p in problems]
+        raise DatasetError(Path(os.path.commonpath(folders)), problems)
+
+
+def load_item_pair(item: WorkItem, resolution: int, threshold: int,
+                   shape_size: tuple[float, ...] = ()) -> tuple[Image.Image, np.ndarray]:
+    """The item's normal image and mask at its working size (long side ``resolution``).
+
+    A real mask is resized to the normal image's working size; a shape is drawn on the resized normal
+    image, inside its estimated foreground, from a generator seeded with the item's seed.
+    """
+    normal = load_rgb(item.normal)
+    size = working_size(normal.size, resolution)
+    if item.mask_path is not None:
+        image, mask = resize_pair(normal, load_mask(item.mask_path, threshold=threshold), size)
+        if not mask.any():
+            raise InputFileError(item.mask_path, "mask is empty")
+        return image, mask
+    image = normal.convert("RGB").resize(size, Image.Resampling.BICUBIC) if normal.size != size else normal
+    params = {"min_frac": shape_size[0], "max_frac": shape_size[1]} if shape_size else {}
+    rng = np.random.default_rng(item.seed)
+    try:
+        mask = generate_placed_mask(item.shape, (size[1], size[0]), estimate_foreground(image), rng, **params)
+    except ValueError as exc:
+        raise InputFileError(item.normal, f"cannot place a {item.shape!r} mask on this image ({exc})") from exc
+    return image, mask

@@ -1,0 +1,209 @@
+"""``DefectFillPipeline``: fill a learned concept (or a described defect) into normal images, with LFS.
+
+In the diffusers style: ``from_pretrained`` loads the base model (and concepts), ``__call__`` takes keyword
+arguments and returns an output dataclass.
+
+>>> pipe = DefectFillPipeline.from_pretrained("builtin:tiny", concepts=["crack.safetensors"])  # doctest: +SKIP
+>>> out = pipe(image=normal, mask=mask, concept="bottle/crack", num_candidates=8, select="lpips")  # doctest: +SKIP
+>>> out.images[0].save("crack.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from defect_sample.composite import composite_outside_mask
+from defect_sample.concepts import ConceptAdapters, LoadedConcept
+from defect_sample.model_loading import load_inpaint_pipeline
+from defect_sample.sampler import DEFAULT_GUIDANCE_SCALE, DEFAULT_STEPS, DefectFillSampler
+from defect_sample.selection import CandidateSelector, create_selector
+from defect_sample.working_size import resize_pair, working_size
+
+logger = logging.getLogger(__name__)
+
+CONCEPT_PROMPT = "A photo of {token}"
+"""The prompt of DefectFill's defect branch, with which the concept's token was learned; ``{object}`` and
+``{defect}`` are also available."""
+ZERO_SHOT_GUIDANCE_SCALE = 20.0
+ZERO_SHOT_STEPS = 30
+"""DIAG's settings (SDXL inpainting, 30 steps, guidance 20)."""
+
+
+@dataclass
+class DefectFillPipelineOutput:
+    """Per input item: the kept image, the mask it was filled at, every candidate, their LFS scores (empty
+    when ``select="none"``) and the kept candidate's index. Images are PIL RGB at the generation size."""
+
+    images: list[Image.Image]
+    masks: list[np.ndarray]
+    candidates: list[list[Image.Image]]
+    scores: list[tuple[float, ...]]
+    selected: list[int]
+    normals: list[Image.Image] = field(default_factory=list)
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"auto"`` / ``None`` → the first CUDA device if there is one, else the CPU."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``"auto"`` / ``None`` → float16 on CUDA, float32 elsewhere; names such as "bfloat16" accepted."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype in (None, "auto"):
+        return torch.float16 if device.type == "cuda" else torch.float32
+    value = getattr(torch, str(dtype), None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"unknown dtype {dtype!r}")
+    return value
+
+
+class DefectFillPipeline:
+    """A base inpainting model, the concepts applied to it, the DefectFill sampler and LFS."""
+
+    def __init__(self, base_pipe, model_id: str) -> None:
+        self.base = base_pipe
+        self.model_id = str(model_id)
+        self.sampler = DefectFillSampler.from_pipeline(base_pipe)
+        self.concepts = ConceptAdapters(base_pipe, self.model_id)
+        self._selectors: dict[str, CandidateSelector] = {}
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model: str | os.PathLike,
+        *,
+        concepts: Sequence[str | os.PathLike] = (),
+        force: bool = False,
+        device: str | torch.device | None = "auto",
+        dtype: str | torch.dtype | None = "auto",
+    ) -> DefectFillPipeline:
+        """Load the base model (hub id, folder or ``builtin:tiny``) and apply ``concepts`` (concept files).
+
+        A concept whose card names another base-model architecture is an error unless ``force``.
+        """
+        device = resolve_device(device)
+        base = load_inpaint_pipeline(model, dtype=resolve_dtype(dtype, device), device=device)
+        pipe = cls(base, str(model))
+        for path in concepts:
+            pipe.load_concept(path, force=force)
+        return pipe
+
+    @property
+    def device(self) -> torch.device:
+        return self.sampler.device
+
+    def load_concept(self, path: str | os.PathLike, *, force: bool = False) -> LoadedConcept:
+        """Apply one more concept file as an adapter (see :class:`~defect_sample.concepts.ConceptAdapters`)."""
+        return self.concepts.load(Path(path), force=force)
+
+    def selector(self, select: str | CandidateSelector, lpips_weights: str | os.PathLike | None = None
+                 ) -> CandidateSelector:
+        """A selector by name (created once, then reused) or the one given."""
+        if isinstance(select, CandidateSelector):
+            return select
+        if select not in self._selectors:
+            self._selectors[select] = create_selector(select, self.device, lpips_weights)
+        return self._selectors[select]
+
+    def concept_prompt(self, concept: LoadedConcept, template: str = CONCEPT_PROMPT) -> str:
+        """``template`` filled with the concept's token, object and defect names."""
+        card = concept.card
+        return template.format(token=card.token, object=card.object_name, defect=card.defect_name)
+
+    def __call__(
+        self,
+        *,
+        image: Image.Image | Sequence[Image.Image],
+        mask: np.ndarray | Sequence[np.ndarray],
+        concept: str | LoadedConcept | None = None,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        num_candidates: int = 8,
+        select: str | CandidateSelector = "lpips",
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+        seed: int | Sequence[int] = 0,
+        batch_size: int = 8,
+        resolution: int | None = None,
+        background_replacement: bool = True,
+        pixel_composite: bool = False,
+        lpips_weights: str | os.PathLike | None = None,
+    ) -> DefectFillPipelineOutput:
+        """Generate ``num_candidates`` candidates per (image, mask) and keep one by LFS.
+
+        - ``image`` / ``mask``: one PIL image and bool (H, W) mask, or lists of them;
+        - ``concept``: a loaded concept (object, its concept id ``object/defect`` or adapter name); its
+          prompt is ``prompt`` if given, else :data:`CONCEPT_PROMPT` with its token;
+        - ``concept=None``: zero-shot (DIAG) with ``prompt`` (required) and ``negative_prompt``, adapters off;
+        - ``num_inference_steps`` / ``guidance_scale``: default 50 / 1.0 with a concept (DefectFill /
+          RealFill), 30 / 20 zero-shot (DIAG);
+        - ``resolution``: resize each pair to its working size first (long side = resolution); ``None``
+          needs sizes that are multiples of 8;
+        - ``seed``: item ``i`` uses ``seed + i``, or one seed per item;
+        - ``pixel_composite``: paste the normal pixels back outside a feathered mask (see ``composite``).
+        """
+        images = [image] if isinstance(image, Image.Image) else list(image)
+        masks = [mask] if isinstance(mask, np.ndarray) and mask.ndim == 2 else list(mask)
+        if len(images) != len(masks):
+            raise ValueError(f"got {len(images)} images and {len(masks)} masks")
+        if concept is not None:
+            loaded = self.concepts.activate(concept)
+            prompt = prompt if prompt is not None else self.concept_prompt(loaded)
+            steps = num_inference_steps or DEFAULT_STEPS
+            guidance = DEFAULT_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
+        else:
+            if not prompt:
+                raise ValueError("zero-shot generation needs a prompt (or pass a concept)")
+            self.concepts.deactivate()
+            steps = num_inference_steps or ZERO_SHOT_STEPS
+            guidance = ZERO_SHOT_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
+        pairs = [(im.convert("RGB"), np.asarray(m, dtype=bool)) for im, m in zip(images, masks, strict=True)]
+        if resolution is not None:
+            pairs = [resize_pair(im, m, working_size(im.size, resolution)) for im, m in pairs]
+        for i, (_, m) in enumerate(pairs):
+            if not m.any():
+                raise ValueError(f"mask {i} is empty (nothing to fill)")
+        selector = self.selector(select, lpips_weights)
+
+        # items of one size share sampler calls; others run in calls of their own
+        out_candidates: list[list[Image.Image]] = [[] for _ in pairs]
+        seeds = list(range(seed, seed + len(pairs))) if isinstance(seed, int) else [int(s) for s in seed]
+        if len(seeds) != len(pairs):
+            raise ValueError(f"seed: got {len(seeds)} seeds for {len(pairs)} images")
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, (im, _) in enumerate(pairs):
+            by_size.setdefault(im.size, []).append(i)
+        for indices in by_size.values():
+            result = self.sampler(
+                images=[pairs[i][0] for i in indices], masks=[pairs[i][1] for i in indices], prompt=prompt,
+                negative_prompt=negative_prompt, num_candidates=num_candidates, num_inference_steps=steps,
+                guidance_scale=guidance, seed=[seeds[i] for i in indices], batch_size=batch_size,
+                background_replacement=background_replacement,
+            )
+            for i, cands in zip(indices, result.images, strict=True):
+                out_candidates[i] = cands
+
+        output = DefectFillPipelineOutput([], [], [], [], [], [])
+        for (normal, m), cands in zip(pairs, out_candidates, strict=True):
+            if pixel_composite:
+                cands = [composite_outside_mask(c, normal, m) for c in cands]
+            chosen = selector(cands, normal, m)
+            output.images.append(cands[chosen.index])
+            output.masks.append(m)
+            output.candidates.append(cands)
+            output.scores.append(chosen.scores)
+            output.selected.append(chosen.index)
+            output.normals.append(normal)
+        return output

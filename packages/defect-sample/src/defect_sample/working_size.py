@@ -1,0 +1,53 @@
+"""The size an image is generated at, and resizing an (image, mask) pair to it.
+
+The long side becomes ``resolution`` and the short side keeps the aspect ratio, both rounded to the VAE
+factor (8), so wide images (KolektorSDD2) are not squashed into a square.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from defect_core.masks import latent_mask_from_size, resize_mask
+from PIL import Image
+
+VAE_FACTOR = 8
+
+
+def working_size(size: tuple[int, int], resolution: int, factor: int = VAE_FACTOR) -> tuple[int, int]:
+    """``(width, height)`` with the long side = ``resolution`` and sides multiples of ``factor``."""
+    width, height = size
+    if resolution < factor or resolution % factor:
+        raise ValueError(f"resolution must be a positive multiple of {factor}, got {resolution}")
+    scale = resolution / max(width, height)
+
+    def side(n: int) -> int:
+        return max(factor, int(round(n * scale / factor)) * factor)
+
+    return side(width), side(height)
+
+
+def resize_mask_covering(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a bool mask (H, W) to ``size`` = (width, height).
+
+    Shrinking marks every output pixel that any defect pixel overlaps (thin scratches survive); enlarging
+    is nearest-neighbour. Returns bool (height, width).
+    """
+    mask = np.asarray(mask, dtype=bool)
+    width, height = size
+    if (height, width) == mask.shape:
+        return mask.copy()
+    if height <= mask.shape[0] and width <= mask.shape[1]:
+        return latent_mask_from_size(mask, (height, width))
+    return resize_mask(mask, (width, height))
+
+
+def resize_pair(image: Image.Image, mask: np.ndarray, size: tuple[int, int]) -> tuple[Image.Image, np.ndarray]:
+    """The RGB image (bicubic) and its mask (:func:`resize_mask_covering`) at ``size`` = (width, height).
+
+    The mask may come at another size than the image (a real mask of another defect image): it is resized
+    to ``size`` directly.
+    """
+    image = image.convert("RGB")
+    if image.size != tuple(size):
+        image = image.resize(tuple(size), Image.Resampling.BICUBIC)
+    return image, resize_mask_covering(mask, size)

@@ -1,0 +1,27 @@
+"""Shared fixtures of the metrics tests: no test may reach the network (weights must never be downloaded)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("a defect-metrics test tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _empty_weight_caches(monkeypatch, tmp_path_factory):
+    """Point torch's hub cache and clean-fid's cache at empty folders, so that a test sees only the weight
+    files it puts there itself (and never a developer's real cache)."""
+    import defect_metrics.weights as weights
+
+    root = tmp_path_factory.mktemp("caches")
+    monkeypatch.setenv("TORCH_HOME", str(root / "torch"))
+    monkeypatch.setattr(weights, "clean_fid_cache_dir", lambda: root / "clean-fid")
