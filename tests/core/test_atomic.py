@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from defect_core.atomic import (
     atomic_path,
     save_image_atomic,
@@ -13,7 +15,6 @@ from defect_core.atomic import (
     write_text_atomic,
     write_with_atomic,
 )
-from PIL import Image
 
 
 class Boom(RuntimeError):

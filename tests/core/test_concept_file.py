@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors.numpy import save_file
+
 from defect_core.concept_card import CONCEPT_FORMAT_VERSION, BaseModelRef, ConceptCard
 from defect_core.concept_file import (
     CARD_METADATA_KEY,
@@ -19,7 +21,6 @@ from defect_core.concept_file import (
     save_concept,
 )
 from defect_core.errors import ConceptFileError
-from safetensors.numpy import save_file
 
 
 def make_card(**kw) -> ConceptCard:

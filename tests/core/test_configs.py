@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+
 from defect_core.configs import (
     add_config_arguments,
     build_config,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from defect_core.concept_card import (
     CONCEPT_FORMAT_VERSION,
     PAPER_TEXT_ENCODER_TARGETS,

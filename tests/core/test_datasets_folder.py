@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from defect_core.datasets import FolderReader, create_reader
 from defect_core.errors import DatasetError, InputFileError
 from defect_core.example import DefectExample

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from defect_core.datasets import (
     MVTecReader,
     available_readers,

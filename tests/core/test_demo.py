@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from defect_core import demo
 from defect_core.demo import DEMO_DEFECTS, ensure_demo_dataset, paint_defect, write_demo_dataset
 from defect_core.images import load_mask, load_rgb
 from defect_core.masks import validate_mask
-from PIL import Image
 
 SMALL = {"objects": ("gravel",), "defects_per_object": 3, "pairs_per_defect": 2, "normals": 2, "size": 64}
 

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+
 from defect_core.manifest import MANIFEST_NAME, append_record, read_manifest
 from defect_core.sample_record import SampleRecord
 

@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from defect_core import mask_shapes
 from defect_core.mask_shapes import (
     available_shapes,
@@ -16,8 +19,6 @@ from defect_core.mask_shapes import (
     register_shape,
 )
 from defect_core.masks import mask_bbox
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 FAST = settings(max_examples=25, deadline=None)
 NAMES = ["blob", "boxes", "ellipse", "polygon", "rectangle", "scratch", "star"]

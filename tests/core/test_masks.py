@@ -6,6 +6,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from defect_core.errors import InputFileError
 from defect_core.masks import (
     binarize,
@@ -18,8 +21,6 @@ from defect_core.masks import (
     to_latent_mask,
     validate_mask,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 FAST = settings(max_examples=40, deadline=None)
 

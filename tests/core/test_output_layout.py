@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from defect_core.images import list_images, load_mask
 from defect_core.manifest import read_manifest
 from defect_core.output_layout import GenerationWriter
 from defect_core.sample_record import SampleRecord
-from PIL import Image
 
 H, W = 24, 32
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from defect_core.placement import estimate_foreground, generate_placed_mask, place_mask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+
+from defect_core.placement import estimate_foreground, generate_placed_mask, place_mask
 
 
 def _object_on_background(size: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

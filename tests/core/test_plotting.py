@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from defect_core.plotting import PALETTE, line_plot
 from PIL import Image
+
+from defect_core.plotting import PALETTE, line_plot
 
 
 def _colour_count(pixels: np.ndarray, colour: tuple[int, int, int]) -> int:

@@ -7,10 +7,11 @@ import random
 from pathlib import Path
 
 import pytest
-from defect_core.example import DefectExample
-from defect_core.splits import Split, select_split, split_examples, train_size
 from hypothesis import given
 from hypothesis import strategies as st
+
+from defect_core.example import DefectExample
+from defect_core.splits import Split, select_split, split_examples, train_size
 
 
 def ex(name: str, obj: str = "bottle", defect: str = "broken_large", folder: str = "/data/test") -> DefectExample:

@@ -25,3 +25,15 @@ def _empty_weight_caches(monkeypatch, tmp_path_factory):
     root = tmp_path_factory.mktemp("caches")
     monkeypatch.setenv("TORCH_HOME", str(root / "torch"))
     monkeypatch.setattr(weights, "clean_fid_cache_dir", lambda: root / "clean-fid")
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The test machines have two shared cores; torch's thread pool spinning against other processes made
+    these small networks 10-30x slower than a single thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

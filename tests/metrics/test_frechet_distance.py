@@ -35,7 +35,9 @@ def test_equals_clean_fid_on_random_features(seed):
     assert fid(real, fake) == pytest.approx(reference, rel=1e-9, abs=1e-9)
     mu1, s1 = feature_statistics(real)
     mu2, s2 = feature_statistics(fake)
-    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(clean_fid_frechet_distance(mu1, s1, mu2, s2), rel=1e-9)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
+        clean_fid_frechet_distance(mu1, s1, mu2, s2), rel=1e-9
+    )
 
 
 def test_identical_sets_give_zero_even_when_covariance_is_singular():

@@ -12,6 +12,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from diffusers import StableDiffusionInpaintPipeline
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
 from defect_core.concept_card import BaseModelRef
 from defect_sample.builtin_models import builtin_model_path, cache_root
 from defect_sample.conditioning import (
@@ -26,29 +30,29 @@ from defect_sample.conditioning import (
     unet_input,
 )
 from defect_sample.model_loading import BaseModelError, load_inpaint_pipeline, model_fingerprint
-from diffusers import StableDiffusionInpaintPipeline
-from PIL import Image
-from safetensors.torch import load_file, save_file
 
 TINY_SIZE = 64
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tiny_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A fresh ``DEFECTFILL_CACHE`` for this file's tests, so that the first use really builds the model."""
+    """A fresh ``DEFECTFILL_CACHE`` for this file's tests, so that the first use really builds the model.
+
+    Module-scoped so that the override ends with this file and the other sample tests keep the session's
+    cache (tests/conftest.py, tests/sample/conftest.py)."""
     root = tmp_path_factory.mktemp("defectfill_cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DEFECTFILL_CACHE", str(root))
         yield root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tiny_folder(tiny_cache_dir: Path) -> Path:
     assert cache_root() == tiny_cache_dir
     return builtin_model_path("builtin:tiny")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tiny_pipe(tiny_folder: Path) -> StableDiffusionInpaintPipeline:
     return load_inpaint_pipeline("builtin:tiny")
 

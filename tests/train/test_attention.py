@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import torch
+from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+
 from defect_train.attention import (
     AttentionStore,
     TokenAttentionProcessor,
     decoder_cross_attention_names,
     install_attention_capture,
 )
-from diffusers.models.attention_processor import Attention, AttnProcessor2_0
 
 
 def test_captured_probabilities_match_hand_softmax() -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from defect_core.errors import DatasetError
 from defect_sample.builtin_models import builtin_model_path
 from defect_sample.model_loading import BaseModelError
 from defect_train.trainer import train_concept
-from PIL import Image
 
 
 def _folder_dataset(root: Path, masks: dict[str, np.ndarray], size: int = 64) -> Path:

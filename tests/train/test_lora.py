@@ -8,12 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from diffusers import DDPMScheduler
+from safetensors.numpy import load_file
+
 from defect_train.data import TrainingBatch
 from defect_train.lora import add_paper_lora, cast_lora_to_fp32, export_lora_tensors, lora_parameters
 from defect_train.objective import DefectFillObjective
 from defect_train.trainer import train_concept
-from diffusers import DDPMScheduler
-from safetensors.numpy import load_file
 
 
 def test_lora_targets_exactly_the_paper_modules(tiny_pipe) -> None:
@@ -130,3 +131,30 @@ def test_export_folds_alpha_over_rank_into_lora_b(tiny_pipe) -> None:
     b_values = {float(v.flat[0]) for k, v in tensors.items() if ".lora_B." in k}
     assert b_values == {1.0}  # 0.5 × 16 / 8
     assert not any(k.startswith("text_encoder.") for k in tensors)
+
+
+def test_gradient_checkpointing_gives_the_same_losses_and_gradients(tiny_pipe) -> None:
+    """Checkpointed blocks re-run their forward in the backward pass: the attention capture must too."""
+    masks = torch.zeros(2, 1, 64, 64)
+    masks[:, :, 8:40, 16:24] = 1
+    batch = TrainingBatch(torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1, masks)
+    results = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        unet, te = copy.deepcopy(tiny_pipe.unet), copy.deepcopy(tiny_pipe.text_encoder)
+        add_paper_lora(unet, te, rank=4, alpha=8, dropout=0.0, train_text_encoder=True)
+        if checkpointing:
+            unet.enable_gradient_checkpointing()
+        unet.train()
+        objective = DefectFillObjective(vae=tiny_pipe.vae, unet=unet, text_encoder=te, tokenizer=tiny_pipe.tokenizer,
+                                        noise_scheduler=DDPMScheduler.from_config(tiny_pipe.scheduler.config),
+                                        prompts=("A photo of sks", "A brick with sks"), token="sks")
+        losses = objective(batch, np.random.default_rng(1), torch.Generator().manual_seed(1))
+        losses.total.backward()
+        objective.end_step()
+        assert not objective.store.enabled and not objective.store.maps
+        results.append((losses.as_floats(), [p.grad.clone() for p in lora_parameters(unet)]))
+    (plain_losses, plain_grads), (ckpt_losses, ckpt_grads) = results
+    assert plain_losses == pytest.approx(ckpt_losses, rel=1e-5)
+    for a, b in zip(plain_grads, ckpt_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

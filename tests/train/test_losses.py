@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from defect_train.losses import LossWeights, attention_loss, defect_loss, object_loss, weighted_mse
 
 TARGET = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])  # (1, 1, 2, 2)

@@ -7,11 +7,12 @@ import copy
 import numpy as np
 import torch
 import torch.nn.functional as F
+from diffusers import DDPMScheduler
+
 from defect_core.mask_shapes import random_boxes
 from defect_sample.conditioning import token_positions, tokenize
 from defect_train.data import TrainingBatch
 from defect_train.objective import DefectFillObjective
-from diffusers import DDPMScheduler
 
 
 def _batch() -> TrainingBatch:

@@ -6,12 +6,13 @@ import os
 import signal
 from dataclasses import replace
 
-import defect_train.trainer as trainer
 import pytest
 import torch
+from safetensors.numpy import load_file
+
+import defect_train.trainer as trainer
 from defect_train.checkpoints import list_checkpoints
 from defect_train.trainer import NonFiniteLossError, TrainingInterrupted, train_concept
-from safetensors.numpy import load_file
 
 
 def _tensors(path):

@@ -7,11 +7,12 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+from diffusers import DDPMScheduler
+
 from defect_train.data import DefectPairs
 from defect_train.lora import add_paper_lora
 from defect_train.objective import DefectFillObjective
 from defect_train.trainer import resolve_training_data, train_concept
-from diffusers import DDPMScheduler
 
 
 def _eval_defect_loss(pipe, unet, te, pairs, config) -> float:

@@ -36,11 +36,12 @@ def worker(resolution: int, batch: int, checkpointing: bool, device: str) -> dic
     from transformers import CLIPTextConfig, CLIPTextModel
 
     sys.path.insert(0, str(Path(__file__).parent))
+    from sd2_config import SD2_INPAINT_UNET, SD2_TEXT_ENCODER
+
     from defect_sample.model_loading import load_inpaint_pipeline
     from defect_train.data import TrainingBatch
     from defect_train.lora import add_paper_lora, lora_parameters
     from defect_train.objective import DefectFillObjective
-    from sd2_config import SD2_INPAINT_UNET, SD2_TEXT_ENCODER
 
     torch.manual_seed(0)
     tokenizer = load_inpaint_pipeline("builtin:tiny").tokenizer

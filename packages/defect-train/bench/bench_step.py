@@ -23,13 +23,14 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from diffusers import DDPMScheduler, UNet2DConditionModel
+from sd2_config import SD2_INPAINT_UNET, reduced_width
+
 from defect_sample.conditioning import encode_prompt_ids, latent_mask, masked_image, tokenize, unet_input
 from defect_sample.model_loading import load_inpaint_pipeline
 from defect_train.data import TrainingBatch
 from defect_train.lora import add_lora, lora_parameters
 from defect_train.objective import DefectFillObjective
-from diffusers import DDPMScheduler, UNet2DConditionModel
-from sd2_config import SD2_INPAINT_UNET, reduced_width
 
 
 def _time_interleaved(fns: dict[str, callable], repeats: int) -> dict[str, float]:

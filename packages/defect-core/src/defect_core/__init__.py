@@ -1,4 +1,11 @@
-"""defect_core."""
+"""defect_core: the typed contracts and file formats that every defectfill package shares (no torch).
+
+Submodules, one concept each: ``example`` / ``concept_card`` / ``sample_record`` (the contracts),
+``concept_file`` (LoRA tensors + card in one safetensors), ``masks`` / ``mask_shapes`` / ``placement``,
+``datasets`` (MVTec AD, VisA, KSDD2, folder readers), ``splits``, ``manifest`` / ``output_layout`` (the
+generation output folder), ``configs`` (dataclass ⇄ TOML ⇄ CLI), ``preview`` / ``plotting`` (pictures),
+``demo`` (the built-in demo dataset; needs the ``demo`` extra), ``atomic``, ``images``, ``errors``.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -7,4 +14,39 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from defect_core.concept_card import CONCEPT_FORMAT_VERSION, BaseModelRef, ConceptCard  # noqa: E402
+from defect_core.concept_file import Concept, load_concept, read_concept_card, save_concept  # noqa: E402
+from defect_core.errors import (  # noqa: E402
+    ConceptFileError,
+    DatasetError,
+    DefectfillError,
+    InputFileError,
+)
+from defect_core.example import DefectExample  # noqa: E402
+from defect_core.manifest import append_record, read_manifest  # noqa: E402
+from defect_core.output_layout import GenerationWriter  # noqa: E402
+from defect_core.sample_record import SampleRecord  # noqa: E402
+from defect_core.splits import Split, select_split, split_examples  # noqa: E402
+
+__all__ = [
+    "CONCEPT_FORMAT_VERSION",
+    "BaseModelRef",
+    "Concept",
+    "ConceptCard",
+    "ConceptFileError",
+    "DatasetError",
+    "DefectExample",
+    "DefectfillError",
+    "GenerationWriter",
+    "InputFileError",
+    "SampleRecord",
+    "Split",
+    "__version__",
+    "append_record",
+    "load_concept",
+    "read_concept_card",
+    "read_manifest",
+    "save_concept",
+    "select_split",
+    "split_examples",
+]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from defect_core.errors import InputFileError
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from defect_core.errors import DefectfillError, InputFileError
 
+from defect_core.errors import DefectfillError, InputFileError
 from defect_metrics import __version__
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,6 @@ def _features(path: Path, args: argparse.Namespace, extractor) -> np.ndarray:
             raise InputFileError(path, f"features must be 2-D (N, d), got shape {features.shape}")
         return features
     from defect_core.images import list_images
-
     from defect_metrics.features import extract_features
 
     images = list_images(path)
@@ -185,7 +184,6 @@ def _ic_lpips_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _images_with_masks(images_dir: Path, masks_dir: Path | None) -> tuple[list[Path], list[Path] | None]:
     from defect_core.images import list_images
-
     from defect_metrics.map_files import pair_by_stem
 
     images = list_images(images_dir)
@@ -335,7 +333,6 @@ def _segmentation_arguments(parser: argparse.ArgumentParser) -> None:
 )
 def run_segmentation(args: argparse.Namespace) -> dict[str, Any]:
     from defect_core.images import list_images, load_mask
-
     from defect_metrics.map_files import load_label_map, pair_by_stem
     from defect_metrics.metrics_file import metrics_document
     from defect_metrics.segmentation import segmentation_metrics

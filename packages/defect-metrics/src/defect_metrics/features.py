@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from defect_core.errors import InputFileError
 from tqdm.auto import tqdm
 
+from defect_core.errors import InputFileError
 from defect_metrics.image_inputs import ImageInput, describe, to_rgb
 from defect_metrics.weights import inception_weights_path
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from defect_core.images import load_rgb
 from PIL import Image
+
+from defect_core.images import load_rgb
 
 ImageInput = str | Path | Image.Image | np.ndarray
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from defect_core.images import load_mask
 from PIL import Image
 from tqdm.auto import tqdm
 
+from defect_core.images import load_mask
 from defect_metrics.features import resolve_device
 from defect_metrics.image_inputs import ImageInput, describe, to_rgb
 from defect_metrics.lpips_embedding import LPIPSEmbedder, squared_distances

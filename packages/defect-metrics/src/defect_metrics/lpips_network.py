@@ -14,8 +14,8 @@ import warnings
 from pathlib import Path
 
 import torch
-from defect_core.errors import InputFileError
 
+from defect_core.errors import InputFileError
 from defect_metrics.weights import LPIPS_BACKBONES, lpips_backbone_path
 
 logger = logging.getLogger(__name__)

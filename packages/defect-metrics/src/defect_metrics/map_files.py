@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
 from defect_core.errors import DatasetError, InputFileError
 from defect_core.images import list_images, load_mask
-from PIL import Image, UnidentifiedImageError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from defect_core.atomic import write_text_atomic
 from defect_core.plotting import line_plot
-
 from defect_metrics.metrics_file import format_value, read_metrics, scalar_results
 
 logger = logging.getLogger(__name__)

@@ -1,19 +1,74 @@
-"""Command line of defect-sample: a thin layer over the library functions."""
+"""defect-sample: fill learned defect concepts (or described defects) into defect-free images.
+
+Writes out/defect/*.png, out/mask/*.png, manifest.jsonl, preview.png and config.toml; a folder that
+anomalib's Folder datamodule reads as it is. Run it again with the same settings to resume.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from defect_core.configs import add_config_arguments, parse_config
+from defect_core.errors import DefectfillError
 from defect_sample import __version__
+from defect_sample.config import SampleConfig
+
+logger = logging.getLogger(__name__)
+
+EPILOG = """examples:
+  defect-sample --concept crack.safetensors --normals good/ --masks held_out_masks/ --out synth/
+  defect-sample --concept crack.safetensors --concept scratch.safetensors --normals good/ \\
+      --shapes star,ellipse,scratch --shape-size 0.05 0.2 --count 200 --select psnr --out synth/
+  defect-sample --prompt "white marks on the wall" --base-model ./sd2-inpainting --normals good/ \\
+      --shapes blob --out diag/
+  defect-sample --config sample.toml --shard 0/4          # one of four machines
+  torchrun --nproc-per-node 4 -m defect_sample.cli --config sample.toml   # four GPUs of one machine
+"""
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="defect-sample", description=__doc__)
+    """The argument parser: ``--config``, one flag per :class:`SampleConfig` field, ``--version``."""
+    parser = argparse.ArgumentParser(prog="defect-sample", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", type=Path, metavar="FILE.toml",
+                        help="TOML file of settings (keys = the flags' names with underscores); flags override it")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
+    add_config_arguments(parser, SampleConfig, skip=("concept", "shapes"))
+    parser.add_argument("--concept", dest="concept", action="extend", nargs="+", type=Path, metavar="FILE",
+                        default=argparse.SUPPRESS,
+                        help="concept file (.safetensors from defect-train); repeat for several concepts")
+    parser.add_argument("--shapes", dest="shapes", type=_comma_list, metavar="LIST", default=argparse.SUPPRESS,
+                        help="generated mask shapes, comma-separated (e.g. star,ellipse,scratch), placed on the "
+                             "object's foreground")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
+    """Parse the command line, run the job, print a summary; 1 on an input error (message names the file)."""
+    parser = build_parser()
+    config, args = parse_config(SampleConfig, argv, parser)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from defect_sample.generate import run_generation
+
+    try:
+        summary = run_generation(config, progress=not args.quiet)
+    except DefectfillError as exc:
+        print(f"defect-sample: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{summary.written} image(s) written, {summary.skipped} already done, "
+          f"{summary.assigned} of {summary.planned} planned item(s) in this process -> {summary.out_dir}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
 from defect_core.concept_card import ConceptCard
 from defect_core.concept_file import load_concept
 from defect_core.errors import ConceptFileError
-
 from defect_sample.model_loading import model_fingerprint
 
 logger = logging.getLogger(__name__)

@@ -59,8 +59,8 @@ class SampleConfig:
     shapes: tuple[str, ...] = field(default=(), metadata={
         "help": "generated mask shapes, comma-separated (star,ellipse,scratch,...), placed on the object"})
     shape_size: tuple[float, ...] = field(default=(), metadata={
-        "help": "MIN MAX size of generated shapes, as fractions of the image's short side (default: each "
-                "shape's own)"})
+        "help": "MIN MAX size of generated shapes, as fractions of the image's short side; empty: each "
+                "shape's own range"})
     mask_threshold: int = field(default=128, metadata={"help": "gray level from which a mask pixel is defect"})
     count: int = field(default=1000, metadata={
         "help": "images to generate per concept (the papers generate 1000 per defect category)"})

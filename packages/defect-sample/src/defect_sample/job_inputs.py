@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
 from defect_core.concept_card import ConceptCard
 from defect_core.errors import DatasetError, InputFileError
 from defect_core.images import list_images, load_mask, load_rgb
 from defect_core.mask_shapes import available_shapes
 from defect_core.placement import estimate_foreground, generate_placed_mask
-from PIL import Image, UnidentifiedImageError
-
 from defect_sample.config import SampleConfig
 from defect_sample.job_plan import PlanGroup, WorkItem, slug
 from defect_sample.working_size import resize_pair, working_size

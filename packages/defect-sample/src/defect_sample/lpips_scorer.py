@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from defect_core.errors import InputFileError
 from defect_core.masks import mask_bbox
 

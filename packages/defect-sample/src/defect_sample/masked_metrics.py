@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from defect_core.masks import mask_bbox
 
 PSNR_MAX_DB = 100.0

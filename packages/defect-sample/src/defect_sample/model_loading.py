@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from defect_core.errors import InputFileError
 
+from defect_core.errors import InputFileError
 from defect_sample.builtin_models import builtin_model_path, is_builtin
 
 logger = logging.getLogger(__name__)

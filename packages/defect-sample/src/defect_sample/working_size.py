@@ -7,8 +7,9 @@ factor (8), so wide images (KolektorSDD2) are not squashed into a square.
 from __future__ import annotations
 
 import numpy as np
-from defect_core.masks import latent_mask_from_size, resize_mask
 from PIL import Image
+
+from defect_core.masks import latent_mask_from_size, resize_mask
 
 VAE_FACTOR = 8
 

@@ -23,12 +23,17 @@ class AttentionStore:
     ``token_columns``: key positions of the token (its pieces). ``rows``: which batch rows to capture
     (the object branch). ``latent_hw``: the latent size, to recover each layer's spatial shape.
     ``maps``: per layer, float (b, h_l, w_l), mean over heads and over the token's pieces.
+
+    ``enabled`` decides whether the probabilities are computed, ``recording`` whether they are kept. With
+    gradient checkpointing the backward pass re-runs the forward of each block and must run the very same
+    operations, so ``enabled`` stays on until the backward is done while ``recording`` is off.
     """
 
     token_columns: list[int] = field(default_factory=list)
     rows: slice = field(default_factory=lambda: slice(None))
     latent_hw: tuple[int, int] = (0, 0)
     enabled: bool = False
+    recording: bool = True
     maps: list[torch.Tensor] = field(default_factory=list)
 
     def reset(self) -> None:
@@ -104,8 +109,9 @@ class TokenAttentionProcessor:
         if self.store.enabled:
             probs = token_attention_probs(query[self.store.rows], key[self.store.rows], self.store.token_columns)
             maps = probs.mean(dim=(1, 3))  # over heads and over the token's pieces: (b, N)
-            hh, ww = self.store.spatial_shape(maps.shape[-1])
-            self.store.maps.append(maps.view(maps.shape[0], hh, ww))
+            if self.store.recording:
+                hh, ww = self.store.spatial_shape(maps.shape[-1])
+                self.store.maps.append(maps.view(maps.shape[0], hh, ww))
 
         hidden_states = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask,
                                                        dropout_p=0.0, is_causal=False)

@@ -14,7 +14,6 @@ from dataclasses import replace
 
 from defect_core.configs import add_config_arguments, parse_config
 from defect_core.errors import DefectfillError
-
 from defect_train import __version__
 from defect_train.config import DEMO_PRESET, TrainConfig
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
+
 from defect_core.errors import DatasetError, InputFileError
 from defect_core.example import DefectExample
 from defect_core.images import load_rgb
-from PIL import Image
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from defect_core.concept_card import PAPER_TEXT_ENCODER_TARGETS, PAPER_UNET_TARGETS
 from peft import LoraConfig, get_peft_model_state_dict
+
+from defect_core.concept_card import PAPER_TEXT_ENCODER_TARGETS, PAPER_UNET_TARGETS
 
 
 def add_lora(module: torch.nn.Module, targets: tuple[str, ...], rank: int, alpha: float, dropout: float) -> None:

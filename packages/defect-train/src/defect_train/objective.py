@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from defect_core.mask_shapes import random_boxes
 from defect_sample.conditioning import (
     encode_latents,
@@ -23,7 +24,6 @@ from defect_sample.conditioning import (
     tokenize,
     unet_input,
 )
-
 from defect_train.attention import AttentionStore, install_attention_capture
 from defect_train.data import TrainingBatch
 from defect_train.losses import LossWeights, attention_loss, defect_loss, object_loss
@@ -97,14 +97,20 @@ class DefectFillObjective:
         model_in = torch.cat([unet_input(x_t, m_lat, def_background), unet_input(x_t, mrand_lat, obj_background)])
 
         self.store.reset()
-        self.store.rows, self.store.latent_hw, self.store.enabled = slice(b, 2 * b), hw, True
+        self.store.rows, self.store.latent_hw = slice(b, 2 * b), hw
+        self.store.enabled = self.store.recording = True
         try:
             pred = self.unet(model_in, torch.cat([t, t]), encoder_hidden_states=context).sample
         finally:
-            self.store.enabled = False
+            self.store.recording = False  # stays enabled for a checkpointed backward: see AttentionStore
         target = prediction_target(self.noise_scheduler, x0, noise, t)
         l_def = defect_loss(target, pred[:b], m_lat)
         l_obj = object_loss(target, pred[b:], m_lat, self.object_alpha)
         l_attn = attention_loss(self.store.mean_map(), m_lat)
         self.store.reset()
         return StepLosses(self.weights.combine(l_def, l_obj, l_attn), l_def, l_obj, l_attn)
+
+    def end_step(self) -> None:
+        """Call after the backward pass: stops computing attention maps until the next step."""
+        self.store.enabled = False
+        self.store.reset()

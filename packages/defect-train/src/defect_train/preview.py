@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from defect_core.atomic import save_image_atomic
 from defect_core.images import load_rgb
 from defect_core.preview import preview_grid

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
+
 from defect_core.atomic import write_text_atomic
 from defect_core.concept_card import BaseModelRef, ConceptCard
 from defect_core.concept_file import save_concept
@@ -30,8 +32,6 @@ from defect_core.example import DefectExample
 from defect_core.plotting import line_plot
 from defect_core.splits import select_split
 from defect_sample.model_loading import load_inpaint_pipeline, model_fingerprint
-from tqdm.auto import tqdm
-
 from defect_train import __version__
 from defect_train.checkpoints import TrainingState, list_checkpoints, load_checkpoint, save_checkpoint
 from defect_train.config import TrainConfig
@@ -191,10 +191,12 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
         weights=LossWeights(config.defect_loss_weight, config.object_loss_weight, config.attention_loss_weight),
         object_alpha=config.object_alpha, boxes=BoxSpec(config.random_boxes, config.box_min_frac, config.box_max_frac))
 
-    generator = torch.Generator(accelerator.device).manual_seed(config.seed)
-    torch.manual_seed(config.seed + 1)  # LoRA dropout draws from the global generator
-    state = TrainingState(0, {**unet_params, **te_params}, optimizer, lr_scheduler,
-                          np.random.default_rng(config.seed), generator)
+    # each process of a multi-GPU run draws its own batches and noise; gradients are averaged by DDP
+    rank = accelerator.process_index
+    generator = torch.Generator(accelerator.device).manual_seed(config.seed + 7919 * rank)
+    torch.manual_seed(config.seed + 1 + 7919 * rank)  # LoRA dropout draws from the global generator
+    rng = np.random.default_rng(config.seed if rank == 0 else [config.seed, rank])
+    state = TrainingState(0, {**unet_params, **te_params}, optimizer, lr_scheduler, rng, generator)
     if config.resume:
         found = list_checkpoints(run_dir)
         if found:
@@ -212,11 +214,13 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
             with accelerator.autocast():
                 losses = objective(batch, state.rng, state.generator)
             if not torch.isfinite(losses.total):
+                objective.end_step()
                 kept = list_checkpoints(run_dir)
                 raise NonFiniteLossError(
                     f"non-finite loss at step {state.step + 1} ({losses.as_floats()}); stopping. Last good "
                     f"checkpoint: {kept[-1] if kept else 'none'}. Lower the learning rate, or use bf16 / fp32.")
             accelerator.backward(losses.total)
+            objective.end_step()
             if accelerator.sync_gradients:
                 accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
             optimizer.step()
