@@ -85,3 +85,26 @@ def test_bad_input_is_rejected():
         auroc(np.array([0.1, 0.2]), np.array([True]))
     with pytest.raises(ValueError, match="positive"):
         f1_max(np.array([0.1, 0.2]), np.array([False, False]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int16, np.uint8, np.bool_])
+def test_packed_key_sort_equals_the_float64_path(dtype):
+    # Narrow dtypes take the packed (score bits, tag) sort; float64 takes argsort. Both must agree exactly,
+    # including negative scores and -0.0 tied with +0.0.
+    rng = np.random.default_rng(0)
+    if dtype is np.bool_:
+        scores = rng.random(3000) < 0.3
+    elif np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        scores = rng.integers(max(info.min, -300), min(info.max, 300), 3000).astype(dtype)
+    else:
+        scores = np.round(rng.normal(size=3000), 2).astype(dtype)
+        scores[:10] = -0.0
+        scores[10:20] = 0.0
+    labels = rng.random(3000) < 0.4
+    fast = BinaryCurve.from_scores(scores, labels)
+    generic = BinaryCurve.from_scores(scores.astype(np.float64), labels)
+    np.testing.assert_array_equal(fast.thresholds.astype(np.float64), generic.thresholds)
+    np.testing.assert_array_equal(fast.true_positives, generic.true_positives)
+    np.testing.assert_array_equal(fast.false_positives, generic.false_positives)
+    assert fast.auroc() == pytest.approx(roc_auc_score(labels, scores.astype(np.float64)), abs=1e-12)

@@ -90,3 +90,22 @@ def test_same_distribution_is_near_zero_and_shift_is_positive():
 def test_bad_features_are_rejected(real, fake, message):
     with pytest.raises(ValueError, match=message):
         kid(real, fake)
+
+
+def test_whole_real_set_with_fake_subsets_and_torch_backend():
+    # N_real = m: the real subset is always the whole set (its within-set sum is reused), fake subsets vary.
+    rng = np.random.default_rng(4)
+    real = rng.normal(size=(8, 4))
+    fake = rng.normal(size=(20, 4)) + 0.4
+    result = kid(real, fake, subsets=3, subset_size=50, seed=2)
+    draws = np.random.default_rng(2)
+    values = []
+    for _ in range(3):
+        r = draws.choice(8, 8, replace=False)
+        f = draws.choice(20, 8, replace=False)
+        values.append(_mmd2_double_loop(real[r], fake[f]))
+    assert result.mean == pytest.approx(np.mean(values), abs=1e-12)
+    assert result.std == pytest.approx(np.std(values), abs=1e-12)
+    on_torch = kid(real, fake, subsets=3, subset_size=50, seed=2, device="cpu")
+    assert on_torch.mean == pytest.approx(result.mean, abs=1e-12)
+    assert on_torch.std == pytest.approx(result.std, abs=1e-12)

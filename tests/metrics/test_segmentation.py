@@ -13,7 +13,10 @@ def test_dataset_level_iou_against_pixel_counts():
     targets = [rng.integers(0, 3, (8, 9)) for _ in range(4)]
     predictions = [np.where(rng.random(t.shape) < 0.7, t, rng.integers(0, 3, t.shape)) for t in targets]
     metrics = segmentation_metrics(predictions, targets, num_classes=4)
-    all_t, all_p = np.concatenate([t.ravel() for t in targets]), np.concatenate([p.ravel() for p in predictions])
+    all_t, all_p = (
+        np.concatenate([t.ravel() for t in targets]),
+        np.concatenate([p.ravel() for p in predictions]),
+    )
     for c in range(3):
         intersection = np.sum((all_t == c) & (all_p == c))
         union = np.sum((all_t == c) | (all_p == c))

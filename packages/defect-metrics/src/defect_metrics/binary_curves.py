@@ -1,11 +1,11 @@
-"""Exact ROC and precision-recall curves of a binary score from one descending sort.
+"""Exact ROC and precision-recall curves of a binary score, from one ranking of the scores.
 
 Every distinct score is a threshold (predict positive where ``score >= threshold``); tied scores enter
 together, so no curve depends on the order of equal scores. From the counts of true and false positives at
 each threshold follow AUROC (trapezoids, as scikit-learn's ``roc_auc_score``), average precision (the step
 sum ``Σ (R_k − R_{k−1}) P_k``, as scikit-learn's ``average_precision_score``) and F1-max (the maximum of
-``2 TP / (TP + FP + P)`` over all thresholds). One sort serves all three, and the same order also serves the
-PRO curve (:mod:`defect_metrics.pro`).
+``2 TP / (TP + FP + P)`` over all thresholds). The ranking (:mod:`defect_metrics.ranking`) is shared with
+the PRO curve when both are computed.
 """
 
 from __future__ import annotations
@@ -15,41 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from defect_metrics.ranking import RankedScores
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DescendingOrder:
-    """Scores sorted from high to low, and where each run of tied scores ends.
-
-    ``order``: int64 (n,), indices into the flattened scores, highest score first.
-    ``run_ends``: int64 (k,), positions in ``order`` of the last element of each run of equal scores, so
-    that ``thresholds = scores[order[run_ends]]`` are the k distinct scores, decreasing.
-    """
-
-    order: np.ndarray
-    run_ends: np.ndarray
-    thresholds: np.ndarray
-
-    @classmethod
-    def of(cls, scores: np.ndarray) -> DescendingOrder:
-        """Sort ``scores`` (any shape, real, finite) once; raises ``ValueError`` on NaN or infinity."""
-        flat = np.ravel(scores)
-        if flat.size == 0:
-            raise ValueError("scores are empty")
-        if not np.all(np.isfinite(flat)):
-            raise ValueError(f"scores contain {int(np.sum(~np.isfinite(flat)))} NaN or infinite values")
-        # Ties are collapsed below, so the (faster) unstable sort is exact.
-        order = np.argsort(flat)[::-1]
-        ranked = flat[order]
-        run_ends = np.append(np.flatnonzero(ranked[1:] != ranked[:-1]), flat.size - 1)
-        return cls(order=order, run_ends=run_ends, thresholds=ranked[run_ends])
-
-    def cumulative(self, weights: np.ndarray) -> np.ndarray:
-        """Sum of ``weights`` (same size as the scores) over all elements scoring ``>=`` each threshold."""
-        ranked = np.ravel(weights)[self.order]
-        dtype = np.int64 if ranked.dtype.kind in "biu" else np.float64
-        return np.cumsum(ranked, dtype=dtype)[self.run_ends]
 
 
 @dataclass(frozen=True)
@@ -67,26 +35,25 @@ class BinaryCurve:
     negatives: int
 
     @classmethod
-    def from_order(cls, order: DescendingOrder, labels: np.ndarray) -> BinaryCurve:
-        """Counts from a precomputed sort; ``labels`` has one bool per score (True = positive)."""
-        labels = np.ravel(labels).astype(bool, copy=False)
-        if labels.size != order.order.size:
-            raise ValueError(f"{labels.size} labels for {order.order.size} scores")
-        true_positives = order.cumulative(labels)
-        false_positives = order.run_ends + 1 - true_positives
+    def from_ranking(cls, ranking: RankedScores, positive_tags: np.ndarray) -> BinaryCurve:
+        """Counts from a ranking whose tag t is positive where ``positive_tags[t]`` is True."""
+        true_positives = ranking.cumulative(np.asarray(positive_tags, dtype=bool))
+        false_positives = ranking.run_ends + 1 - true_positives
         positives = int(true_positives[-1])
         return cls(
-            thresholds=order.thresholds,
+            thresholds=ranking.thresholds,
             true_positives=true_positives,
             false_positives=false_positives,
             positives=positives,
-            negatives=int(labels.size - positives),
+            negatives=ranking.size - positives,
         )
 
     @classmethod
     def from_scores(cls, scores: np.ndarray, labels: np.ndarray) -> BinaryCurve:
-        """Counts for ``scores`` (float, any shape) against ``labels`` (bool or 0/1, same size)."""
-        return cls.from_order(DescendingOrder.of(np.asarray(scores)), np.asarray(labels))
+        """Counts for ``scores`` (real, any shape) against ``labels`` (bool or 0/1, same size)."""
+        labels = np.ravel(np.asarray(labels)).astype(bool, copy=False)
+        ranking = RankedScores.of(np.asarray(scores), labels.view(np.uint8))
+        return cls.from_ranking(ranking, np.array([False, True]))
 
     def _need_both_classes(self, what: str) -> None:
         if self.positives == 0 or self.negatives == 0:
@@ -95,7 +62,7 @@ class BinaryCurve:
             )
 
     def roc(self) -> tuple[np.ndarray, np.ndarray]:
-        """(false positive rates, true positive rates), float64 (k + 1,), starting at (0, 0), ending at (1, 1)."""
+        """(false positive rates, true positive rates), float64 (k + 1,), from (0, 0) to (1, 1)."""
         self._need_both_classes("a ROC curve")
         fpr = np.concatenate([[0.0], self.false_positives / self.negatives])
         tpr = np.concatenate([[0.0], self.true_positives / self.positives])

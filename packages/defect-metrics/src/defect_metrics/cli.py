@@ -145,7 +145,15 @@ def run_kid(args: argparse.Namespace) -> dict[str, Any]:
     from defect_metrics.metrics_file import metrics_document
 
     real, fake = _both_features(args)
-    value = kid(real, fake, subsets=args.subsets, subset_size=args.subset_size, seed=args.seed, progress=True)
+    value = kid(
+        real,
+        fake,
+        subsets=args.subsets,
+        subset_size=args.subset_size,
+        seed=args.seed,
+        device=args.device,
+        progress=True,
+    )
     return metrics_document(
         "kid",
         {"kid": value.mean, "kid_std": value.std, "kid_x1e3": value.mean_e3, "kid_std_x1e3": value.std_e3},

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from defect_core.images import load_mask
 from defect_metrics.features import resolve_device
 from defect_metrics.image_inputs import ImageInput, describe, to_rgb
-from defect_metrics.lpips_embedding import LPIPSEmbedder, squared_distances
+from defect_metrics.lpips_embedding import LPIPSEmbedder, pairwise_squared_distances, squared_distances
 from defect_metrics.lpips_network import load_lpips
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def _mean_pair_distance(embeddings: torch.Tensor) -> float:
     count = embeddings.shape[0]
     if count < 2:
         return 0.0
-    distances = squared_distances(embeddings, embeddings)
+    distances = pairwise_squared_distances(embeddings)
     upper = torch.triu_indices(count, count, offset=1, device=distances.device)
     return float(distances[upper[0], upper[1]].mean())
 
@@ -232,7 +232,8 @@ def ic_lpips(
             )
             for s in range(0, len(training), config.batch_size)
         ]
-    )
+    ).to(torch.float64)
+    training_norms = (training_embeddings * training_embeddings).sum(1)
     clusters = len(training)
     assignment = np.empty(len(generated), dtype=np.int64)
     nearest = np.empty(len(generated), dtype=np.float64)
@@ -242,7 +243,7 @@ def ic_lpips(
     for start in tqdm(starts, desc="IC-LPIPS clustering", unit="batch", disable=not progress, leave=False):
         indices = range(start, min(start + config.batch_size, len(generated)))
         embeddings = _embed(embedder, generated, generated_masks, indices, config)
-        distances = squared_distances(embeddings, training_embeddings)
+        distances = squared_distances(embeddings, training_embeddings, training_norms)
         best = torch.argmin(distances, dim=1)
         for row, index in enumerate(indices):
             cluster = int(best[row])
@@ -254,7 +255,7 @@ def ic_lpips(
                 # second forward; the rest are embedded again there.
                 row_bytes = embeddings.shape[1] * embeddings.element_size()
                 if (len(kept) + 1) * row_bytes <= cache_bytes:
-                    kept[index] = embeddings[row].to("cpu")
+                    kept[index] = embeddings[row].to("cpu", copy=True)
 
     per_cluster = np.full(clusters, np.nan, dtype=np.float64)
     for cluster, indices in enumerate(members):

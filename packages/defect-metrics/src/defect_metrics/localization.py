@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from defect_metrics.binary_curves import BinaryCurve, DescendingOrder
+from defect_metrics.binary_curves import BinaryCurve
 from defect_metrics.map_pairs import ArrayStack, MapPairs, as_map_list
-from defect_metrics.pro import pro_curve_from_order
+from defect_metrics.pro import Regions, pro_curve_from_ranking
+from defect_metrics.ranking import RankedScores
 
 logger = logging.getLogger(__name__)
 
@@ -49,22 +50,23 @@ def image_labels(masks: ArrayStack) -> np.ndarray:
     return np.array([bool(np.any(m)) for m in as_map_list(masks, "masks")], dtype=bool)
 
 
+def _pixel_curve(pairs: MapPairs) -> BinaryCurve:
+    return BinaryCurve.from_scores(pairs.flat_scores(), pairs.flat_labels())
+
+
 def pixel_auroc(anomaly_maps: ArrayStack, masks: ArrayStack) -> float:
     """AUROC over all pixels of ``anomaly_maps`` (float (N, H, W) or list) against ``masks`` (bool)."""
-    pairs = MapPairs.of(anomaly_maps, masks)
-    return BinaryCurve.from_scores(pairs.flat_scores(), pairs.flat_labels()).auroc()
+    return _pixel_curve(MapPairs.of(anomaly_maps, masks)).auroc()
 
 
 def pixel_ap(anomaly_maps: ArrayStack, masks: ArrayStack) -> float:
     """Average precision over all pixels (scikit-learn's step-wise definition)."""
-    pairs = MapPairs.of(anomaly_maps, masks)
-    return BinaryCurve.from_scores(pairs.flat_scores(), pairs.flat_labels()).average_precision()
+    return _pixel_curve(MapPairs.of(anomaly_maps, masks)).average_precision()
 
 
 def pixel_f1_max(anomaly_maps: ArrayStack, masks: ArrayStack) -> float:
     """The largest pixel F1 over every threshold of the maps."""
-    pairs = MapPairs.of(anomaly_maps, masks)
-    return BinaryCurve.from_scores(pairs.flat_scores(), pairs.flat_labels()).f1_max()[0]
+    return _pixel_curve(MapPairs.of(anomaly_maps, masks)).f1_max()[0]
 
 
 def image_auroc(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0) -> float:
@@ -145,19 +147,19 @@ def localization_metrics(
     if not 0.0 < fpr_limit <= 1.0:
         raise ValueError(f"fpr_limit must be in (0, 1], got {fpr_limit}")
     pairs = MapPairs.of(anomaly_maps, masks)
-    order = DescendingOrder.of(pairs.flat_scores())
-    pixel_curve = BinaryCurve.from_order(order, pairs.flat_labels())
+    # One ranking of all pixels, tagged with their region id (0 = defect-free), serves ROC, PR and PRO.
+    regions = Regions.of(pairs.masks)
+    ranking = RankedScores.of(pairs.flat_scores(), regions.ids)
+    pixel_curve = BinaryCurve.from_ranking(ranking, regions.positive_tags())
     curves: dict[str, dict[str, list[float]]] = {}
     pixel: dict[str, float | None] = dict.fromkeys(("auroc", "ap", "f1", "f1_threshold", "aupro"))
-    regions = 0
 
     if pixel_curve.positives and pixel_curve.negatives:
         pixel["auroc"] = pixel_curve.auroc()
         pixel["ap"] = pixel_curve.average_precision()
         pixel["f1"], pixel["f1_threshold"] = pixel_curve.f1_max()
-        pro = pro_curve_from_order(order, pairs)
+        pro = pro_curve_from_ranking(ranking, regions)
         pixel["aupro"] = pro.area(fpr_limit)
-        regions = pro.regions
         if keep_curves:
             fpr, tpr = pixel_curve.roc()
             precision, recall = pixel_curve.precision_recall()
@@ -204,8 +206,8 @@ def localization_metrics(
         smoothing=smoothing,
         images=len(pairs.maps),
         defective_images=int(labels.sum()),
-        pixels=int(order.order.size),
+        pixels=ranking.size,
         defect_pixels=pixel_curve.positives,
-        regions=regions,
+        regions=regions.count,
         curves=curves,
     )

@@ -51,9 +51,27 @@ class LPIPSEmbedder:
         return torch.cat(parts, dim=1)
 
 
-def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """All ``‖a_i − b_j‖²`` of embeddings ``a`` (n, D) and ``b`` (m, D): float64 (n, m), clipped at 0."""
+def squared_distances(
+    a: torch.Tensor, b: torch.Tensor, b_squared_norms: torch.Tensor | None = None
+) -> torch.Tensor:
+    """All ``‖a_i − b_j‖²`` of embeddings ``a`` (n, D) and ``b`` (m, D): float64 (n, m), clipped at 0.
+
+    ``b_squared_norms`` (m,) may be passed when ``b`` is reused (e.g. the training set against every batch);
+    pass ``b`` as float64 then too, so that it is not converted again.
+    """
     a64 = a.to(torch.float64)
     b64 = b.to(device=a.device, dtype=torch.float64)
-    squared = (a64 * a64).sum(1)[:, None] + (b64 * b64).sum(1)[None, :] - 2.0 * (a64 @ b64.T)
+    if b_squared_norms is None:
+        b_squared_norms = (b64 * b64).sum(1)
+    squared = (a64 * a64).sum(1)[:, None] + b_squared_norms.to(a.device)[None, :] - 2.0 * (a64 @ b64.T)
     return squared.clamp_min_(0.0)
+
+
+def pairwise_squared_distances(a: torch.Tensor) -> torch.Tensor:
+    """All ``‖a_i − a_j‖²`` within one set of embeddings (n, D): float64 (n, n), zero diagonal, from one Gram
+    matrix."""
+    a64 = a.to(torch.float64)
+    gram = a64 @ a64.T
+    norms = gram.diagonal()
+    squared = (norms[:, None] + norms[None, :] - 2.0 * gram).clamp_min_(0.0)
+    return squared.fill_diagonal_(0.0)

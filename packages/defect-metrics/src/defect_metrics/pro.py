@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from defect_metrics.binary_curves import DescendingOrder
 from defect_metrics.map_pairs import ArrayStack, MapPairs
+from defect_metrics.ranking import RankedScores
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ EIGHT_CONNECTIVITY = np.ones((3, 3), dtype=bool)
 
 @dataclass(frozen=True)
 class ProCurve:
-    """``fpr`` and ``pro``: float64 (k + 1,), non-decreasing, from (0, 0) to (1, 1); ``regions``: how many."""
+    """``fpr`` and ``pro``: float64 (k + 2,), non-decreasing, from (0, 0) to (1, 1); ``regions``: how many."""
 
     fpr: np.ndarray
     pro: np.ndarray
@@ -46,43 +46,63 @@ class ProCurve:
         return area_to_limit(self.fpr, self.pro, fpr_limit) / fpr_limit
 
 
-def region_weights(masks: list[np.ndarray]) -> tuple[np.ndarray, int]:
-    """Per pixel ``1 / |region|`` inside a defect region, 0 outside (float64, flat, masks concatenated),
-    and the number of regions over all masks (8-connected components, per mask)."""
-    weights = []
-    total = 0
-    for mask in masks:
-        labelled, count = ndimage.label(mask, structure=EIGHT_CONNECTIVITY)
-        sizes = np.bincount(labelled.ravel(), minlength=count + 1).astype(np.float64)
-        per_label = np.zeros(count + 1, dtype=np.float64)
-        per_label[1:] = 1.0 / sizes[1:]
-        weights.append(per_label[labelled].ravel())
-        total += count
-    return np.concatenate(weights), total
+@dataclass(frozen=True)
+class Regions:
+    """Defect regions of a list of masks: ``ids`` uint32, flat over all masks (concatenated in order), 0 on
+    defect-free pixels and 1..R on the pixels of region r; ``sizes`` int64 (R,) pixels per region."""
+
+    ids: np.ndarray
+    sizes: np.ndarray
+
+    @classmethod
+    def of(cls, masks: list[np.ndarray]) -> Regions:
+        """8-connected components of each mask, numbered consecutively across masks."""
+        ids = np.zeros(sum(m.size for m in masks), dtype=np.uint32)
+        sizes = [np.zeros(0, dtype=np.int64)]
+        start = offset = 0
+        for mask in masks:
+            labelled, count = ndimage.label(mask, structure=EIGHT_CONNECTIVITY)
+            flat = labelled.ravel()
+            inside = flat > 0
+            ids[start : start + flat.size][inside] = flat[inside] + offset
+            sizes.append(np.bincount(flat, minlength=count + 1)[1:])
+            start += flat.size
+            offset += count
+        return cls(ids=ids, sizes=np.concatenate(sizes))
+
+    @property
+    def count(self) -> int:
+        """Number of regions over all masks."""
+        return int(self.sizes.size)
+
+    def positive_tags(self) -> np.ndarray:
+        """bool (R + 1,): False for tag 0 (defect-free), True for every region."""
+        return np.arange(self.count + 1) > 0
 
 
-def pro_curve_from_order(order: DescendingOrder, pairs: MapPairs) -> ProCurve:
-    """The PRO curve from an existing sort of ``pairs.flat_scores()`` (shared with the ROC curve)."""
-    weights, regions = region_weights(pairs.masks)
-    if regions == 0:
+def pro_curve_from_ranking(ranking: RankedScores, regions: Regions) -> ProCurve:
+    """The PRO curve from a ranking of all pixels tagged with ``regions.ids`` (shared with the ROC curve)."""
+    if regions.count == 0:
         raise ValueError("the PRO curve needs at least one defect region, but every mask is empty")
-    ok = ~pairs.flat_labels()
-    ok_pixels = int(ok.sum())
+    ok_tags = ~regions.positive_tags()
+    ok_pixels = ranking.size - int(regions.sizes.sum())
     if ok_pixels == 0:
         raise ValueError(
             "the PRO curve needs defect-free pixels for its false positive rate, but there are none"
         )
-    fpr = np.minimum(order.cumulative(ok) / ok_pixels, 1.0)
-    pro = np.minimum(order.cumulative(weights) / regions, 1.0)
+    overlap_weights = np.concatenate([[0.0], 1.0 / regions.sizes])
+    fpr = np.minimum(ranking.cumulative(ok_tags) / ok_pixels, 1.0)
+    pro = np.minimum(ranking.cumulative(overlap_weights) / regions.count, 1.0)
     fpr = np.concatenate([[0.0], fpr, [1.0]])
     pro = np.concatenate([[0.0], pro, [1.0]])
-    return ProCurve(fpr=fpr, pro=pro, regions=regions)
+    return ProCurve(fpr=fpr, pro=pro, regions=regions.count)
 
 
 def pro_curve(anomaly_maps: ArrayStack, masks: ArrayStack) -> ProCurve:
     """The PRO curve of ``anomaly_maps`` (float (N, H, W) or list of (H_i, W_i)) against ``masks`` (bool)."""
     pairs = MapPairs.of(anomaly_maps, masks)
-    return pro_curve_from_order(DescendingOrder.of(pairs.flat_scores()), pairs)
+    regions = Regions.of(pairs.masks)
+    return pro_curve_from_ranking(RankedScores.of(pairs.flat_scores(), regions.ids), regions)
 
 
 def area_to_limit(x: np.ndarray, y: np.ndarray, limit: float) -> float:

@@ -1,7 +1,7 @@
 """Comparison report of one or more metrics JSON files: a Markdown table per metric kind and curve plots.
 
 ``build_report(["a.json", "b.json"], "report/")`` writes ``report/report.md`` (one table per metric kind,
-one row per file, one column per numeric result) and one PNG per curve kind found (ROC, PR, PRO; one line
+one row per file, one column per numeric result, then per numeric setting) and one PNG per curve kind found (ROC, PR, PRO; one line
 per file), drawn with :func:`defect_core.plotting.line_plot`.
 """
 
@@ -47,7 +47,12 @@ def run_names(paths: Sequence[Path]) -> list[str]:
 
 
 def _table(names: list[str], documents: list[dict[str, Any]]) -> list[str]:
-    rows = [scalar_results(d["results"]) for d in documents]
+    # Numeric settings (smoothing, FPR limit, subset size...) are columns too: they tell runs apart.
+    rows = []
+    for document in documents:
+        row = scalar_results(document["results"])
+        row.update({k: v for k, v in scalar_results(document.get("settings", {})).items() if k not in row})
+        rows.append(row)
     columns: list[str] = []
     for row in rows:
         columns += [key for key in row if key not in columns]
