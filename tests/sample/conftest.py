@@ -25,6 +25,18 @@ def sample_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """One intra-op thread: on a shared 2-core machine, more threads mostly spin against other processes
+    (a 64 px UNet call then takes 10x longer); the tiny model gains nothing from them anyway."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def base_pipe(sample_cache: Path):
     """builtin:tiny as a stock diffusers pipeline; tests must not load concepts into it."""

@@ -1,19 +1,188 @@
-"""Command line of defect-inspect: a thin layer over the library functions."""
+"""Command line of defect-inspect: a thin layer over the library functions.
+
+Subcommands: train-classifier, train-segmenter, train-detector (``train_inspection_model``), evaluate
+(``evaluate``), predict (``predict``) and experiment (``run_experiment``; needs the ``experiment`` extra).
+Every subcommand takes ``--config FILE.toml`` (keys = flag names with underscores); explicit flags win.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import logging
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from defect_core.configs import add_config_arguments, parse_config
+from defect_core.errors import DefectfillError
 from defect_inspect import __version__
+
+logger = logging.getLogger(__name__)
+
+EPILOG = """examples:
+  defect-inspect train-classifier --train synth/scratch --train synth/hole --dataset demo --out runs/cls
+  defect-inspect train-segmenter --train synth/ --dataset mvtec --dataset-root /data/mvtec --object-name bottle \\
+      --out runs/seg
+  defect-inspect train-detector --train diag/ --dataset ksdd2 --dataset-root /data/ksdd2 --model resnet50 --out runs/det
+  defect-inspect evaluate --checkpoint runs/seg/model.safetensors --dataset demo --out runs/seg-eval
+  defect-inspect predict --checkpoint runs/seg/model.safetensors --images new_parts/ --out runs/pred
+  defect-inspect experiment                      # the whole protocol on the demo data, a few CPU minutes
+"""
+
+TRAIN_COMMANDS = {
+    "train-classifier": ("classifier", "train a defect-type classifier (default: timm ResNet-34)"),
+    "train-segmenter": ("segmenter", "train a defect segmenter (default: smp UNet, ResNet-34 encoder, focal loss)"),
+    "train-detector": ("detector", "train a good vs. defect detector (default: ResNet-50)"),
+}
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE.toml",
+                        help="TOML file of settings (keys = flag names with underscores); flags override it")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
+
+
+def _dataset_aliases(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", dest="dataset_root", type=Path, default=argparse.SUPPRESS,
+                        help="alias of --dataset-root")
+    parser.add_argument("--object", dest="object_name", default=argparse.SUPPRESS, help="alias of --object-name")
+    parser.add_argument("--defects", dest="defects", type=_comma_list, metavar="LIST", default=argparse.SUPPRESS,
+                        help="comma-separated defect types (default: all)")
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from defect_inspect.training.config import InspectConfig
+
+    _common(parser)
+    add_config_arguments(parser, InspectConfig, skip=("task", "train", "defects"))
+    parser.add_argument("--train", dest="train", action="extend", nargs="+", type=Path, metavar="DIR",
+                        default=argparse.SUPPRESS,
+                        help="generation output folder (defect/, mask/, manifest.jsonl); repeat for several")
+    _dataset_aliases(parser)
+
+
+def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    from defect_inspect.evaluation.evaluate import EvaluateConfig
+
+    _common(parser)
+    add_config_arguments(parser, EvaluateConfig, skip=("defects",))
+    _dataset_aliases(parser)
+
+
+def _predict_arguments(parser: argparse.ArgumentParser) -> None:
+    from defect_inspect.evaluation.predict import PredictConfig
+
+    _common(parser)
+    add_config_arguments(parser, PredictConfig)
+
+
+def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
+    from defect_inspect.experiment import ExperimentConfig
+
+    _common(parser)
+    add_config_arguments(parser, ExperimentConfig, skip=("defects", "baselines"))
+    _dataset_aliases(parser)
+    parser.add_argument("--baselines", dest="baselines", type=_comma_list, metavar="LIST",
+                        default=argparse.SUPPRESS, help="baseline rows, comma-separated: real,cut-paste")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="defect-inspect", description=__doc__)
+    """The parser: ``--version`` and one subparser per subcommand."""
+    parser = argparse.ArgumentParser(prog="defect-inspect", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (task, help_text) in TRAIN_COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _train_arguments(sub)
+        sub.set_defaults(task=task)
+    for name, help_text, adder in (
+        ("evaluate", "score a trained model on a real test split (metrics by defect-metrics)", _evaluate_arguments),
+        ("predict", "run a trained model on a folder of images", _predict_arguments),
+        ("experiment", "train concepts, generate, train and test inspection models, report (needs "
+                       "defect-inspect[experiment])", _experiment_arguments),
+    ):
+        adder(commands.add_parser(name, help=help_text, description=help_text))
     return parser
 
 
+def _config_class(command: str) -> type:
+    if command in TRAIN_COMMANDS:
+        from defect_inspect.training.config import InspectConfig
+
+        return InspectConfig
+    if command == "evaluate":
+        from defect_inspect.evaluation.evaluate import EvaluateConfig
+
+        return EvaluateConfig
+    if command == "predict":
+        from defect_inspect.evaluation.predict import PredictConfig
+
+        return PredictConfig
+    from defect_inspect.experiment import ExperimentConfig
+
+    return ExperimentConfig
+
+
+def _run(command: str, config, args: argparse.Namespace) -> str:
+    """Run ``command`` with its config; return what to print."""
+    progress = not args.quiet
+    if command in TRAIN_COMMANDS:
+        from defect_inspect.training.run import train_inspection_model
+
+        result = train_inspection_model(config, progress=progress)
+        return (f"model:       {result.checkpoint}\nmetrics:     {result.metrics_file}\n"
+                f"predictions: {result.picture}\nconfig:      {result.config_file}")
+    if command == "evaluate":
+        from defect_inspect.evaluation.evaluate import evaluate
+
+        evaluation = evaluate(config)
+        return f"metrics:     {evaluation.metrics_file}\npredictions: {evaluation.picture}"
+    if command == "predict":
+        from defect_inspect.evaluation.predict import predict
+
+        prediction = predict(config)
+        return f"{prediction.images} image(s): {prediction.csv}\npredictions: {prediction.picture}"
+    from defect_inspect.experiment import run_experiment
+
+    experiment = run_experiment(config, progress=progress)
+    return f"report: {experiment.report}\n        {experiment.report_png}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
+    """Parse, run, print where the outputs went; 1 with a message naming the problem on bad input."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    command = parser.parse_args(argv).command
+    if command is None:
+        parser.print_help()
+        return 0
+    config, args = parse_config(_config_class(command), argv, parser)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if command == "experiment" and config.dataset == "demo" and not args.config:
+        from defect_inspect.experiment import DEMO_PRESET
+
+        # the demo preset only fills in what the user did not say
+        config = dataclasses.replace(config, **{k: v for k, v in DEMO_PRESET.items() if k not in vars(args)})
+    try:
+        summary = _run(command, config, args)
+    except ImportError as exc:
+        if command != "experiment":
+            raise
+        print(f"defect-inspect {command}: error: {exc}", file=sys.stderr)
+        return 1
+    except (DefectfillError, ValueError) as exc:
+        print(f"defect-inspect {command}: error: {exc}", file=sys.stderr)
+        return 1
+    print(summary)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -115,7 +116,9 @@ class ConceptAdapters:
         state_dict = {k: torch.from_numpy(v).to(device=param.device, dtype=param.dtype)
                       for k, v in concept.tensors.items()}
         try:
-            with _quiet_transformers_load_report():
+            with _quiet_transformers_load_report(), warnings.catch_warnings():
+                # several adapters in one model is the point here
+                warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
                 self.pipe.load_lora_weights(state_dict, adapter_name=name)
         except (ValueError, RuntimeError, KeyError, TypeError) as exc:
             raise ConceptFileError(path, f"its LoRA tensors do not fit base model {self.model_id!r} ({exc})") from exc

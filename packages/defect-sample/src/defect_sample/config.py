@@ -10,15 +10,17 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
+from defect_core.mask_shapes import available_shapes
 from defect_sample.job_plan import parse_shard
 
 CONFIG_NAME = "config.toml"
 
-# fields that change which images a run writes: a resumed run must agree with the saved config on these
+# fields that change the images a run writes: a resumed run must agree with the saved config on these
+# (not ``count``: the plan of a larger count extends the smaller one, so raising it resumes and adds)
 PLAN_FIELDS = (
     "concept", "base_model", "prompt", "negative_prompt", "defect_name", "concept_prompt", "normals", "dataset",
     "dataset_root", "object_name", "normal_split", "masks", "mask_split", "shapes", "shape_size",
-    "mask_threshold", "count", "candidates", "select", "steps", "guidance", "seed", "resolution",
+    "mask_threshold", "candidates", "select", "steps", "guidance", "seed", "resolution",
     "pixel_composite", "background_replacement", "dtype",
 )
 
@@ -121,6 +123,9 @@ class SampleConfig:
             raise bad("masks", "give exactly one mask source: --masks DIR, --shapes LIST or --mask-split")
         if self.mask_split is not None and (self.dataset is None or not self.concept):
             raise bad("mask_split", "--mask-split takes each concept's masks from --dataset; it needs both")
+        unknown = [s for s in self.shapes if s not in available_shapes()]
+        if unknown:
+            raise bad("shapes", f"unknown shape(s) {unknown}; available: {', '.join(available_shapes())}")
         if self.shape_size and not (len(self.shape_size) == 2 and 0 < self.shape_size[0] <= self.shape_size[1] <= 1):
             raise bad("shape_size", "need two fractions MIN MAX with 0 < MIN <= MAX <= 1")
         if not 0 <= self.mask_threshold <= 255:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from PIL import Image
 from defect_core.concept_file import read_concept_card
 from defect_core.configs import build_config, load_toml, save_config
 from defect_core.errors import InputFileError
-from defect_core.output_layout import GenerationWriter
+from defect_core.output_layout import CANDIDATE_DIR, DEFECT_DIR, MASK_DIR, GenerationWriter
 from defect_core.sample_record import SampleRecord
 from defect_sample.config import CONFIG_NAME, SampleConfig
 from defect_sample.job_inputs import (
@@ -39,7 +40,7 @@ from defect_sample.pipeline import (
     resolve_device,
 )
 from defect_sample.sampler import DEFAULT_GUIDANCE_SCALE, DEFAULT_STEPS
-from defect_sample.selection import CandidateSelector
+from defect_sample.selection import CandidateSelector, create_selector
 
 logger = logging.getLogger(__name__)
 
@@ -71,25 +72,50 @@ def _absolute_paths(config: SampleConfig) -> SampleConfig:
     return dataclasses.replace(config, **changes)
 
 
-def check_saved_config(config: SampleConfig, out_dir: Path, write: bool) -> None:
-    """Compare with the ``config.toml`` of an earlier run in ``out_dir`` (resume); save it if there is none.
+def check_saved_config(config: SampleConfig, out_dir: Path) -> None:
+    """Refuse to resume a run with other settings: compare with the ``config.toml`` of an earlier run in
+    ``out_dir``.
 
     Raises :class:`InputFileError` naming the saved file when a setting that changes the images differs:
-    resuming would mix two runs in one folder.
+    resuming would mix two runs in one folder. Call it only when the folder holds finished items (a run
+    that stopped before writing any may be restarted with other settings).
     """
     path = out_dir / CONFIG_NAME
-    if path.is_file():
-        try:
-            saved = build_config(SampleConfig, load_toml(path))
-        except (ValueError, TypeError) as exc:
-            raise InputFileError(path, f"saved config of an earlier run is invalid ({exc})") from exc
-        old, new = saved.plan_values(), config.plan_values()
-        diffs = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in old if old[k] != new[k]]
-        if diffs:
-            raise InputFileError(path, "the output folder holds a run with other settings ("
-                                 + "; ".join(diffs) + "); use another --out, or delete the folder to start over")
-    elif write:
-        save_config(config, path)
+    if not path.is_file():
+        return
+    try:
+        saved = build_config(SampleConfig, load_toml(path))
+    except (ValueError, TypeError) as exc:
+        raise InputFileError(path, f"saved config of an earlier run is invalid ({exc})") from exc
+    old, new = saved.plan_values(), config.plan_values()
+    diffs = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in old if old[k] != new[k]]
+    if diffs:
+        raise InputFileError(path, "the output folder holds a run with other settings ("
+                             + "; ".join(diffs) + "); use another --out, or delete the folder to start over")
+
+
+STALE_TEMP_SECONDS = 600
+
+
+def remove_stale_temp_files(out_dir: Path, older_than_s: float = STALE_TEMP_SECONDS) -> int:
+    """Delete temporary files (``.<name>.tmp-<pid>``) that a killed run left behind; return how many.
+
+    Only files older than ``older_than_s`` go: a process of another shard may be writing a fresh one right
+    now (on another machine its pid means nothing here), and no single image write takes minutes.
+    """
+    removed = 0
+    now = time.time()
+    for folder in (out_dir / DEFECT_DIR, out_dir / MASK_DIR, out_dir / CANDIDATE_DIR, out_dir):
+        if not folder.is_dir():
+            continue
+        for path in folder.glob(".*.tmp-*"):
+            try:
+                if now - path.stat().st_mtime > older_than_s:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # its writer finished or another process removed it
+                pass
+    return removed
 
 
 def _batches(items: Sequence[WorkItem], per_call: int) -> Iterator[list[WorkItem]]:
@@ -133,8 +159,11 @@ def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None 
 
     out_dir = Path(config.out)
     writer = GenerationWriter(out_dir)
-    check_saved_config(config, out_dir, write=rank == 0)
     finished = writer.finished_item_ids()
+    if finished:
+        check_saved_config(config, out_dir)
+    if rank == 0 and (removed := remove_stale_temp_files(out_dir)):
+        logger.info("removed %d temporary file(s) left by an interrupted run", removed)
     pending = [it for it in mine if it.item_id not in finished]
     summary = GenerationSummary(out_dir=writer.out_dir, planned=len(items), assigned=len(mine),
                                 skipped=len(mine) - len(pending), written=0)
@@ -146,15 +175,15 @@ def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None 
     threshold = mask_threshold(config)
     check_input_files([it.normal for it in pending], [it.mask_path for it in pending if it.mask_path], threshold)
 
+    device = _device_for_rank(config.device, world) if pipeline is None else pipeline.device
+    # before the model loads: missing LPIPS weights fail in a second, not after minutes of loading
+    selector = selector or create_selector(config.select, device, config.lpips_weights)
     if pipeline is None:
-        pipeline = DefectFillPipeline.from_pretrained(model_id, device=_device_for_rank(config.device, world),
-                                                      dtype=config.dtype)
+        pipeline = DefectFillPipeline.from_pretrained(model_id, device=device, dtype=config.dtype)
     loaded = []
     for path in config.concept:
         known = [c for c in pipeline.concepts.concepts if c.path.resolve() == path]
         loaded.append(known[0] if known else pipeline.load_concept(path, force=config.force))
-    # fail on missing LPIPS weights now, not after the first batch
-    selector = selector or pipeline.selector(config.select, config.lpips_weights)
 
     zero_shot = not cards
     steps = config.steps or (ZERO_SHOT_STEPS if zero_shot else DEFAULT_STEPS)
@@ -163,6 +192,9 @@ def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None 
     native = pipeline.base.unet.config.sample_size * pipeline.base.vae_scale_factor
     per_call = max(1, config.batch_size // config.candidates)
 
+    if rank == 0:
+        # written once the inputs passed their checks and the model loaded, beside the first outputs
+        save_config(config, out_dir / CONFIG_NAME)
     preview_rows: list[tuple[Image.Image, np.ndarray, Image.Image]] = []
     # every concept gets its share of preview.png
     per_group_preview = max(1, config.preview_rows // len(groups))

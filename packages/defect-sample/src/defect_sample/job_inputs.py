@@ -16,7 +16,6 @@ from PIL import Image, UnidentifiedImageError
 from defect_core.concept_card import ConceptCard
 from defect_core.errors import DatasetError, InputFileError
 from defect_core.images import list_images, load_mask, load_rgb
-from defect_core.mask_shapes import available_shapes
 from defect_core.placement import estimate_foreground, generate_placed_mask
 from defect_sample.config import SampleConfig
 from defect_sample.job_plan import PlanGroup, WorkItem, slug
@@ -76,10 +75,6 @@ def build_groups(config: SampleConfig, cards: Sequence[ConceptCard]) -> list[Pla
 
     File stems are the defect names, with the object name in front when two concepts share a defect name.
     """
-    if config.shapes:
-        unknown = [s for s in config.shapes if s not in available_shapes()]
-        if unknown:
-            raise ValueError(f"unknown mask shape(s) {unknown}; available: {', '.join(available_shapes())}")
     if not cards:
         defects = [(f"prompt:{config.prompt}", config.defect_name, None)]
     else:

@@ -23,7 +23,7 @@ from PIL import Image
 from defect_sample.composite import composite_outside_mask
 from defect_sample.concepts import ConceptAdapters, LoadedConcept
 from defect_sample.model_loading import load_inpaint_pipeline
-from defect_sample.sampler import DEFAULT_GUIDANCE_SCALE, DEFAULT_STEPS, DefectFillSampler
+from defect_sample.sampler import DEFAULT_GUIDANCE_SCALE, DEFAULT_STEPS, DefectFillSampler, item_seeds
 from defect_sample.selection import CandidateSelector, create_selector
 from defect_sample.working_size import resize_pair, working_size
 
@@ -179,9 +179,7 @@ class DefectFillPipeline:
 
         # items of one size share sampler calls; others run in calls of their own
         out_candidates: list[list[Image.Image]] = [[] for _ in pairs]
-        seeds = list(range(seed, seed + len(pairs))) if isinstance(seed, int) else [int(s) for s in seed]
-        if len(seeds) != len(pairs):
-            raise ValueError(f"seed: got {len(seeds)} seeds for {len(pairs)} images")
+        seeds = item_seeds(seed, len(pairs))
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, (im, _) in enumerate(pairs):
             by_size.setdefault(im.size, []).append(i)

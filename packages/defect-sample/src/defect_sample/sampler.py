@@ -249,7 +249,7 @@ class DefectFillSampler:
         """Fill ``masks`` of ``images`` with ``num_candidates`` candidates each.
 
         - ``images``: PIL images of one size (W, H), both multiples of the VAE factor (8);
-        - ``masks``: bool (H, W) arrays, True = the region to fill;
+        - ``masks``: bool (H, W) arrays, True = the region to fill (any non-zero value counts);
         - ``guidance_scale`` > 1 turns classifier-free guidance on (with ``negative_prompt``, default "");
         - ``seed``: item ``i`` uses ``seed + i``, or pass one seed per item;
         - ``latents``: optional initial noise (len(images) × num_candidates, C, h, w), item-major; drawn
@@ -266,6 +266,8 @@ class DefectFillSampler:
             raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        # any non-zero value marks the defect (bool masks as documented; 0 / 255 arrays work too)
+        masks = [np.asarray(m) != 0 for m in masks]
         factor = vae_scale_factor(self.vae)
         sizes = {im.size for im in images}
         if len(sizes) != 1:

@@ -33,7 +33,15 @@ def write_training_preview(pipe, data, config, path: Path) -> Path | None:
         mask_im = load_rgb(example.mask).convert("L").resize(size)
         mask_arrays.append(np.asarray(mask_im) >= example.mask_threshold)
     sampler = DefectFillSampler(pipe.vae, pipe.text_encoder, pipe.tokenizer, pipe.unet, pipe.scheduler)
-    out = sampler(images=images, masks=mask_arrays, prompt=config.prompts()[0], num_candidates=1,
-                  num_inference_steps=config.preview_steps, seed=config.seed)
+    # LoRA dropout must be off while sampling; the training mode is restored afterwards
+    modes = [(m, m.training) for m in (pipe.unet, pipe.text_encoder)]
+    for module, _ in modes:
+        module.eval()
+    try:
+        out = sampler(images=images, masks=mask_arrays, prompt=config.prompts()[0], num_candidates=1,
+                      num_inference_steps=config.preview_steps, seed=config.seed)
+    finally:
+        for module, mode in modes:
+            module.train(mode)
     rows = [(im, m, cands[0]) for im, m, cands in zip(images, mask_arrays, out.images, strict=True)]
     return save_image_atomic(preview_grid(rows, cell=max(128, config.resolution)), path)

@@ -1,0 +1,75 @@
+"""The training and test sets of an inspection run, gathered from every source it names.
+
+Training: generation outputs (one folder per defect type, or one folder holding several), optionally the
+real training third of a dataset, and defect-free images (a folder, or else the dataset's ``train/good``).
+Test: the real held-out two thirds of the dataset's defects and its ``test/good`` images.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from defect_core.datasets import DatasetReader
+from defect_inspect.data.generated import read_generation_output
+from defect_inspect.data.items import InspectionItem, label_counts
+from defect_inspect.data.real import folder_normal_items, normal_items, real_defect_items, resolve_defects
+
+logger = logging.getLogger(__name__)
+
+
+def training_items(
+    generated: Sequence[Path] = (),
+    *,
+    reader: DatasetReader | None = None,
+    object_name: str | None = None,
+    defects: Sequence[str] = (),
+    real_train: bool = False,
+    normals: Path | None = None,
+    dataset_normals: bool = True,
+) -> list[InspectionItem]:
+    """Every training item: generated defects, the real training third (``real_train``) and defect-free
+    images (``normals``, or the dataset's ``train/good`` when ``dataset_normals``).
+
+    ``defects`` keeps only those defect types (all when empty). Raises ``ValueError`` when no defect image
+    is left.
+    """
+    items: list[InspectionItem] = []
+    for folder in generated:
+        items += read_generation_output(folder)
+    if real_train:
+        if reader is None or object_name is None:
+            raise ValueError("the real training split needs a dataset (--dataset, --dataset-root, --object-name)")
+        items += real_defect_items(reader, object_name, "train", defects)
+    if defects:
+        dropped = sorted({i.label for i in items if i.label not in defects})
+        if dropped:
+            logger.info("leaving out defect type(s) %s (not in --defects %s)", dropped, list(defects))
+        items = [i for i in items if i.label in defects]
+    if not items:
+        raise ValueError(
+            "no defect images to train on: give generation outputs (--train DIR) and/or the real training "
+            "split (--real-train with --dataset)"
+        )
+    if normals is not None:
+        items += folder_normal_items(normals)
+    elif dataset_normals and reader is not None and object_name is not None:
+        items += normal_items(reader, object_name, "train")
+    logger.info("training items: %s", label_counts(items))
+    return items
+
+
+def evaluation_items(
+    reader: DatasetReader, object_name: str, *, defects: Sequence[str] = (), split: str = "held_out",
+    normals: bool = True,
+) -> list[InspectionItem]:
+    """The real test set: the defects of ``split`` (the held-out two thirds by default) and, with
+    ``normals``, the dataset's ``test/good`` images."""
+    items = real_defect_items(reader, object_name, split, resolve_defects(reader, object_name, defects))  # type: ignore[arg-type]
+    if normals:
+        items += normal_items(reader, object_name, "test")
+    if not items:
+        raise ValueError(f"the {split} split of {object_name!r} in {reader.root} is empty")
+    logger.info("test items (%s): %s", split, label_counts(items))
+    return items

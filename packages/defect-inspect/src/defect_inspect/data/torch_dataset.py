@@ -1,0 +1,108 @@
+"""Items as tensors: resized, normalised images with their masks and class indices.
+
+Images are resized to ``resolution`` × ``resolution`` (bilinear) and normalised with the ImageNet mean and
+standard deviation (what timm's and torchvision's ResNets and smp's encoders were trained with). Masks are
+resized by area and a target pixel is defect when any of its source pixels is (a 1-pixel scratch survives
+downscaling), the rule DESIGN.md §4 uses for latent masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from defect_core.errors import InputFileError
+from defect_inspect.data.items import InspectionItem
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def image_to_tensor(image: Image.Image, resolution: int) -> torch.Tensor:
+    """A PIL image as float32 (3, R, R), resized bilinearly and normalised with the ImageNet statistics."""
+    resized = image.convert("RGB").resize((resolution, resolution), Image.Resampling.BILINEAR)
+    array = np.asarray(resized, dtype=np.float32) / 255.0
+    array = (array - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
+def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+    """Undo :func:`image_to_tensor`'s normalisation: float (3, H, W) to a PIL RGB image."""
+    array = tensor.detach().float().cpu().numpy().transpose(1, 2, 0)
+    array = array * np.asarray(IMAGENET_STD, np.float32) + np.asarray(IMAGENET_MEAN, np.float32)
+    return Image.fromarray(np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8))
+
+
+def resize_mask_any(mask: np.ndarray, resolution: int) -> np.ndarray:
+    """bool (H, W) → bool (R, R): a target pixel is True when any source pixel under it is (area resize)."""
+    if mask.shape == (resolution, resolution):
+        return mask.copy()
+    image = Image.fromarray(mask.astype(np.uint8) * 255, mode="L")
+    return np.asarray(image.resize((resolution, resolution), Image.Resampling.BOX)) > 0
+
+
+class InspectionDataset(Dataset):
+    """``dataset[i]`` → dict with ``image`` float32 (3, R, R), ``mask`` float32 (1, R, R) in {0, 1},
+    ``label`` int64 (index of the item's label in ``classes``, -1 when it is not one of them), ``defect``
+    float32 (1.0 for a defect image, 0.0 for a defect-free one) and ``index``.
+
+    With ``augment`` a random horizontal flip is applied to image and mask together. Decoded, resized
+    images are kept in memory (``cache``), since the same small images are read every epoch.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[InspectionItem],
+        classes: Sequence[str],
+        resolution: int,
+        *,
+        augment: bool = False,
+        cache: bool = True,
+    ) -> None:
+        if resolution < 8:
+            raise ValueError(f"resolution must be >= 8, got {resolution}")
+        self.items = list(items)
+        self.classes = list(classes)
+        self.resolution = resolution
+        self.augment = augment
+        self.cache = cache
+        self._index = {name: i for i, name in enumerate(self.classes)}
+        self._cached: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _load(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if index in self._cached:
+            return self._cached[index]
+        item = self.items[index]
+        image = item.load_image()
+        mask = item.load_mask(image.size)
+        if mask.shape != (image.height, image.width):
+            raise InputFileError(item.mask or item.image, f"mask is {mask.shape[1]}x{mask.shape[0]} but its "
+                                 f"image {item.image.name} is {image.width}x{image.height}")
+        loaded = (
+            image_to_tensor(image, self.resolution),
+            torch.from_numpy(resize_mask_any(mask, self.resolution).astype(np.float32))[None],
+        )
+        if self.cache:
+            self._cached[index] = loaded
+        return loaded
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        image, mask = self._load(index)
+        # torch's generator, not numpy's: DataLoader seeds it per worker and from torch.manual_seed
+        if self.augment and float(torch.rand(())) < 0.5:
+            image, mask = image.flip(-1), mask.flip(-1)
+        item = self.items[index]
+        return {
+            "image": image,
+            "mask": mask,
+            "label": torch.tensor(self._index.get(item.label, -1), dtype=torch.int64),
+            "defect": torch.tensor(float(item.is_defect), dtype=torch.float32),
+            "index": index,
+        }

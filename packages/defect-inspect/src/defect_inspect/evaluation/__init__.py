@@ -1,0 +1,1 @@
+"""Evaluation of inspection models: inference, metrics by defect-metrics, the files and pictures."""

@@ -1,0 +1,182 @@
+"""The experiment's report: ``report.md`` (one row per training setting, the papers' metrics as columns),
+``report.png`` (the same numbers as grouped bars), and defect-metrics' detailed tables and curves in
+``report/``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image, ImageDraw, ImageFont
+
+from defect_core.atomic import save_image_atomic, write_text_atomic
+from defect_core.plotting import PALETTE
+
+if TYPE_CHECKING:
+    from defect_inspect.experiment import ExperimentConfig
+    from defect_inspect.training.run import TrainResult
+
+logger = logging.getLogger(__name__)
+
+#: report column -> (task, path in the metrics results)
+COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cls accuracy": ("classifier", ("classification", "accuracy")),
+    "cls balanced acc.": ("classifier", ("classification", "balanced_accuracy")),
+    "pixel AUROC": ("segmenter", ("localization", "pixel_auroc")),
+    "pixel AP": ("segmenter", ("localization", "pixel_ap")),
+    "pixel F1-max": ("segmenter", ("localization", "pixel_f1_max")),
+    "AUPRO@0.3": ("segmenter", ("localization", "aupro")),
+    "image AUROC": ("segmenter", ("localization", "image_auroc")),
+    "mIoU": ("segmenter", ("segmentation", "miou")),
+}
+SETTING_NOTES = {
+    "real": "baseline: no generated defects, the real training third only",
+    "cut-paste": "baseline: cut-paste defects from the real training third",
+    "defectfill": "generated defects (DefectFill)",
+}
+
+
+def metric_value(results: Mapping[str, Any], path: Sequence[str]) -> float | None:
+    """The number at ``path`` inside a metrics document's results, or ``None``."""
+    value: Any = results
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def summary_rows(settings: Sequence[str], runs: Mapping[tuple[str, str], TrainResult]) -> dict[str, dict[str, float | None]]:
+    """setting → column → value (``None`` where the run or the metric is missing)."""
+    table: dict[str, dict[str, float | None]] = {}
+    for setting in settings:
+        row: dict[str, float | None] = {}
+        for column, (task, path) in COLUMNS.items():
+            run = runs.get((setting, task))
+            row[column] = metric_value(run.metrics["results"], path) if run is not None else None
+        table[setting] = row
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):
+        return ImageFont.load_default()
+
+
+def bar_chart(table: Mapping[str, Mapping[str, float | None]], path: str | Path, title: str) -> Path:
+    """Grouped bars: one group per column, one bar per row (setting); values in [0, 1]; a PNG at ``path``."""
+    settings = list(table)
+    columns = [c for c in COLUMNS if any(table[s].get(c) is not None for s in settings)]
+    if not columns:
+        columns = list(COLUMNS)
+    width, height = max(640, 110 * len(columns) + 120), 420
+    left, right, top, bottom = 50, width - 20, 50, height - 70
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font, small = _font(13), _font(10)
+    draw.text((left, 12), title, fill="black", font=_font(15))
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = bottom - tick * (bottom - top)
+        draw.line([(left, y), (right, y)], fill=(225, 225, 225))
+        draw.text((8, y - 7), f"{tick:.2f}", fill="black", font=small)
+    draw.rectangle([left, top, right, bottom], outline="black")
+    group = (right - left) / len(columns)
+    bar = group * 0.8 / max(len(settings), 1)
+    for c, column in enumerate(columns):
+        x0 = left + c * group + group * 0.1
+        for s, setting in enumerate(settings):
+            value = table[setting].get(column)
+            bx = x0 + s * bar
+            if value is None:
+                draw.text((bx + 2, bottom - 14), "n/a", fill=(120, 120, 120), font=small)
+                continue
+            y = bottom - max(0.0, min(1.0, value)) * (bottom - top)
+            draw.rectangle([bx, y, bx + bar - 2, bottom], fill=PALETTE[s % len(PALETTE)])
+            draw.text((bx, y - 12), f"{value:.2f}", fill="black", font=small)
+        draw.text((left + c * group + 4, bottom + 6), column, fill="black", font=small)
+    for s, setting in enumerate(settings):
+        x = left + s * 150
+        draw.rectangle([x, height - 28, x + 14, height - 14], fill=PALETTE[s % len(PALETTE)])
+        draw.text((x + 20, height - 29), setting, fill="black", font=font)
+    return save_image_atomic(image, path)
+
+
+def _relative(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def write_experiment_report(
+    config: ExperimentConfig,
+    defects: Sequence[str],
+    runs: Mapping[tuple[str, str], TrainResult],
+    seconds: Mapping[str, float],
+) -> tuple[Path, Path]:
+    """Write ``report.md``, ``report.png`` and ``report/`` into ``config.out``; return the first two."""
+    from defect_metrics import build_report
+
+    out = Path(config.out)
+    settings = list(config.settings)
+    table = summary_rows(settings, runs)
+    png = bar_chart(table, out / "report.png",
+                    f"{config.object_name}: inspection models on the real held-out split")
+    detailed = None
+    if runs:
+        keys = list(runs)
+        detailed = build_report([runs[k].metrics_file for k in keys], out / "report",
+                                names=[f"{setting}/{task}" for setting, task in keys]).markdown
+
+    columns = [c for c in COLUMNS if any(table[s][c] is not None for s in settings)] or list(COLUMNS)
+    lines = [
+        f"# Experiment: {config.object_name} ({config.dataset})",
+        "",
+        f"Defect types: {', '.join(defects)}. Concepts: {config.concept_steps} steps at {config.concept_resolution} px "
+        f"on `{config.base_model}`; {config.count} generated images per type ({config.candidates} LFS candidates, "
+        f"{config.select}, {config.sample_steps} DDIM steps). Inspection: classifier `{config.classifier}`, "
+        f"segmenter `{config.segmenter}`" + (f" / `{config.encoder}`" if config.encoder else "")
+        + f", {config.resolution} px, up to {config.epochs} epochs, "
+        + ("ImageNet weights" if config.pretrained else "random initialisation") + ".",
+        "Test set: the real held-out two thirds of each defect type (and the test/good images for the segmenter).",
+        "",
+        *([f"`{config.base_model}` is a randomly initialised model for running the pipeline offline: its "
+           "\"generated defects\" are noise, so the defectfill row measures the plumbing, not the method. Use a "
+           "real inpainting model (Stable Diffusion 2 inpainting) for numbers that mean something.", ""]
+          if config.base_model.startswith("builtin:") else []),
+        "| training data | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for setting in settings:
+        lines.append(f"| {setting} | " + " | ".join(_fmt(table[setting][c]) for c in columns) + " |")
+    lines += ["", *(f"- **{s}**: {SETTING_NOTES[s]}" for s in settings), "", "![summary](report.png)", ""]
+    lines += ["## Training sets", "", "| run | training items | validation items | best epoch | epochs run |",
+              "|---|---|---|---:|---:|"]
+    for (setting, task), run in runs.items():
+        inputs = run.metrics.get("inputs", {})
+        training = run.metrics["results"].get("training", {})
+        counts = ", ".join(f"{k} {v}" for k, v in inputs.get("training_items", {}).items())
+        val = ", ".join(f"{k} {v}" for k, v in inputs.get("validation_items", {}).items()) or "none"
+        lines.append(f"| {setting}/{task} | {counts} | {val} | {training.get('best_epoch')} | "
+                     f"{training.get('epochs_run')} |")
+    lines += ["", "## Pictures", ""]
+    pictures = [("generated defects", out / "generated" / "preview.png")]
+    pictures += [(f"cut-paste {d}", out / "cut_paste" / d / "preview.png") for d in defects]
+    pictures += [(f"concept {d} preview", out / "concepts" / d / "preview.png") for d in defects]
+    pictures += [(f"{s}/{t} predictions", run.picture) for (s, t), run in runs.items()]
+    lines += [f"- [{name}]({_relative(path, out)})" for name, path in pictures if path.is_file()]
+    lines += ["", "## Time", "", "| step | seconds |", "|---|---:|"]
+    lines += [f"| {step} | {value:.1f} |" for step, value in seconds.items()]
+    lines += [f"| total | {sum(seconds.values()):.1f} |"]
+    if detailed is not None:
+        lines += ["", f"Every metric, with ROC / PR / PRO curves: [{_relative(detailed, out)}]"
+                      f"({_relative(detailed, out)})."]
+    report = write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
+    logger.info("report: %s", report)
+    return report, png

@@ -1,0 +1,1 @@
+"""Training of inspection models: the run config, the tasks, the loop with early stopping, checkpoints."""

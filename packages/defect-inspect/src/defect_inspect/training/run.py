@@ -1,0 +1,179 @@
+"""``train_inspection_model(config)``: one whole run, the library function behind ``train-classifier``,
+``train-segmenter`` and ``train-detector``.
+
+data (generated, real, normals) → validation split → class balance → model (ImageNet weights) → training
+with early stopping → test on the real held-out split → files. A run folder holds: ``config.toml``
+(resolved), ``model.safetensors`` (best epoch), ``checkpoints/last.safetensors``, ``history.csv`` and
+``loss.png``, ``metrics.json`` (defect-metrics' format, so ``defect-metrics report`` compares runs),
+``predictions.png``, and the test files of :mod:`defect_inspect.evaluation.scoring` under ``test/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from defect_core.configs import config_to_dict, save_config
+from defect_core.plotting import line_plot
+from defect_inspect.data.assemble import evaluation_items, training_items
+from defect_inspect.data.balance import balance_classes
+from defect_inspect.data.items import InspectionItem, label_counts
+from defect_inspect.data.real import open_dataset
+from defect_inspect.data.torch_dataset import InspectionDataset
+from defect_inspect.data.validation_split import stratified_split
+from defect_inspect.evaluation.metrics_json import write_run_metrics
+from defect_inspect.evaluation.scoring import PICTURE_NAME, Scores, score_items, write_csv
+from defect_inspect.models.registry import create_model
+from defect_inspect.training.checkpoint import CheckpointInfo, save_checkpoint
+from defect_inspect.training.config import InspectConfig
+from defect_inspect.training.device import resolve_device
+from defect_inspect.training.loop import EpochRecord, FitResult, fit
+from defect_inspect.training.tasks import DEFECT, Task, create_task
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.toml"
+MODEL_NAME = "model.safetensors"
+METRICS_NAME = "metrics.json"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run wrote and measured. ``metrics`` is the metrics document (also in ``metrics_file``)."""
+
+    out_dir: Path
+    checkpoint: Path
+    config_file: Path
+    metrics_file: Path
+    picture: Path
+    metrics: dict[str, Any]
+    fit: FitResult
+
+
+def _package_version() -> str:
+    from defect_inspect import __version__
+
+    return __version__
+
+
+def balance_key(task: Task):
+    """What class balance and the validation split stratify on: good vs. defect for the detector, the label
+    (defect type or good) otherwise."""
+    if task.kind == "detector":
+        return lambda item: DEFECT if item.is_defect else "good"
+    return lambda item: item.label
+
+
+def _loader(items: list[InspectionItem], classes: list[str], config: InspectConfig, train: bool) -> DataLoader:
+    dataset = InspectionDataset(items, classes, config.resolution, augment=train)
+    generator = torch.Generator().manual_seed(config.seed)
+    # batch norm cannot train on a batch of one: drop a last batch of a single image
+    drop_last = train and len(items) > config.batch_size and len(items) % config.batch_size == 1
+    return DataLoader(dataset, batch_size=config.batch_size, shuffle=train, generator=generator,
+                      num_workers=config.num_workers, drop_last=drop_last)
+
+
+def _write_history(history: list[EpochRecord], out_dir: Path) -> None:
+    rows = [[r.epoch, f"{r.train_loss:.6g}", "" if r.val_loss is None else f"{r.val_loss:.6g}",
+             f"{r.learning_rate:.6g}", f"{r.seconds:.2f}"] for r in history]
+    write_csv(out_dir / "history.csv", ["epoch", "train_loss", "val_loss", "learning_rate", "seconds"], rows)
+    epochs = [r.epoch for r in history]
+    series = {"train": (epochs, [r.train_loss for r in history])}
+    if any(r.val_loss is not None for r in history):
+        series["validation"] = (epochs, [float("nan") if r.val_loss is None else r.val_loss for r in history])
+    line_plot(series, out_dir / "loss.png", title="loss", xlabel="epoch", ylabel="loss")
+
+
+def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> TrainResult:
+    """Run one training (see the module docstring) and return what it wrote."""
+    config = config.resolved()
+    assert config.out is not None
+    out_dir = Path(config.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_file = save_config(config, out_dir / CONFIG_NAME)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+
+    task = create_task(config.task, include_good=config.include_good, multiclass=config.multiclass, loss=config.loss)
+    reader = open_dataset(config.dataset, config.dataset_root, config.object_name) if config.dataset else None
+    items = task.select_train_items(training_items(
+        config.train, reader=reader, object_name=config.object_name, defects=config.defects,
+        real_train=config.real_train, normals=config.normals, dataset_normals=config.dataset_normals,
+    ))
+    classes = task.classes(items)
+    key = balance_key(task)
+    train_part, val_part = stratified_split(items, key, config.val_fraction, config.seed)
+    train_part = balance_classes(train_part, key, config.balance, config.seed)
+    if len(train_part) < 2:
+        raise ValueError(f"{len(train_part)} training image(s) after the validation split: need at least 2 "
+                         "(give more data or a smaller --val-fraction)")
+    test: list[InspectionItem] = []
+    if reader is not None and config.test_split != "none" and config.object_name:
+        test = task.select_test_items(
+            evaluation_items(reader, config.object_name, defects=config.defects, split=config.test_split)
+        )
+    logger.info("classes %s; training %s, validation %s, test %s", classes, label_counts(train_part),
+                label_counts(val_part), label_counts(test))
+
+    device = resolve_device(config.device)
+    model = create_model(task.model_kind, config.model_name, config.pretrained, num_outputs=task.num_outputs(classes),
+                         encoder=config.encoder, weights=config.weights)
+    info = CheckpointInfo(
+        task=config.task, model=config.model_name, encoder=config.encoder if config.task == "segmenter" else None,
+        classes=tuple(classes), num_outputs=task.num_outputs(classes), resolution=config.resolution,
+        multiclass=config.multiclass, threshold=config.threshold, package_version=_package_version(),
+    )
+    checkpoint = out_dir / MODEL_NAME
+
+    def on_epoch_end(record: EpochRecord, is_best: bool) -> None:
+        save_checkpoint(model, replace(info, epoch=record.epoch), out_dir / "checkpoints" / "last.safetensors")
+
+    result = fit(
+        model, task.loss, _loader(train_part, classes, config, True),
+        _loader(val_part, classes, config, False) if val_part else None,
+        device=device, epochs=config.epochs, learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+        patience=config.patience, mixed_precision=config.mixed_precision, on_epoch_end=on_epoch_end,
+        progress=progress,
+    )
+    # the model now holds the best epoch's weights (the last epoch's without a validation split)
+    save_checkpoint(model, replace(info, epoch=result.best_epoch), checkpoint)
+    _write_history(result.history, out_dir)
+
+    scored_split, scored_items = ("test", test) if test else ("validation", val_part or train_part)
+    scores: Scores = score_items(
+        model, info, scored_items, out_dir / scored_split, device=device, batch_size=config.batch_size,
+        mixed_precision=config.mixed_precision, preview_count=config.preview_count,
+        num_workers=config.num_workers, picture_path=out_dir / PICTURE_NAME,
+    )
+    training = {
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "best_val_loss": result.best_val_loss,
+        "final_train_loss": result.history[-1].train_loss if result.history else None,
+    }
+    document = write_run_metrics(
+        out_dir / METRICS_NAME, config.task, {**scores.results, "training": training}, scores.curves,
+        inputs={
+            "train": [str(p) for p in config.train],
+            "real_train": config.real_train,
+            "dataset": config.dataset,
+            "object_name": config.object_name,
+            "scored_split": scored_split if scored_split == "validation" else config.test_split,
+            "training_items": label_counts(train_part),
+            "validation_items": label_counts(val_part),
+            "scored_items": label_counts(list(scored_items)),
+            "classes": classes,
+        },
+        settings={k: v for k, v in config_to_dict(config).items()
+                  if k in ("model", "encoder", "resolution", "epochs", "batch_size", "learning_rate",
+                           "pretrained", "balance", "loss", "threshold", "seed")},
+    )
+    return TrainResult(out_dir, checkpoint, config_file, out_dir / METRICS_NAME, out_dir / PICTURE_NAME, document,
+                       result)
