@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("evaluate", "score a trained model on a real test split (metrics by defect-metrics)", _evaluate_arguments),
         ("predict", "run a trained model on a folder of images", _predict_arguments),
         ("experiment", "train concepts, generate, train and test inspection models, report (needs "
-                       "defect-inspect[experiment])", _experiment_arguments),
+                       "defect-inspect[experiment]); with --dataset demo (the default) and no --config, the demo "
+                       "preset (builtin:tiny, 64 px, a minute or two on a CPU) sets what the flags leave open",
+         _experiment_arguments),
     ):
         adder(commands.add_parser(name, help=help_text, description=help_text))
     return parser
@@ -141,12 +143,12 @@ def _run(command: str, config, args: argparse.Namespace) -> str:
     if command == "evaluate":
         from defect_inspect.evaluation.evaluate import evaluate
 
-        evaluation = evaluate(config)
+        evaluation = evaluate(config, progress=progress)
         return f"metrics:     {evaluation.metrics_file}\npredictions: {evaluation.picture}"
     if command == "predict":
         from defect_inspect.evaluation.predict import predict
 
-        prediction = predict(config)
+        prediction = predict(config, progress=progress)
         return f"{prediction.images} image(s): {prediction.csv}\npredictions: {prediction.picture}"
     from defect_inspect.experiment import run_experiment
 

@@ -59,10 +59,14 @@ _EXPORTS: dict[str, str] = {
     "SegmentationMetrics": "segmentation",
     "segmentation_metrics": "segmentation",
     "build_report": "report",
+    "metrics_document": "metrics_file",
+    "write_metrics": "metrics_file",
 }
 
 __all__ = [
     "__version__",
+    "metrics_document",
+    "write_metrics",
     "KernelDistance",
     "kid",
     "polynomial_mmd2",

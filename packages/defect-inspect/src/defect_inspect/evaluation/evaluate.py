@@ -80,7 +80,7 @@ class EvaluationResult:
     files: dict[str, Path]
 
 
-def evaluate(config: EvaluateConfig) -> EvaluationResult:
+def evaluate(config: EvaluateConfig, *, progress: bool = False) -> EvaluationResult:
     """Score a checkpoint on a real split (see the module docstring)."""
     # torch comes in here, not at import: the CLI builds its parser from EvaluateConfig without it
     from defect_inspect.evaluation.scoring import PICTURE_NAME, score_items
@@ -101,7 +101,7 @@ def evaluate(config: EvaluateConfig) -> EvaluationResult:
     )
     scores = score_items(model, info, items, out_dir, device=device, batch_size=config.batch_size,
                          mixed_precision=config.mixed_precision, threshold=config.threshold,
-                         preview_count=config.preview_count)
+                         preview_count=config.preview_count, progress=progress)
     document = write_run_metrics(
         out_dir / "metrics.json", info.task, scores.results, scores.curves,
         inputs={"checkpoint": str(config.checkpoint), "dataset": config.dataset, "object_name": config.object,

@@ -61,6 +61,7 @@ def run_inference(
     batch_size: int = 16,
     mixed_precision: bool = True,
     num_workers: int = 0,
+    progress: bool = False,
 ) -> Inference:
     """Run ``model`` (described by ``info``) over ``images``; see :class:`Inference` for what comes back.
 
@@ -74,7 +75,9 @@ def run_inference(
     model.to(device).eval()
     out = Inference()
     probabilities: list[np.ndarray] = []
-    for batch in loader:
+    from tqdm.auto import tqdm
+
+    for batch in tqdm(loader, desc=info.task, unit="batch", disable=not progress, dynamic_ncols=True, mininterval=1.0):
         with autocast(device, amp_dtype):
             outputs = model(batch["image"].to(device))
         probs = task.probabilities(outputs.float())

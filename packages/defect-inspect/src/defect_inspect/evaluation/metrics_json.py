@@ -18,7 +18,7 @@ def write_run_metrics(
     """Write ``{"format", "metric", "results", "curves", ...}`` to ``path`` atomically; return the document."""
     from defect_inspect import __version__
     from defect_metrics import __version__ as metrics_version
-    from defect_metrics.metrics_file import metrics_document, write_metrics
+    from defect_metrics import metrics_document, write_metrics
 
     document = metrics_document(metric, results, inputs=inputs, settings=settings, curves=curves)
     # the document's package_version is defect-metrics'; say which package wrote it and which computed it

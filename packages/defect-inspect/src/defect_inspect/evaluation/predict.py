@@ -76,7 +76,7 @@ def _stems(paths: list[Path]) -> list[str]:
     return stems
 
 
-def predict(config: PredictConfig) -> PredictionResult:
+def predict(config: PredictConfig, *, progress: bool = False) -> PredictionResult:
     """Predict every image of ``config.images`` (see the module docstring)."""
     # torch comes in here, not at import: the CLI builds its parser from PredictConfig without it
     from defect_inspect.evaluation.inference import run_inference
@@ -96,7 +96,7 @@ def predict(config: PredictConfig) -> PredictionResult:
     model, info = load_checkpoint(config.checkpoint, device)
     threshold = info.threshold if config.threshold is None else config.threshold
     result = run_inference(model, info, images, device=device, batch_size=config.batch_size,
-                           mixed_precision=config.mixed_precision)
+                           mixed_precision=config.mixed_precision, progress=progress)
     stems = _stems(images)
     rows: list[PictureRow] = []
     if info.task == "segmenter":

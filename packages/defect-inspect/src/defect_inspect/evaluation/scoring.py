@@ -211,6 +211,7 @@ def score_items(
     preview_count: int = 8,
     num_workers: int = 0,
     picture_path: str | Path | None = None,
+    progress: bool = False,
 ) -> Scores:
     """Run ``model`` on ``items``, write the files of the module docstring into ``out_dir``, return the metrics.
 
@@ -223,7 +224,7 @@ def score_items(
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = info.threshold if threshold is None else threshold
     inference = run_inference(model, info, [i.image for i in items], device=device, batch_size=batch_size,
-                              mixed_precision=mixed_precision, num_workers=num_workers)
+                              mixed_precision=mixed_precision, num_workers=num_workers, progress=progress)
     if info.task == "segmenter":
         scores = score_segmenter(info, items, inference, out_dir, threshold)
     elif info.task == "classifier":

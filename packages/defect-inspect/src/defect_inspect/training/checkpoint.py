@@ -45,10 +45,12 @@ class CheckpointInfo:
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
+        """JSON text with a format version, as stored in the checkpoint's metadata."""
         return json.dumps({"format": FORMAT_VERSION, **asdict(self)}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> CheckpointInfo:
+        """Inverse of :meth:`to_json`."""
         data = json.loads(text)
         data.pop("format", None)
         data["classes"] = tuple(data["classes"])

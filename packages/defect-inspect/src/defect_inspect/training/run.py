@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -97,8 +96,7 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
     out_dir = Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     config_file = save_config(config, out_dir / CONFIG_NAME)
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)  # the new head's initialisation, data order and flips
 
     task = create_task(config.task, include_good=config.include_good, multiclass=config.multiclass, loss=config.loss)
     reader = open_dataset(config.dataset, config.dataset_root, config.object_name) if config.dataset else None
@@ -145,11 +143,14 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
     save_checkpoint(model, replace(info, epoch=result.best_epoch), checkpoint)
     _write_history(result.history, out_dir)
 
-    scored_split, scored_items = ("test", test) if test else ("validation", val_part or train_part)
+    # without a test split the validation items stand in, and without those the training items (say so)
+    scored_split, scored_items = (
+        ("test", test) if test else ("validation", val_part) if val_part else ("training", train_part)
+    )
     scores: Scores = score_items(
         model, info, scored_items, out_dir / scored_split, device=device, batch_size=config.batch_size,
         mixed_precision=config.mixed_precision, preview_count=config.preview_count,
-        num_workers=config.num_workers, picture_path=out_dir / PICTURE_NAME,
+        num_workers=config.num_workers, picture_path=out_dir / PICTURE_NAME, progress=progress,
     )
     training = {
         "best_epoch": result.best_epoch,
@@ -165,7 +166,7 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
             "real_train": config.real_train,
             "dataset": config.dataset,
             "object_name": config.object_name,
-            "scored_split": scored_split if scored_split == "validation" else config.test_split,
+            "scored_split": config.test_split if scored_split == "test" else scored_split,
             "training_items": label_counts(train_part),
             "validation_items": label_counts(val_part),
             "scored_items": label_counts(list(scored_items)),

@@ -83,6 +83,9 @@ def create_task(kind: str, *, include_good: bool = False, multiclass: bool = Fal
 
 @register_task("classifier")
 class ClassifierTask(Task):
+    """Defect type: one class per defect type of the training set (and "good" with ``include_good``);
+    probabilities float (B, C)."""
+
     model_kind = "classifier"
 
     def __init__(self, include_good: bool = False) -> None:
@@ -116,6 +119,8 @@ class ClassifierTask(Task):
 
 @register_task("detector")
 class DetectorTask(Task):
+    """Good vs. defect from one logit; probabilities float (B,) = P(defect)."""
+
     model_kind = "detector"
 
     def select_train_items(self, items: Sequence[InspectionItem]) -> list[InspectionItem]:
@@ -142,6 +147,8 @@ class DetectorTask(Task):
 
 @register_task("segmenter")
 class SegmenterTask(Task):
+    """A defect mask per pixel: one logit (binary) or background + one class per defect type (multi-class)."""
+
     model_kind = "segmenter"
 
     def __init__(self, multiclass: bool = False, loss: str = "focal") -> None:

@@ -105,3 +105,16 @@ def test_experiment_without_its_extra_names_the_extra(tmp_path: Path, monkeypatc
     with pytest.raises(ImportError, match=r"defect-inspect\[experiment\]"):
         run_experiment(ExperimentConfig.demo(out=tmp_path / "y"))
     assert not (tmp_path / "y").exists()  # it failed before doing any work
+
+
+def test_public_api_and_a_light_command_line() -> None:
+    import subprocess
+
+    import defect_inspect
+
+    for name in defect_inspect.__all__:
+        assert getattr(defect_inspect, name) is not None, name
+    # building the parser (--help, --version) must not import torch: a few hundred ms, not seconds
+    probe = "import sys, defect_inspect.cli as c; c.build_parser(); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -156,3 +156,37 @@ def test_classifier_needs_two_classes_and_detector_needs_normals(tmp_path: Path,
                                progress=False)
     with pytest.raises(ValueError, match="defect and defect-free"):
         train_inspection_model(tiny_config(tmp_path, "detector", train=(generated_dir,)), progress=False)
+
+
+def test_mixed_precision_only_on_a_gpu() -> None:
+    from defect_inspect.training.device import autocast_dtype, resolve_device
+
+    assert autocast_dtype(torch.device("cpu"), True) is None
+    assert autocast_dtype(torch.device("cuda"), False) is None
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+def test_detector_with_oversampled_defects(tmp_path: Path, generated_dir: Path, synthetic_root: Path) -> None:
+    config = tiny_config(tmp_path, "detector", train=(generated_dir,), dataset="mvtec", dataset_root=synthetic_root,
+                         object_name=OBJECT, balance="oversample", val_fraction=0.0, test_split="none")
+    result = train_inspection_model(config, progress=False)
+    # 24 generated defects against 8 defect-free images: the defect-free ones are repeated up to 24
+    assert result.metrics["inputs"]["training_items"] == {"good": 24, "square": 12, "stripe": 12}
+
+
+def test_experiment_config_checks_and_demo_preset(tmp_path: Path) -> None:
+    from defect_inspect import ExperimentConfig
+    from defect_inspect.experiment import DEMO_PRESET
+
+    demo = ExperimentConfig.demo(out=tmp_path)
+    assert all(getattr(demo, k) == v for k, v in DEMO_PRESET.items())
+    assert demo.settings == ("real", "cut-paste", "defectfill")
+    assert ExperimentConfig().concept_steps == 2000 and ExperimentConfig().count == 1000  # the papers' values
+    assert replace(demo, baselines=("cut-paste",)).settings == ("cut-paste", "defectfill")
+    for changes, field_name in (({"dataset": "mvtec"}, "dataset_root"), ({"count": 0}, "count"),
+                                ({"baselines": ("gan",)}, "baselines"), ({"select": "clip"}, "select")):
+        with pytest.raises(ValueError, match=f"ExperimentConfig.{field_name}"):
+            replace(demo, **changes)
