@@ -67,11 +67,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads of torch (1: stable timings on a shared machine, where several threads "
-                             "mostly measure contention)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads of torch (default: torch's, one per core; use 1 on a machine that other "
+                             "jobs share, where several threads mostly measure contention)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from defect_sample.model_loading import load_inpaint_pipeline
     from defect_sample.sampler import DefectFillSampler
