@@ -1,0 +1,146 @@
+"""Configs of the two training stages of the small base model (issue 7) and of its export.
+
+Defaults are the issue's sketch, measured on a 2-core CPU: a 0.95 M-parameter VAE (64 px -> 16x16x4,
+block channels 32/64/64), 800 steps at batch 16; then a 9-channel UNet (block channels 64/128/128) with
+cross-attention on a 2-layer CLIP text encoder, 1500 steps at batch 32. Where the sketch is silent the
+Stable Diffusion inpainting recipe decides: L1 + KL 1e-6 for the VAE (the LDM autoencoder's KL weight;
+its LPIPS and GAN terms are left out at this size), 25 % whole-image masks, 10 % empty prompts, DDPM
+scaled-linear betas 0.00085-0.012 with epsilon prediction, EMA of the UNet weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from defect_train.base_model.texture_data import TEXTURE_SOURCES
+
+
+def _f(default, help: str, **kwargs):  # noqa: A002 - mirrors dataclasses.field's metadata
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
+def _need(config: object, ok: bool, name: str, why: str) -> None:
+    if not ok:
+        raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r}: {why}")
+
+
+def _check_common(c: VaeStageConfig | UnetStageConfig) -> None:
+    unknown = [s for s in c.surfaces if s not in TEXTURE_SOURCES]
+    _need(c, bool(c.surfaces) and not unknown, "surfaces", f"must be among {sorted(TEXTURE_SOURCES)}")
+    _need(c, c.resolution >= 8, "resolution", "must be >= 8")
+    _need(c, 1 <= c.crop_min_side <= c.crop_max_side, "crop_min_side", "need 1 <= crop_min_side <= crop_max_side")
+    _need(c, 0.0 < c.held_out_fraction < 1.0, "held_out_fraction", "must be in (0, 1)")
+    _need(c, c.steps >= 1, "steps", "must be >= 1")
+    _need(c, c.batch_size >= 1, "batch_size", "must be >= 1")
+    _need(c, c.learning_rate > 0, "learning_rate", "must be > 0")
+    _need(c, c.warmup_steps >= 0, "warmup_steps", "must be >= 0")
+    _need(c, c.max_grad_norm > 0, "max_grad_norm", "must be > 0")
+    _need(c, c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: only at the end)")
+    _need(c, c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
+    _need(c, c.log_every >= 1, "log_every", "must be >= 1")
+    _need(c, len(c.block_out_channels) >= 2, "block_out_channels", "needs at least two blocks")
+    _need(c, all(ch % c.norm_num_groups == 0 for ch in c.block_out_channels), "norm_num_groups",
+          f"must divide every block width {c.block_out_channels}")
+
+
+@dataclass(frozen=True)
+class VaeStageConfig:
+    """Stage 1: an ``AutoencoderKL`` trained with L1 reconstruction (+ a small KL) on texture crops."""
+
+    output_dir: Path = _f(Path("runs/base-model/vae"), "stage folder: config.toml, checkpoints, the trained vae/")
+    surfaces: tuple[str, ...] = _f(("brick", "grass", "gravel"), "surface photographs to train on")
+    resolution: int = _f(64, "crop size in pixels (square)")
+    crop_min_side: int = _f(64, "smallest crop side taken from the photograph, in photograph pixels")
+    crop_max_side: int = _f(320, "largest crop side taken from the photograph (the demo data views 192-320)")
+    held_out_fraction: float = _f(0.25, "right fraction of every photograph's columns never used in training")
+    block_out_channels: tuple[int, ...] = _f((32, 64, 64), "VAE block widths; n blocks downsample by 2^(n-1)")
+    layers_per_block: int = _f(1, "ResNet layers per VAE block")
+    latent_channels: int = _f(4, "latent channels (Stable Diffusion: 4)")
+    norm_num_groups: int = _f(32, "GroupNorm groups")
+    steps: int = _f(800, "optimisation steps")
+    batch_size: int = _f(16, "crops per step")
+    learning_rate: float = _f(1e-3, "AdamW learning rate")
+    warmup_steps: int = _f(50, "linear learning-rate warm-up steps")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    max_grad_norm: float = _f(1.0, "gradient-norm clipping")
+    kl_weight: float = _f(1e-6, "weight of the KL term (LDM autoencoder)")
+    scaling_batches: int = _f(4, "batches whose latent std sets vae.config.scaling_factor = 1 / std (as SD)")
+    seed: int = _f(0, "seed of initialisation, crops and latent sampling")
+    checkpoint_every: int = _f(200, "write a resumable checkpoint every N steps (0: only at the end)")
+    keep_checkpoints: int = _f(2, "how many checkpoints to keep")
+    resume: bool = _f(False, "continue from the newest checkpoint in output_dir")
+    log_every: int = _f(50, "log the loss every N steps")
+    device: str = _f("auto", "device: auto, cpu, cuda, cuda:1, ...")
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        _need(self, self.kl_weight >= 0, "kl_weight", "must be >= 0")
+        _need(self, self.scaling_batches >= 1, "scaling_batches", "must be >= 1")
+        factor = 2 ** (len(self.block_out_channels) - 1)
+        _need(self, self.resolution % factor == 0, "resolution", f"must be a multiple of {factor}")
+
+
+@dataclass(frozen=True)
+class UnetStageConfig:
+    """Stage 2: the 9-channel inpainting UNet and a small CLIP text encoder, on latents of the stage-1 VAE."""
+
+    vae_dir: Path = _f(Path("runs/base-model/vae/vae"), "the trained VAE folder written by train-vae")
+    output_dir: Path = _f(Path("runs/base-model/unet"), "stage folder: config.toml, checkpoints, unet/, "
+                                                        "text_encoder/, tokenizer/")
+    surfaces: tuple[str, ...] = _f(("brick", "grass", "gravel"), "surface photographs to train on")
+    resolution: int = _f(64, "crop size in pixels (square)")
+    crop_min_side: int = _f(64, "smallest crop side taken from the photograph, in photograph pixels")
+    crop_max_side: int = _f(320, "largest crop side taken from the photograph (the demo data views 192-320)")
+    held_out_fraction: float = _f(0.25, "right fraction of every photograph's columns never used in training")
+    block_out_channels: tuple[int, ...] = _f((64, 128, 128), "UNet block widths")
+    layers_per_block: int = _f(1, "ResNet + attention layers per UNet block")
+    attention_head_dim: int = _f(8, "UNet attention head width")
+    norm_num_groups: int = _f(32, "GroupNorm groups")
+    text_hidden_size: int = _f(128, "CLIP text encoder width (also the UNet's cross-attention width)")
+    text_layers: int = _f(2, "CLIP text encoder layers")
+    text_heads: int = _f(4, "CLIP text encoder attention heads")
+    prompt_template: str = _f("a photo of {surface}", "prompt naming the surface of a crop")
+    empty_prompt_prob: float = _f(0.1, "fraction of empty prompts (so classifier-free guidance works)")
+    mask_full_prob: float = _f(0.25, "fraction of whole-image masks (SD inpainting: 0.25)")
+    mask_stroke_prob: float = _f(0.4, "fraction of free-form stroke masks (the rest are boxes)")
+    steps: int = _f(1500, "optimisation steps")
+    batch_size: int = _f(32, "crops per step")
+    learning_rate: float = _f(5e-4, "AdamW learning rate of the UNet and the text encoder")
+    warmup_steps: int = _f(100, "linear learning-rate warm-up steps")
+    weight_decay: float = _f(1e-2, "AdamW weight decay")
+    max_grad_norm: float = _f(1.0, "gradient-norm clipping")
+    ema_decay: float = _f(0.999, "EMA decay of the UNet weights; step t uses min(decay, (1 + t) / (10 + t))")
+    seed: int = _f(0, "seed of initialisation, crops, masks, prompts, noise and timesteps")
+    checkpoint_every: int = _f(250, "write a resumable checkpoint every N steps (0: only at the end)")
+    keep_checkpoints: int = _f(2, "how many checkpoints to keep")
+    resume: bool = _f(False, "continue from the newest checkpoint in output_dir")
+    log_every: int = _f(50, "log the loss every N steps")
+    device: str = _f("auto", "device: auto, cpu, cuda, cuda:1, ...")
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        _need(self, "{surface}" in self.prompt_template, "prompt_template", "must contain {surface}")
+        _need(self, 0.0 <= self.empty_prompt_prob <= 1.0, "empty_prompt_prob", "must be in [0, 1]")
+        _need(self, 0.0 <= self.mask_full_prob <= 1.0, "mask_full_prob", "must be in [0, 1]")
+        _need(self, 0.0 <= self.mask_stroke_prob <= 1.0 - self.mask_full_prob, "mask_stroke_prob",
+              "must be in [0, 1 - mask_full_prob]")
+        _need(self, 0.0 <= self.ema_decay < 1.0, "ema_decay", "must be in [0, 1)")
+        _need(self, self.text_hidden_size % self.text_heads == 0, "text_heads", "must divide text_hidden_size")
+        _need(self, self.block_out_channels[0] % self.attention_head_dim == 0, "attention_head_dim",
+              "must divide the block widths")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Assemble the two stages into a diffusers ``StableDiffusionInpaintPipeline`` folder."""
+
+    vae_dir: Path = _f(Path("runs/base-model/vae/vae"), "the trained VAE folder written by train-vae")
+    unet_dir: Path = _f(Path("runs/base-model/unet"), "the output_dir of train-unet")
+    output: Path = _f(Path("runs/base-model/pipeline"), "pipeline folder to write (replaced if it exists)")
+    dtype: Literal["fp16", "fp32"] = _f("fp16", "dtype of the saved weights")
+    use_ema: bool = _f(True, "export the EMA weights of the UNet (else the raw weights)")
+
+    def __post_init__(self) -> None:
+        _need(self, self.dtype in ("fp16", "fp32"), "dtype", "must be fp16 or fp32")
