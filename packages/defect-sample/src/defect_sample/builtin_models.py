@@ -28,10 +28,14 @@ def register_builtin(name: str, version: int) -> Callable[[Callable[[Path], obje
 
 register_builtin("tiny", TINY_MODEL_VERSION)(build_tiny_pipeline)
 
+PACKAGED_DIR = Path(__file__).parent / "builtin"
+_PACKAGED: dict[str, Path] = {"texture": PACKAGED_DIR / "texture"}
+"""Built-in models whose trained weights ship inside this package (a diffusers folder each)."""
+
 
 def available_builtins() -> list[str]:
     """Names usable as ``builtin:<name>``."""
-    return sorted(_BUILDERS)
+    return sorted(set(_BUILDERS) | set(_PACKAGED))
 
 
 def cache_root() -> Path:
@@ -50,6 +54,12 @@ def builtin_model_path(model: str) -> Path:
     """The folder of ``builtin:<name>``, building it on first use (into a temporary folder, then renamed,
     so an interrupted build never leaves a half model behind)."""
     name = model.removeprefix(BUILTIN_PREFIX)
+    if name in _PACKAGED:
+        folder = _PACKAGED[name]
+        if not (folder / "model_index.json").is_file():
+            raise FileNotFoundError(f"{folder}: the weights of {model} are missing from this installation of "
+                                    "defect-sample (reinstall it, or use builtin:tiny)")
+        return folder
     if name not in _BUILDERS:
         raise ValueError(f"unknown built-in model {model!r}; available: "
                          + ", ".join(BUILTIN_PREFIX + n for n in available_builtins()))
