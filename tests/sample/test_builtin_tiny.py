@@ -313,3 +313,18 @@ def test_unet_input_matches_what_the_diffusers_pipeline_feeds_its_unet(tiny_pipe
     torch.testing.assert_close(seen[:, 4:5], ours[:, 4:5], atol=0, rtol=0)
     torch.testing.assert_close(seen[:, 5:], ours[:, 5:], atol=1e-5, rtol=1e-4)
 
+
+
+def test_fp16_load_keeps_an_upcast_vae_in_fp32_and_samples_finite_images(tiny_folder: Path) -> None:
+    """SD-family VAEs (force_upcast in their config) overflow in fp16; the loader keeps them in fp32."""
+    from defect_sample.sampler import DefectFillSampler
+
+    pipe = load_inpaint_pipeline(tiny_folder, dtype=torch.float16)
+    assert pipe.vae.config.force_upcast
+    assert (pipe.vae.dtype, pipe.unet.dtype, pipe.text_encoder.dtype) == (torch.float32, torch.float16, torch.float16)
+    mask = np.zeros((64, 64), bool)
+    mask[16:40, 16:40] = True
+    out = DefectFillSampler.from_pipeline(pipe)(images=[Image.new("RGB", (64, 64), "gray")], masks=[mask],
+                                               prompt="A photo of sks", num_inference_steps=3)
+    pixels = np.asarray(out.images[0][0])
+    assert pixels.shape == (64, 64, 3) and pixels.std() > 0

@@ -158,3 +158,11 @@ def test_gradient_checkpointing_gives_the_same_losses_and_gradients(tiny_pipe) -
     assert plain_losses == pytest.approx(ckpt_losses, rel=1e-5)
     for a, b in zip(plain_grads, ckpt_grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_bf16_mixed_precision_run_trains_fp32_lora_and_writes_a_concept(fast_config) -> None:
+    config = replace(fast_config, steps=2, mixed_precision="bf16", checkpoint_every=0)
+    concept = train_concept(config)
+    tensors = load_file(str(concept))
+    assert tensors and all(v.dtype == np.float32 and np.isfinite(v).all() for v in tensors.values())
+    assert any(np.abs(v).max() > 0 for k, v in tensors.items() if ".lora_B." in k)  # trained, not the zero init

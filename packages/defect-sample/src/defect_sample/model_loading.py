@@ -106,5 +106,9 @@ def load_inpaint_pipeline(
                 "that holds it, or pass the folder of a downloaded copy)")
         raise BaseModelError(Path(str(model)), f"cannot load an inpainting pipeline ({exc}){hint}") from exc
     check_inpainting_unet(pipe.unet, model)
+    if dtype == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
+        # SD-family VAEs overflow in fp16 (NaN / black images); diffusers upcasts them around each decode,
+        # we keep the small VAE in fp32 once: every encode / decode casts its input to the VAE's dtype
+        pipe.vae.to(torch.float32)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
