@@ -11,8 +11,9 @@ The public API, imported on first use (so that ``defect-sample --version`` does 
 - :func:`load_inpaint_pipeline`, :func:`model_fingerprint`, :class:`BaseModelError`: base models.
 """
 
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+
+from defect_core.lazy_exports import lazy_exports
 
 try:
     __version__ = version("defect-sample")
@@ -44,17 +45,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'defect_sample' has no attribute {name!r}")
-    value = getattr(import_module(f"defect_sample.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, ["__version__", *_EXPORTS])
 
 
 __all__ = ["__version__", *_EXPORTS]
