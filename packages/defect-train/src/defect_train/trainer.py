@@ -160,6 +160,13 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
     save_config(config, run_dir / "config.toml")
 
     device = _device(config)
+    from accelerate.state import AcceleratorState
+
+    # accelerate keeps one process-wide state; a second run in the same process (a notebook, the
+    # experiment command) with another precision would be refused. The distributed part (PartialState)
+    # is kept; only the precision settings are dropped.
+    if AcceleratorState._shared_state and AcceleratorState().mixed_precision != config.mixed_precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=device == "cpu")
     weight_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.mixed_precision]
     pipe = load_inpaint_pipeline(config.base_model, dtype=weight_dtype, device=accelerator.device)
