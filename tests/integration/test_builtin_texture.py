@@ -2,8 +2,8 @@
 surface crops are closer to real crops than builtin:tiny's, by KID.
 
 Inception-v3 weights cannot be had offline, so the KID here uses the features of a fixed, seeded random
-convolutional network (random-network features rank image sets sensibly, and the extractor is pluggable
-in defect-metrics for exactly this). The model card reports the same measurement.
+convolutional network (defect_metrics.RandomConvFeatures: random-network features rank image sets
+sensibly, and the extractor is pluggable in defect-metrics for exactly this). The model card reports the same measurement.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from defect_metrics import kid
+from defect_metrics import RandomConvFeatures, kid
 from defect_sample.model_loading import load_inpaint_pipeline
 from defect_sample.sampler import DefectFillSampler
 from defect_train.base_model.texture_data import TextureCrops
@@ -20,13 +20,9 @@ SURFACES = ("brick", "grass", "gravel")
 
 
 def random_conv_features(images: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) in [-1, 1] → (N, 96): mean and std of 48 channels of a seeded 3-layer random ConvNet."""
-    gen = torch.Generator().manual_seed(1234)
-    x = images.float()
-    for c_in, c_out in ((3, 16), (16, 32), (32, 48)):
-        weight = torch.randn(c_out, c_in, 3, 3, generator=gen) / (c_in * 9) ** 0.5
-        x = torch.relu(torch.nn.functional.conv2d(x, weight, stride=2, padding=1))
-    return torch.cat([x.mean((2, 3)), x.std((2, 3))], 1).numpy().astype(np.float64)
+    """(N, 3, H, W) in [-1, 1] → (N, 96) features of defect-metrics' seeded random ConvNet."""
+    with torch.no_grad():
+        return RandomConvFeatures()((images.float() + 1.0) * 127.5).numpy().astype(np.float64)
 
 
 def hole_mask(size: int = 64) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""`defect-inspect experiment` on the demo data with builtin:tiny: the whole protocol in one command.
+"""`defect-inspect experiment` on the demo data with builtin:texture: the whole protocol in one command.
 
 concepts (defect-train) → generated defects on the held-out masks (defect-sample) → cut-paste baseline →
 classifier and segmenter per training setting → test on the real held-out split → report.md / report.png.
@@ -50,12 +50,12 @@ def test_experiment_on_the_demo_data(tmp_path: Path, capsys) -> None:
     assert str(out / "report.md") in capsys.readouterr().out
 
     config = tomllib.loads((out / "config.toml").read_text())
-    assert config["base_model"] == "builtin:tiny" and config["resolution"] == 64 and config["count"] == 16
+    assert config["base_model"] == "builtin:texture" and config["resolution"] == 64 and config["count"] == 16
 
     # one concept per defect type of the demo's brick, then 16 generated images per type on held-out masks
     for defect in ("hole", "scratch"):
-        assert (out / "concepts" / defect / "concept.safetensors").is_file()
-    records = read_manifest(out / "generated" / "manifest.jsonl")
+        assert (out / "concepts" / "defectfill" / defect / "concept.safetensors").is_file()
+    records = read_manifest(out / "generated" / "defectfill" / "manifest.jsonl")
     assert Counter(r.defect_name for r in records) == {"hole": 16, "scratch": 16}
     from defect_core.datasets import create_reader
     from defect_core.demo import ensure_demo_dataset

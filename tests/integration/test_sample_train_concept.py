@@ -16,7 +16,7 @@ def trained_concept(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from defect_train import TrainConfig, train_concept
 
     run = tmp_path_factory.mktemp("train")
-    config = replace(TrainConfig(output_dir=run), steps=3, resolution=64, batch_size=2, warmup_steps=1,
+    config = replace(TrainConfig(output_dir=run, base_model="builtin:tiny"), steps=3, resolution=64, batch_size=2, warmup_steps=1,
                      checkpoint_every=0, preview_count=0, log_every=1, learning_rate=5e-2,
                      text_encoder_learning_rate=1e-2, device="cpu")
     return train_concept(config)

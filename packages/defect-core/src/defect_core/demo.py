@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -22,22 +19,18 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from defect_core.atomic import save_image_atomic, write_text_atomic
-from defect_core.errors import InputFileError
+from defect_core.dataset_cache import ensure_written
 from defect_core.images import mask_to_image
 from defect_core.masks import erode, mask_bbox
 from defect_core.placement import estimate_foreground, generate_placed_mask
+from defect_core.surface_photos import SURFACE_PHOTOS, load_surface_photo
 
 logger = logging.getLogger(__name__)
 
 DEMO_VERSION = 1
 DEMO_FOLDER = f"demo-v{DEMO_VERSION}"
 
-# object name -> (skimage.data function, RGB tint applied to the grey photograph)
-DEMO_OBJECTS: dict[str, tuple[str, tuple[float, float, float]]] = {
-    "brick": ("brick", (1.0, 0.72, 0.58)),
-    "grass": ("grass", (0.62, 0.92, 0.45)),
-    "gravel": ("gravel", (0.92, 0.88, 0.80)),
-}
+DEMO_OBJECTS = SURFACE_PHOTOS  # object name -> (skimage.data function, RGB tint)
 # each object gets the first ``defects_per_object`` of these, in this order
 DEMO_DEFECTS: tuple[str, ...] = ("scratch", "hole", "stain")
 TEST_NORMALS = 3
@@ -45,21 +38,6 @@ TEST_NORMALS = 3
 _STAIN_COLOURS = ((112, 72, 30), (45, 42, 32), (150, 64, 22))
 # streams of random numbers per object; a defect's stream depends on its name, not on how many are written
 _STREAM_TRAIN, _STREAM_TEST_GOOD, _STREAM_DEFECT0 = 0, 1, 2
-
-
-def _load_photo(object_name: str) -> np.ndarray:
-    try:
-        import skimage.data
-    except ImportError as exc:
-        raise ImportError(
-            "the demo dataset is made from scikit-image's sample photographs: install defect-core[demo]"
-        ) from exc
-    function_name, tint = DEMO_OBJECTS[object_name]
-    grey = np.asarray(getattr(skimage.data, function_name)(), dtype=np.float32)
-    if grey.ndim == 3:  # a future scikit-image could ship it in colour
-        grey = grey[..., :3].mean(axis=2)
-    rgb = grey[..., None] * np.asarray(tint, dtype=np.float32)
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
 def _random_view(photo: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -80,8 +58,12 @@ def _blend(image: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarr
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def paint_defect(image: np.ndarray, defect: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def paint_defect(image: np.ndarray, defect: str, rng: np.random.Generator,
+                 foreground: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Paint one procedural defect into a copy of ``image`` (uint8 (H, W, 3)); return (image, mask).
+
+    ``foreground`` (bool (H, W)) says where a defect may go; default: the object found by
+    :func:`~defect_core.placement.estimate_foreground` (pass all True for a surface that fills the image).
 
     The mask is bool (H, W), non-empty, and exactly the pixels that were painted: pixels outside it are left
     unchanged. Defects (placed on :func:`~defect_core.placement.estimate_foreground`'s foreground):
@@ -93,7 +75,10 @@ def paint_defect(image: np.ndarray, defect: str, rng: np.random.Generator) -> tu
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"image must be uint8 (H, W, 3), got {arr.dtype} {arr.shape}")
     size = arr.shape[:2]
-    foreground = estimate_foreground(arr)
+    if foreground is None:
+        foreground = estimate_foreground(arr)
+    elif foreground.shape != size or not foreground.any():
+        raise ValueError(f"foreground must be a non-empty bool mask of shape {size}, got {foreground.shape}")
     if defect == "scratch":
         mask = generate_placed_mask(
             "scratch", size, foreground, rng, min_frac=0.25, max_frac=0.6, min_width=1, max_width=2
@@ -191,7 +176,7 @@ def write_demo_dataset(
         },
     }
     for object_name in objects:
-        photo = _load_photo(object_name)
+        photo = load_surface_photo(object_name)
         code = sorted(DEMO_OBJECTS).index(object_name)
         base = root / object_name
 
@@ -251,38 +236,8 @@ def _readme(description: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def default_cache_dir() -> Path:
-    """``$DEFECTFILL_CACHE`` if set, else ``~/.cache/defectfill``."""
-    env = os.environ.get("DEFECTFILL_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "defectfill"
-
-
 def ensure_demo_dataset(cache_dir: str | Path | None = None) -> Path:
-    """The default demo dataset in ``<cache_dir>/demo-v1``, written on first use and reused afterwards.
-
-    ``cache_dir`` defaults to :func:`default_cache_dir`. The dataset is written into a temporary sibling
-    folder that is renamed into place only when complete, so an interrupted write never leaves a partial
-    dataset under the final name, and two processes racing both end with the same complete copy.
-    """
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    target = cache / DEMO_FOLDER
-    if target.exists():
-        if not (target / "dataset.json").is_file():
-            raise InputFileError(
-                target, "exists but is not a complete demo dataset (no dataset.json); delete it"
-            )
-        return target
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{DEMO_FOLDER}.tmp-", dir=cache))
-    try:
-        write_demo_dataset(tmp)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "dataset.json").is_file():
-                raise
-            logger.debug("another process wrote %s first; using its copy", target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    """The default demo dataset in ``<cache_dir>/demo-v1``, written on first use and reused afterwards
+    (atomically, see :func:`defect_core.dataset_cache.ensure_written`; ``cache_dir`` defaults to
+    ``$DEFECTFILL_CACHE`` or ``~/.cache/defectfill``)."""
+    return ensure_written(DEMO_FOLDER, write_demo_dataset, cache_dir)

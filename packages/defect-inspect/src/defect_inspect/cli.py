@@ -82,13 +82,17 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
-    from defect_inspect.experiment import ExperimentConfig
+    from defect_inspect.experiment import VARIANTS, ExperimentConfig
 
     _common(parser)
-    add_config_arguments(parser, ExperimentConfig, skip=("defects", "baselines"))
+    add_config_arguments(parser, ExperimentConfig, skip=("defects", "baselines", "variants", "tasks"))
     _dataset_aliases(parser)
     parser.add_argument("--baselines", dest="baselines", type=_comma_list, metavar="LIST",
                         default=argparse.SUPPRESS, help="baseline rows, comma-separated: real,cut-paste")
+    parser.add_argument("--variants", dest="variants", type=_comma_list, metavar="LIST", default=argparse.SUPPRESS,
+                        help=f"generated rows, comma-separated, among {','.join(VARIANTS)}")
+    parser.add_argument("--tasks", dest="tasks", type=_comma_list, metavar="LIST", default=argparse.SUPPRESS,
+                        help="inspection models, comma-separated: classifier,segmenter")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("evaluate", "score a trained model on a real test split (metrics by defect-metrics)", _evaluate_arguments),
         ("predict", "run a trained model on a folder of images", _predict_arguments),
         ("experiment", "train concepts, generate, train and test inspection models, report (needs "
-                       "defect-inspect[experiment]); with --dataset demo (the default) and no --config, the demo "
-                       "preset (builtin:tiny, 64 px, a minute or two on a CPU) sets what the flags leave open",
+                       "defect-inspect[experiment]); with a built-in dataset and no --config, its preset sets what the "
+                       "flags leave open: --dataset demo (the default; builtin:texture, 64 px, a minute or two on "
+                       "a CPU) or --dataset surface-strips (the README's proof-of-method table, under an hour)",
          _experiment_arguments),
     ):
         adder(commands.add_parser(name, help=help_text, description=help_text))
@@ -167,11 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, args = parse_config(_config_class(command), argv, parser)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    if command == "experiment" and config.dataset == "demo" and not args.config:
-        from defect_inspect.experiment import DEMO_PRESET
+    if command == "experiment" and not args.config:
+        from defect_inspect.experiment import PRESETS
 
-        # the demo preset only fills in what the user did not say
-        config = dataclasses.replace(config, **{k: v for k, v in DEMO_PRESET.items() if k not in vars(args)})
+        # a built-in dataset's preset only fills in what the user did not say
+        preset = PRESETS.get(config.dataset, {})
+        config = dataclasses.replace(config, **{k: v for k, v in preset.items() if k not in vars(args)})
     try:
         summary = _run(command, config, args)
     except ImportError as exc:

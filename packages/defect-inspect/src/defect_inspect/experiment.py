@@ -1,23 +1,29 @@
 """``run_experiment(config)``: the papers' whole protocol for one object, in one call (the ``experiment``
 subcommand; needs the ``experiment`` extra: ``pip install "defect-inspect[experiment]"``).
 
-For each defect type of the object: learn a concept from the real training third (defect-train), then
-generate ``count`` images per type on the dataset's defect-free images with the held-out masks
-(defect-sample, all concepts in one run). Then train the classifier (defect type) and the segmenter (defect
-mask) on each training set and test them on the real held-out two thirds:
+Each row of the report is a training set; the inspection models (defect-type classifier, segmenter) trained
+on it are tested on the real held-out two thirds of every defect type. Rows (``baselines`` + ``variants``):
 
-- ``defectfill``: the generated defects (DefectFill's protocol);
-- ``real`` (baseline): the same models without generated defects, on the real training third only;
-- ``cut-paste`` (baseline): ``count`` cut-paste defects per type made from the real training third.
+- ``real`` (baseline): no generated defects, the real training third only;
+- ``cut-paste`` (baseline): ``count`` cut-paste defects per type made from the real training third;
+- ``defectfill``: a concept per type learned from the real training third (defect-train), ``count`` images
+  per type generated on the dataset's defect-free images with the held-out masks, best of ``candidates``
+  by LFS (defect-sample) — DefectFill's protocol;
+- ``defectfill-no-lfs``: the same concepts, one candidate per image (no Low-Fidelity Selection);
+- ``zero-shot``: no concept, the base model with ``zero_shot_prompt`` (DIAG's mode, one candidate);
+- ``no-defect-loss`` / ``no-object-loss`` / ``no-attention-loss``: concepts trained without that loss term
+  (its weight set to 0), then generated as ``defectfill``.
 
-The segmenter also sees the dataset's defect-free training images in every setting. The report
-(``report.md`` and ``report.png``, with defect-metrics' detailed tables and curves in ``report/``) compares
-the settings. Steps already done in ``out`` (concepts, generated images) are reused.
+The segmenter also sees the dataset's defect-free training images in every setting. With
+``synthetic_metrics`` on, every row's defect images also get KID (against the real held-out defects) and
+IC-LPIPS (clustered on the real training third), see :mod:`defect_inspect.synthetic_quality`. The report
+(``report.md``, ``report.png``, ``results.json``, with defect-metrics' detailed tables and curves in
+``report/``) compares the rows. Steps already done in ``out`` (concepts, generated images) are reused.
 
 The defaults are the papers' settings (2000 concept steps at 512 px, 1000 images per type, 8 LFS
-candidates, ResNet-34 and UNet at 256 px, ImageNet weights). :meth:`ExperimentConfig.demo` gives the
-settings of a brief CPU run on the built-in demo data with ``builtin:tiny``, which the CLI uses when the
-dataset is ``demo`` and no config file is given.
+candidates, ResNet-34 and UNet at 256 px, ImageNet weights). :data:`PRESETS` hold brief CPU runs on the
+built-in datasets (``demo``: the pipeline in a minute or two; ``surface-strips``: the proof-of-method table
+of the README on ``builtin:texture``), which the CLI uses when no config file is given.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from defect_core.builtin_datasets import builtin_dataset_root, is_builtin_dataset
 from defect_core.configs import save_config
 from defect_inspect.data.cut_paste import write_cut_paste_set
 from defect_inspect.data.real import normal_items, open_dataset, real_defect_items, resolve_defects
+from defect_inspect.synthetic_quality import NETWORK_CHOICES, SetQuality
 from defect_inspect.training.config import InspectConfig
 
 if TYPE_CHECKING:
@@ -39,9 +47,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SETTINGS: tuple[str, ...] = ("real", "cut-paste", "defectfill")
 BASELINES: tuple[str, ...] = ("real", "cut-paste")
+VARIANTS: tuple[str, ...] = ("defectfill", "defectfill-no-lfs", "zero-shot", "no-defect-loss", "no-object-loss",
+                             "no-attention-loss")
+SETTINGS: tuple[str, ...] = BASELINES + VARIANTS
+ABLATED_LOSS: dict[str, str] = {"no-defect-loss": "defect_loss_weight", "no-object-loss": "object_loss_weight",
+                                "no-attention-loss": "attention_loss_weight"}
+"""ablation row -> the TrainConfig loss weight it sets to 0"""
 EXPERIMENT_TASKS: tuple[str, ...] = ("classifier", "segmenter")
+DATASETS: tuple[str, ...] = ("demo", "surface-strips", "mvtec", "visa", "ksdd2")
 EXTRA_HINT = 'pip install "defect-inspect[experiment]"'
 
 
@@ -53,16 +67,19 @@ def _f(default, help: str, **kwargs):  # noqa: A002 - mirrors dataclasses.field'
 class ExperimentConfig:
     """Train → sample → inspect → metrics for one object (see the module docstring)."""
 
-    dataset: str = _f("demo", "dataset: demo, mvtec, visa, ksdd2")
+    dataset: str = _f("demo", f"dataset: {', '.join(DATASETS)} (demo and surface-strips are built in)")
     dataset_root: Path | None = _f(None, "dataset folder (not needed for demo)")
     object_name: str = _f("brick", "object / category")
     defects: tuple[str, ...] = _f((), "defect types (default: all of the object's)")
     out: Path = _f(Path("runs/experiment"), "experiment folder")
     # concepts (defect-train)
-    base_model: str = _f("builtin:tiny", "inpainting base model: hub id, diffusers folder or builtin:tiny")
+    base_model: str = _f("stabilityai/stable-diffusion-2-inpainting",
+                         "inpainting base model: hub id, diffusers folder or builtin:<name>")
     concept_steps: int = _f(2000, "concept training steps (DefectFill: 2000)")
     concept_resolution: int = _f(512, "concept training and generation resolution (DefectFill: 512)")
     concept_batch_size: int = _f(4, "concept training batch (DefectFill: 4)")
+    concept_learning_rate: float = _f(2e-4, "concept UNet LoRA learning rate (DefectFill: 2e-4)")
+    concept_text_encoder_learning_rate: float = _f(4e-5, "concept text-encoder LoRA learning rate (DefectFill: 4e-5)")
     # generation (defect-sample)
     count: int = _f(1000, "generated (and cut-paste) images per defect type (DefectFill: 1000)")
     candidates: int = _f(8, "LFS candidates per image (DefectFill: 8)")
@@ -81,6 +98,14 @@ class ExperimentConfig:
     patience: int = _f(5, "early-stopping patience in epochs")
     val_fraction: float = _f(0.1, "validation share of the training set")
     baselines: tuple[str, ...] = _f(BASELINES, "baseline rows: real (no generated defects), cut-paste")
+    variants: tuple[str, ...] = _f(("defectfill",), f"generated rows: {', '.join(VARIANTS)}")
+    zero_shot_prompt: str = _f("a photo of {object} with a {defect}",
+                               "zero-shot row's prompt; {object} and {defect} are filled in")
+    zero_shot_guidance: float = _f(7.5, "zero-shot row's classifier-free guidance scale")
+    tasks: tuple[str, ...] = _f(EXPERIMENT_TASKS, "inspection models: classifier, segmenter")
+    synthetic_metrics: str = _f("pretrained", "KID and IC-LPIPS of every row's defect images: pretrained "
+                                "(Inception-v3, LPIPS AlexNet, from their caches), random-network (offline "
+                                "stand-ins), off")
     # engineering
     device: str = _f("auto", "device for every step: auto, cpu, cuda, ...")
     seed: int = _f(0, "seed of every step")
@@ -91,14 +116,15 @@ class ExperimentConfig:
             if isinstance(value, str):
                 object.__setattr__(self, name, Path(value))
         object.__setattr__(self, "defects", tuple(self.defects))
-        object.__setattr__(self, "baselines", tuple(self.baselines))
+        for name in ("baselines", "variants", "tasks"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
         def need(ok: bool, name: str, why: str) -> None:
             if not ok:
                 raise ValueError(f"ExperimentConfig.{name}={getattr(self, name)!r}: {why}")
 
-        need(self.dataset in ("demo", "mvtec", "visa", "ksdd2"), "dataset", "must be demo, mvtec, visa or ksdd2")
-        need(self.dataset == "demo" or self.dataset_root is not None, "dataset_root",
+        need(self.dataset in DATASETS, "dataset", f"must be one of {DATASETS}")
+        need(is_builtin_dataset(self.dataset) or self.dataset_root is not None, "dataset_root",
              f"dataset {self.dataset!r} needs --dataset-root DIR")
         need(bool(self.object_name), "object_name", "must be a non-empty name")
         for name in ("concept_steps", "concept_batch_size", "count", "candidates", "sample_steps",
@@ -109,28 +135,54 @@ class ExperimentConfig:
         need(self.resolution >= 16 and self.resolution % 8 == 0, "resolution", "must be a multiple of 8, >= 16")
         need(self.select in ("lpips", "psnr", "ssim", "none"), "select", "must be lpips, psnr, ssim or none")
         need(set(self.baselines) <= set(BASELINES), "baselines", f"must be a subset of {BASELINES}")
-        need(self.learning_rate > 0, "learning_rate", "must be > 0")
+        need(set(self.variants) <= set(VARIANTS), "variants", f"must be a subset of {VARIANTS}")
+        need(bool(self.tasks) and set(self.tasks) <= set(EXPERIMENT_TASKS), "tasks",
+             f"must be a non-empty subset of {EXPERIMENT_TASKS}")
+        need(self.synthetic_metrics in NETWORK_CHOICES, "synthetic_metrics", f"must be one of {NETWORK_CHOICES}")
+        need(self.zero_shot_guidance >= 0, "zero_shot_guidance", "must be >= 0")
+        for name in ("learning_rate", "concept_learning_rate", "concept_text_encoder_learning_rate"):
+            need(getattr(self, name) > 0, name, "must be > 0")
         need(0.0 <= self.val_fraction < 1.0, "val_fraction", "must be in [0, 1)")
 
     @classmethod
     def demo(cls, **overrides: Any) -> ExperimentConfig:
-        """The brief CPU run on the demo data with builtin:tiny (:data:`DEMO_PRESET`), then ``overrides``."""
+        """The brief CPU run on the demo data (:data:`DEMO_PRESET`), then ``overrides``."""
         return dataclasses.replace(cls(), **{**DEMO_PRESET, **overrides})
+
+    @classmethod
+    def surface_strips(cls, **overrides: Any) -> ExperimentConfig:
+        """The proof-of-method run on the surface-strips benchmark (:data:`STRIPS_PRESET`), then ``overrides``."""
+        return dataclasses.replace(cls(), **{**STRIPS_PRESET, **overrides})
 
     @property
     def settings(self) -> tuple[str, ...]:
-        """Rows of the report: the baselines, then defectfill."""
-        return tuple(s for s in SETTINGS if s in self.baselines or s == "defectfill")
+        """Rows of the report: the baselines, then the generated variants, in :data:`SETTINGS` order."""
+        return tuple(s for s in SETTINGS if s in self.baselines or s in self.variants)
 
 
 DEMO_PRESET: dict[str, Any] = {
-    "concept_steps": 20, "concept_resolution": 64, "concept_batch_size": 2, "count": 16, "candidates": 2,
-    "select": "psnr", "sample_steps": 10, "classifier": "resnet10t", "encoder": "resnet18", "pretrained": False,
-    "epochs": 8, "batch_size": 8, "resolution": 64, "learning_rate": 1e-3, "patience": 3,
+    "dataset": "demo", "base_model": "builtin:texture", "concept_steps": 20, "concept_resolution": 64,
+    "concept_batch_size": 2, "count": 16, "candidates": 2, "select": "psnr", "sample_steps": 10,
+    "classifier": "resnet10t", "encoder": "resnet18", "pretrained": False, "epochs": 8, "batch_size": 8,
+    "resolution": 64, "learning_rate": 1e-3, "patience": 3, "synthetic_metrics": "off",
 }
 """A minute or two on two CPU cores: a few concept steps, 16 images per type, 64 px, psnr selection (LPIPS
 needs AlexNet weights), small networks from scratch (no ImageNet weights needed): timm's ResNet-10-T
 classifier (a ResNet-18 from scratch stays at chance on a few dozen images) and a UNet on ResNet-18."""
+
+STRIPS_PRESET: dict[str, Any] = {
+    "dataset": "surface-strips", "object_name": "brick", "base_model": "builtin:texture",
+    "concept_steps": 400, "concept_resolution": 64, "concept_batch_size": 4, "concept_learning_rate": 1e-3,
+    "count": 64, "candidates": 8, "select": "psnr", "sample_steps": 50,
+    "variants": VARIANTS, "tasks": ("segmenter",), "encoder": "resnet18", "pretrained": False, "epochs": 20,
+    "batch_size": 16, "resolution": 64, "learning_rate": 1e-3, "patience": 5, "synthetic_metrics": "random-network",
+}
+"""The README's proof-of-method table on the CPU: concepts on ``builtin:texture`` at its 64 px, LFS by PSNR and
+the offline stand-ins of KID and IC-LPIPS (no AlexNet or Inception weights offline), a UNet on ResNet-18
+from scratch as the segmenter."""
+
+PRESETS: dict[str, dict[str, Any]] = {"demo": DEMO_PRESET, "surface-strips": STRIPS_PRESET}
+"""dataset -> the preset the CLI applies when no config file is given."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +194,7 @@ class ExperimentResult:
     report_png: Path
     runs: dict[tuple[str, str], TrainResult]
     seconds: dict[str, float]
+    quality: dict[str, SetQuality] = field(default_factory=dict)
 
 
 def experiment_packages():
@@ -157,51 +210,89 @@ def experiment_packages():
 
 
 def _dataset_for_packages(config: ExperimentConfig) -> tuple[str, Path]:
-    """(reader kind, root) as defect-sample needs them; the demo is an MVTec-layout folder."""
-    if config.dataset == "demo":
-        from defect_core.demo import ensure_demo_dataset
-
-        return "mvtec", ensure_demo_dataset()
+    """(reader kind, root) as defect-train and defect-sample need them; built-in datasets are MVTec folders."""
+    if is_builtin_dataset(config.dataset):
+        return "mvtec", builtin_dataset_root(config.dataset)
     assert config.dataset_root is not None
     return config.dataset, config.dataset_root
 
 
-def train_concepts(config: ExperimentConfig, defects: list[str]) -> dict[str, Path]:
-    """One concept per defect type under ``out/concepts/<defect>/`` (an existing concept file is reused)."""
+def concept_set(variant: str) -> str | None:
+    """The concepts a generated row uses: ``defectfill``'s, its ablation's own, or none (zero-shot)."""
+    if variant == "zero-shot":
+        return None
+    return variant if variant in ABLATED_LOSS else "defectfill"
+
+
+def train_concepts(config: ExperimentConfig, defects: list[str], concepts_of: str = "defectfill") -> dict[str, Path]:
+    """One concept per defect type under ``out/concepts/<concepts_of>/<defect>/`` (an existing one is reused);
+    ``concepts_of`` is ``defectfill`` or an ablation of :data:`ABLATED_LOSS`."""
     defect_train, _ = experiment_packages()
+    kind, root = _dataset_for_packages(config)
+    ablation = {ABLATED_LOSS[concepts_of]: 0.0} if concepts_of in ABLATED_LOSS else {}
     concepts: dict[str, Path] = {}
     for defect in defects:
-        run_dir = config.out / "concepts" / defect
+        run_dir = config.out / "concepts" / concepts_of / defect
         train_config = defect_train.TrainConfig(
-            dataset=config.dataset, root=config.dataset_root, object_name=config.object_name, defect_name=defect,
+            dataset=kind, root=root, object_name=config.object_name, defect_name=defect,
             base_model=config.base_model, output_dir=run_dir, steps=config.concept_steps,
             resolution=config.concept_resolution, batch_size=config.concept_batch_size,
+            learning_rate=config.concept_learning_rate,
+            text_encoder_learning_rate=config.concept_text_encoder_learning_rate,
             warmup_steps=min(100, max(1, config.concept_steps // 10)), checkpoint_every=0, preview_count=2,
-            preview_steps=config.sample_steps, seed=config.seed, device=config.device,
+            preview_steps=config.sample_steps, seed=config.seed, device=config.device, **ablation,
         )
         if train_config.concept_path.is_file():
             logger.info("reusing concept %s", train_config.concept_path)
             concepts[defect] = train_config.concept_path
             continue
-        logger.info("training concept %s/%s (%d steps)", config.object_name, defect, config.concept_steps)
+        logger.info("training concept %s/%s for %s (%d steps)", config.object_name, defect, concepts_of,
+                    config.concept_steps)
         concepts[defect] = Path(defect_train.train_concept(train_config))
     return concepts
 
 
-def generate_defects(config: ExperimentConfig, concepts: dict[str, Path], progress: bool) -> Path:
-    """``count`` images per concept on the held-out masks, in one defect-sample run (it resumes by itself)."""
+def _sample_config(config: ExperimentConfig, out: Path, **settings: Any):
     _, defect_sample = experiment_packages()
     kind, root = _dataset_for_packages(config)
-    out = config.out / "generated"
-    sample_config = defect_sample.SampleConfig(
-        out=out, concept=tuple(concepts[d] for d in sorted(concepts)), dataset=kind, dataset_root=root,
-        object_name=config.object_name, mask_split="held_out", count=config.count, candidates=config.candidates,
-        select=config.select, steps=config.sample_steps, batch_size=config.sample_batch_size, seed=config.seed,
-        device=config.device,
+    return defect_sample.SampleConfig(
+        out=out, dataset=kind, dataset_root=root, object_name=config.object_name, mask_split="held_out",
+        count=config.count, steps=config.sample_steps, batch_size=config.sample_batch_size, seed=config.seed,
+        device=config.device, **settings,
+    )
+
+
+def generate_defects(config: ExperimentConfig, variant: str, concepts: dict[str, Path], progress: bool) -> Path:
+    """``count`` images per concept on the held-out masks into ``out/generated/<variant>``, in one
+    defect-sample run (it resumes by itself); ``defectfill-no-lfs`` keeps the single candidate."""
+    _, defect_sample = experiment_packages()
+    out = config.out / "generated" / variant
+    lfs = variant != "defectfill-no-lfs"
+    sample_config = _sample_config(
+        config, out, concept=tuple(concepts[d] for d in sorted(concepts)),
+        candidates=config.candidates if lfs else 1, select=config.select if lfs else "none",
     )
     summary = defect_sample.run_generation(sample_config, progress=progress)
-    logger.info("generation: %d written, %d reused -> %s", summary.written, summary.skipped, out)
+    logger.info("generation %s: %d written, %d reused -> %s", variant, summary.written, summary.skipped, out)
     return out
+
+
+def generate_zero_shot(config: ExperimentConfig, defects: list[str], progress: bool) -> tuple[Path, ...]:
+    """``count`` images per type from the base model and ``zero_shot_prompt`` alone (one candidate, DIAG),
+    into ``out/generated/zero-shot/<defect>``."""
+    _, defect_sample = experiment_packages()
+    folders = []
+    for defect in defects:
+        out = config.out / "generated" / "zero-shot" / defect
+        prompt = config.zero_shot_prompt.format(object=config.object_name.replace("_", " "),
+                                                defect=defect.replace("_", " "))
+        sample_config = _sample_config(config, out, prompt=prompt, base_model=config.base_model,
+                                       defect_name=defect, candidates=1, select="none",
+                                       guidance=config.zero_shot_guidance)
+        summary = defect_sample.run_generation(sample_config, progress=progress)
+        logger.info("zero-shot %s (%r): %d written, %d reused", defect, prompt, summary.written, summary.skipped)
+        folders.append(out)
+    return tuple(folders)
 
 
 def make_cut_paste(config: ExperimentConfig, defects: list[str]) -> list[Path]:
@@ -231,6 +322,41 @@ def inspection_config(config: ExperimentConfig, task: str, setting: str, train: 
     )
 
 
+def measure_quality(config: ExperimentConfig, reader, defects: list[str],
+                    sources: dict[str, tuple[Path, ...]]) -> tuple[dict[str, SetQuality], str]:
+    """KID and IC-LPIPS of every row with defect images (not ``real``), and which networks measured them."""
+    from defect_inspect.data.generated import read_generation_output
+    from defect_inspect.synthetic_quality import QualityNetworks, measure_set
+
+    networks = QualityNetworks.load(config.synthetic_metrics, device=_device(config))
+
+    def by_defect(items) -> dict[str, list[Path]]:
+        grouped: dict[str, list[Path]] = {}
+        for item in items:
+            grouped.setdefault(item.label, []).append(item.image)
+        return grouped
+
+    held_out = by_defect(real_defect_items(reader, config.object_name, "held_out", defects))
+    learned_from = by_defect(real_defect_items(reader, config.object_name, "train", defects))
+    quality = {}
+    for setting, folders in sources.items():
+        if setting == "real":
+            continue
+        generated = by_defect(item for folder in folders for item in read_generation_output(folder))
+        quality[setting] = measure_set(generated, held_out, learned_from, networks, device=_device(config),
+                                       seed=config.seed)
+        logger.info("%s: KID %.5f, IC-LPIPS %.4f", setting, quality[setting].kid, quality[setting].ic_lpips)
+    return quality, networks.describe()
+
+
+def _device(config: ExperimentConfig) -> str:
+    if config.device != "auto":
+        return config.device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> ExperimentResult:
     """Run the protocol of the module docstring and write the report; return what was written."""
     from defect_inspect.experiment_report import write_experiment_report
@@ -243,23 +369,35 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
     reader = open_dataset(config.dataset, config.dataset_root, config.object_name)
     defects = resolve_defects(reader, config.object_name, config.defects)
     seconds: dict[str, float] = {}
-
-    started = time.perf_counter()
-    concepts = train_concepts(config, defects)
-    seconds["concepts"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    generated = generate_defects(config, concepts, progress)
-    seconds["generation"] = time.perf_counter() - started
-
-    sources: dict[str, tuple[Path, ...]] = {"defectfill": (generated,), "real": ()}
+    sources: dict[str, tuple[Path, ...]] = {"real": ()}
+    concepts: dict[str, dict[str, Path]] = {}
+    for variant in config.variants:
+        started = time.perf_counter()
+        concepts_of = concept_set(variant)
+        if concepts_of is None:
+            sources[variant] = generate_zero_shot(config, defects, progress)
+        else:
+            if concepts_of not in concepts:
+                concepts[concepts_of] = train_concepts(config, defects, concepts_of)
+                seconds[f"concepts:{concepts_of}"] = time.perf_counter() - started
+                started = time.perf_counter()
+            sources[variant] = (generate_defects(config, variant, concepts[concepts_of], progress),)
+        seconds[f"generation:{variant}"] = time.perf_counter() - started
     if "cut-paste" in config.settings:
         started = time.perf_counter()
         sources["cut-paste"] = tuple(make_cut_paste(config, defects))
         seconds["cut-paste"] = time.perf_counter() - started
 
-    tasks = [t for t in EXPERIMENT_TASKS if t != "classifier" or len(defects) >= 2]
-    if len(tasks) < len(EXPERIMENT_TASKS):
+    quality: dict[str, SetQuality] = {}
+    networks = ""
+    if config.synthetic_metrics != "off":
+        started = time.perf_counter()
+        quality, networks = measure_quality(config, reader, defects,
+                                            {s: sources[s] for s in config.settings if s in sources})
+        seconds["synthetic metrics"] = time.perf_counter() - started
+
+    tasks = [t for t in config.tasks if t != "classifier" or len(defects) >= 2]
+    if "classifier" in config.tasks and "classifier" not in tasks:
         logger.warning("one defect type only: no defect-type classifier (it needs two classes)")
     runs: dict[tuple[str, str], TrainResult] = {}
     for setting in config.settings:
@@ -271,5 +409,5 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
             )
         seconds[f"inspect:{setting}"] = time.perf_counter() - started
 
-    report, report_png = write_experiment_report(config, defects, runs, seconds)
-    return ExperimentResult(out, report, report_png, runs, seconds)
+    report, report_png = write_experiment_report(config, defects, runs, seconds, quality, networks)
+    return ExperimentResult(out, report, report_png, runs, seconds, quality)

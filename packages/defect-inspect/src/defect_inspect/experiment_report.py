@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from defect_core.plotting import PALETTE
 
 if TYPE_CHECKING:
     from defect_inspect.experiment import ExperimentConfig
+    from defect_inspect.synthetic_quality import SetQuality
     from defect_inspect.training.run import TrainResult
 
 logger = logging.getLogger(__name__)
@@ -35,8 +37,14 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
 SETTING_NOTES = {
     "real": "baseline: no generated defects, the real training third only",
     "cut-paste": "baseline: cut-paste defects from the real training third",
-    "defectfill": "generated defects (DefectFill)",
+    "defectfill": "generated defects (DefectFill: concept + LFS)",
+    "defectfill-no-lfs": "the same concepts, one candidate per image (no LFS)",
+    "zero-shot": "no concept: the base model and a text prompt (DIAG's mode)",
+    "no-defect-loss": "concepts trained without L_def, then as defectfill",
+    "no-object-loss": "concepts trained without L_obj, then as defectfill",
+    "no-attention-loss": "concepts trained without L_attn, then as defectfill",
 }
+QUALITY_COLUMNS = ("KID ×10³", "IC-LPIPS")
 
 
 def metric_value(results: Mapping[str, Any], path: Sequence[str]) -> float | None:
@@ -114,13 +122,22 @@ def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
+def quality_columns(settings: Sequence[str], quality: Mapping[str, SetQuality]) -> dict[str, dict[str, float | None]]:
+    """setting → {KID ×10³, IC-LPIPS} (``None`` for a row without defect images to measure)."""
+    return {s: {QUALITY_COLUMNS[0]: quality[s].kid * 1e3 if s in quality else None,
+                QUALITY_COLUMNS[1]: quality[s].ic_lpips if s in quality else None} for s in settings}
+
+
 def write_experiment_report(
     config: ExperimentConfig,
     defects: Sequence[str],
     runs: Mapping[tuple[str, str], TrainResult],
     seconds: Mapping[str, float],
+    quality: Mapping[str, SetQuality] | None = None,
+    networks: str = "",
 ) -> tuple[Path, Path]:
-    """Write ``report.md``, ``report.png`` and ``report/`` into ``config.out``; return the first two."""
+    """Write ``report.md``, ``report.png``, ``results.json`` and ``report/`` into ``config.out``; return the
+    first two. ``quality`` (setting → KID and IC-LPIPS) adds two columns, measured with ``networks``."""
     from defect_metrics import build_report
 
     out = Path(config.out)
@@ -135,6 +152,16 @@ def write_experiment_report(
                                 names=[f"{setting}/{task}" for setting, task in keys]).markdown
 
     columns = [c for c in COLUMNS if any(table[s][c] is not None for s in settings)] or list(COLUMNS)
+    quality = quality or {}
+    if quality:
+        extra = quality_columns(settings, quality)
+        for setting in settings:
+            table[setting] = {**extra[setting], **table[setting]}
+        columns = [*QUALITY_COLUMNS, *columns]
+    results = {"config": config.out.name, "defects": list(defects), "networks": networks or None,
+               "rows": table, "per_defect_quality": {s: q.per_defect for s, q in quality.items()},
+               "seconds": dict(seconds)}
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
     lines = [
         f"# Experiment: {config.object_name} ({config.dataset})",
         "",
@@ -147,9 +174,12 @@ def write_experiment_report(
         "Test set: the real held-out two thirds of each defect type (and the test/good images for the segmenter).",
         "",
         *([f"`{config.base_model}` is a randomly initialised model for running the pipeline offline: its "
-           "\"generated defects\" are noise, so the defectfill row measures the plumbing, not the method. Use a "
-           "real inpainting model (Stable Diffusion 2 inpainting) for numbers that mean something.", ""]
-          if config.base_model.startswith("builtin:") else []),
+           "\"generated defects\" are noise, so the generated rows measure the plumbing, not the method. Use "
+           "`builtin:texture` or a real inpainting model (Stable Diffusion 2 inpainting) for numbers that mean "
+           "something.", ""]
+          if config.base_model == "builtin:tiny" else []),
+        *([f"KID (against the real held-out defects) and IC-LPIPS (clustered on the real training third): "
+           f"{networks}.", ""] if quality else []),
         "| training data | " + " | ".join(columns) + " |",
         "|---|" + "---:|" * len(columns),
     ]
@@ -166,9 +196,11 @@ def write_experiment_report(
         lines.append(f"| {setting}/{task} | {counts} | {val} | {training.get('best_epoch')} | "
                      f"{training.get('epochs_run')} |")
     lines += ["", "## Pictures", ""]
-    pictures = [("generated defects", out / "generated" / "preview.png")]
+    pictures = [(f"generated: {v}", out / "generated" / v / "preview.png") for v in config.variants]
+    pictures += [(f"generated: zero-shot {d}", out / "generated" / "zero-shot" / d / "preview.png") for d in defects]
     pictures += [(f"cut-paste {d}", out / "cut_paste" / d / "preview.png") for d in defects]
-    pictures += [(f"concept {d} preview", out / "concepts" / d / "preview.png") for d in defects]
+    pictures += [(f"concept {c}/{d} preview", out / "concepts" / c / d / "preview.png")
+                 for c in ("defectfill", "no-defect-loss", "no-object-loss", "no-attention-loss") for d in defects]
     pictures += [(f"{s}/{t} predictions", run.picture) for (s, t), run in runs.items()]
     lines += [f"- [{name}]({_relative(path, out)})" for name, path in pictures if path.is_file()]
     lines += ["", "## Time", "", "| step | seconds |", "|---|---:|"]

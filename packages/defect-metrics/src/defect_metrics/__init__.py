@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "load_inception": "features",
     "extract_features": "features",
     "clean_resize": "features",
+    "RandomConvFeatures": "random_features",
     "MissingWeightsError": "weights",
     "inception_weights_path": "weights",
     "lpips_backbone_path": "weights",

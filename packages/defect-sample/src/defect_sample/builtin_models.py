@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from defect_core.dataset_cache import default_cache_dir
 from defect_sample.tiny_model import TINY_MODEL_VERSION, build_tiny_pipeline
 
 logger = logging.getLogger(__name__)
@@ -40,10 +41,7 @@ def available_builtins() -> list[str]:
 
 def cache_root() -> Path:
     """``$DEFECTFILL_CACHE``, else ``$XDG_CACHE_HOME/defectfill``, else ``~/.cache/defectfill``."""
-    if os.environ.get("DEFECTFILL_CACHE"):
-        return Path(os.environ["DEFECTFILL_CACHE"])
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "defectfill"
+    return default_cache_dir()
 
 
 def is_builtin(model: str | os.PathLike) -> bool:

@@ -121,8 +121,9 @@ class SampleConfig:
         sources = [self.masks is not None, bool(self.shapes), self.mask_split is not None]
         if sum(sources) != 1:
             raise bad("masks", "give exactly one mask source: --masks DIR, --shapes LIST or --mask-split")
-        if self.mask_split is not None and (self.dataset is None or not self.concept):
-            raise bad("mask_split", "--mask-split takes each concept's masks from --dataset; it needs both")
+        if self.mask_split is not None and (self.dataset is None or not (self.concept or self.prompt)):
+            raise bad("mask_split", "--mask-split takes the masks of each concept's defect (of --defect-name with "
+                                    "--prompt) from --dataset; it needs --dataset and --concept or --prompt")
         unknown = [s for s in self.shapes if s not in available_shapes()]
         if unknown:
             raise bad("shapes", f"unknown shape(s) {unknown}; available: {', '.join(available_shapes())}")

@@ -25,7 +25,9 @@ class TrainConfig:
     split: Literal["train", "held_out", "all"] = _f(
         "train", "which examples to learn from: the first third (train), the rest, or all")
     # model and output
-    base_model: str = _f("builtin:tiny", "inpainting base model: hub id, local diffusers folder, or builtin:<name>")
+    base_model: str = _f("stabilityai/stable-diffusion-2-inpainting",
+                         "inpainting base model: hub id, local diffusers folder, or builtin:<name> (builtin:texture, "
+                         "a small model that knows brick, grass and gravel; builtin:tiny, random weights for tests)")
     output_dir: Path = _f(Path("runs/defectfill"), "run folder: concept, config, loss log, previews, checkpoints")
     output: Path | None = _f(None, "concept file path (default: <output_dir>/concept.safetensors)")
     # method (paper appendix)

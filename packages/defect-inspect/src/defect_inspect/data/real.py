@@ -2,7 +2,8 @@
 
 The real defects of each category are split by defect-core (first ``len // 3`` by file name train, the rest
 held out); inspection models are tested on the held-out two thirds, as in DefectFill and AnomalyDiffusion.
-``"demo"`` names the built-in demo dataset (MVTec layout, written on first use; needs ``defect-core[demo]``).
+``"demo"`` and ``"surface-strips"`` name the built-in datasets (:mod:`defect_core.builtin_datasets`: MVTec
+layout, written on first use; they need ``defect-core[demo]``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from defect_core.builtin_datasets import BUILTIN_DATASETS, builtin_dataset_root, is_builtin_dataset
 from defect_core.datasets import DatasetReader, available_readers, create_reader
 from defect_core.errors import InputFileError
 from defect_core.images import list_images
@@ -19,24 +21,22 @@ from defect_inspect.data.items import GOOD, InspectionItem
 
 logger = logging.getLogger(__name__)
 
-DEMO = "demo"
+
 
 
 def dataset_kinds() -> list[str]:
-    """Dataset kinds that :func:`open_dataset` accepts: the defect-core readers and ``"demo"``."""
-    return sorted([DEMO, *available_readers()])
+    """Dataset kinds that :func:`open_dataset` accepts: the defect-core readers and the built-in datasets."""
+    return sorted([*BUILTIN_DATASETS, *available_readers()])
 
 
 def open_dataset(kind: str, root: str | Path | None, object_name: str | None = None) -> DatasetReader:
-    """The reader of a dataset folder (``root`` is ignored for ``"demo"``).
+    """The reader of a dataset folder (``root`` is ignored for a built-in dataset).
 
     A plain ``"folder"`` dataset names neither object nor defect: its object is ``object_name`` and its
     defect is the folder's name.
     """
-    if kind == DEMO:
-        from defect_core.demo import ensure_demo_dataset
-
-        return create_reader("mvtec", ensure_demo_dataset())
+    if is_builtin_dataset(kind):
+        return create_reader("mvtec", builtin_dataset_root(kind))
     if root is None:
         raise ValueError(f"dataset {kind!r} needs a root folder (--dataset-root DIR)")
     if kind == "folder":

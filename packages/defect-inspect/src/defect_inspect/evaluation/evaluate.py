@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from defect_core.builtin_datasets import is_builtin_dataset
 from defect_core.configs import save_config
 from defect_inspect.data.assemble import evaluation_items
 from defect_inspect.data.items import label_counts
@@ -53,7 +54,7 @@ class EvaluateConfig:
 
         need(self.checkpoint is not None, "checkpoint", "give the trained model (--checkpoint FILE)")
         need(self.out is not None, "out", "an output folder is required (--out DIR)")
-        need(self.dataset == "demo" or self.dataset_root is not None, "dataset_root",
+        need(is_builtin_dataset(self.dataset) or self.dataset_root is not None, "dataset_root",
              f"dataset {self.dataset!r} needs --dataset-root DIR")
         need(self.split in ("held_out", "train", "all"), "split", "must be held_out, train or all")
         need(self.threshold is None or 0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
@@ -63,7 +64,7 @@ class EvaluateConfig:
     @property
     def object(self) -> str:
         """The object, with the demo's (brick) and KSDD2's defaults."""
-        name = self.object_name or {"demo": "brick", "ksdd2": "ksdd2"}.get(self.dataset)
+        name = self.object_name or {"demo": "brick", "surface-strips": "brick", "ksdd2": "ksdd2"}.get(self.dataset)
         if not name:
             raise ValueError(f"EvaluateConfig.object_name=None: dataset {self.dataset!r} needs --object-name NAME")
         return name

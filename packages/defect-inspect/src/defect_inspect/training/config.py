@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from defect_core.builtin_datasets import is_builtin_dataset
 from defect_inspect.data.balance import BALANCE_MODES
 
 TASKS: tuple[str, ...] = ("classifier", "segmenter", "detector")
@@ -93,9 +94,9 @@ class InspectConfig:
             from defect_inspect.data.real import dataset_kinds
 
             need(self.dataset in dataset_kinds(), "dataset", f"must be one of {dataset_kinds()}")
-            need(self.dataset == "demo" or self.dataset_root is not None, "dataset_root",
+            need(is_builtin_dataset(self.dataset) or self.dataset_root is not None, "dataset_root",
                  f"dataset {self.dataset!r} needs --dataset-root DIR")
-            need(self.dataset == "demo" or self.object_name is not None or self.dataset in ("ksdd2",),
+            need(is_builtin_dataset(self.dataset) or self.object_name is not None or self.dataset in ("ksdd2",),
                  "object_name", f"dataset {self.dataset!r} needs --object-name NAME")
         need(self.test_split in TEST_SPLITS, "test_split", f"must be one of {TEST_SPLITS}")
         need(not (self.real_train and self.test_split in ("train", "all")), "test_split",
@@ -127,7 +128,7 @@ class InspectConfig:
         """The object name, with the demo's default (brick) and KSDD2's single object filled in."""
         if self.object_name:
             return self.object_name
-        return {"demo": "brick", "ksdd2": "ksdd2"}.get(self.dataset or "")
+        return {"demo": "brick", "surface-strips": "brick", "ksdd2": "ksdd2"}.get(self.dataset or "")
 
     def resolved(self) -> InspectConfig:
         """This config with the defaults that depend on other fields written out (model, encoder, object)."""

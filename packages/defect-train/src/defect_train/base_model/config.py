@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from defect_train.base_model.texture_data import TEXTURE_SOURCES
+from defect_core.surface_photos import SURFACE_PHOTOS
 
 
 def _f(default, help: str, **kwargs):  # noqa: A002 - mirrors dataclasses.field's metadata
@@ -27,8 +27,8 @@ def _need(config: object, ok: bool, name: str, why: str) -> None:
 
 
 def _check_common(c: VaeStageConfig | UnetStageConfig) -> None:
-    unknown = [s for s in c.surfaces if s not in TEXTURE_SOURCES]
-    _need(c, bool(c.surfaces) and not unknown, "surfaces", f"must be among {sorted(TEXTURE_SOURCES)}")
+    unknown = [s for s in c.surfaces if s not in SURFACE_PHOTOS]
+    _need(c, bool(c.surfaces) and not unknown, "surfaces", f"must be among {sorted(SURFACE_PHOTOS)}")
     _need(c, c.resolution >= 8, "resolution", "must be >= 8")
     _need(c, 1 <= c.crop_min_side <= c.crop_max_side, "crop_min_side", "need 1 <= crop_min_side <= crop_max_side")
     _need(c, 0.0 < c.held_out_fraction < 1.0, "held_out_fraction", "must be in (0, 1)")
@@ -66,6 +66,8 @@ class VaeStageConfig:
     weight_decay: float = _f(0.0, "AdamW weight decay")
     max_grad_norm: float = _f(1.0, "gradient-norm clipping")
     kl_weight: float = _f(1e-6, "weight of the KL term (LDM autoencoder)")
+    mark_probability: float = _f(0.5, "share of crops that get random coloured marks (base_model.marks), so "
+                                      "the VAE can represent dark, bright and saturated defects")
     scaling_batches: int = _f(4, "batches whose latent std sets vae.config.scaling_factor = 1 / std (as SD)")
     seed: int = _f(0, "seed of initialisation, crops and latent sampling")
     checkpoint_every: int = _f(200, "write a resumable checkpoint every N steps (0: only at the end)")
@@ -77,6 +79,7 @@ class VaeStageConfig:
     def __post_init__(self) -> None:
         _check_common(self)
         _need(self, self.kl_weight >= 0, "kl_weight", "must be >= 0")
+        _need(self, 0.0 <= self.mark_probability <= 1.0, "mark_probability", "must be in [0, 1]")
         _need(self, self.scaling_batches >= 1, "scaling_batches", "must be >= 1")
         factor = 2 ** (len(self.block_out_channels) - 1)
         _need(self, self.resolution % factor == 0, "resolution", f"must be a multiple of {factor}")

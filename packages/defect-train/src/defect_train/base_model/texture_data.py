@@ -1,7 +1,7 @@
 """Training crops of real surface photographs that registry packages ship, with a held-out strip.
 
 The photographs are scikit-image's ``brick``, ``grass`` and ``gravel`` (512 x 512 grey, in
-``skimage/data``), tinted to RGB with the colours of :data:`defect_core.demo.DEMO_OBJECTS` so that the
+``skimage/data``), tinted to RGB by :func:`defect_core.surface_photos.load_surface_photo` so that the
 model knows the surfaces the demo data shows. No other texture photograph ships inside the installed
 packages (the rest of ``skimage.data`` are portraits, cells, astronomy; scikit-learn's two JPEGs are a
 temple and a flower), so these three are the whole set.
@@ -22,32 +22,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from defect_core.demo import DEMO_OBJECTS
+from defect_core.surface_photos import HELD_OUT_FRACTION, held_out_boundary, load_surface_photo
 
 logger = logging.getLogger(__name__)
 
-# surface name -> (skimage.data function, RGB tint of the grey photograph)
-TEXTURE_SOURCES: dict[str, tuple[str, tuple[float, float, float]]] = {
-    name: (function, tint) for name, (function, tint) in DEMO_OBJECTS.items()
-}
-
 Split = Literal["train", "held_out"]
 Box = tuple[int, int, int, int]
-
-
-def load_surface_photo(name: str) -> np.ndarray:
-    """The tinted photograph of surface ``name``: uint8 (H, W, 3)."""
-    if name not in TEXTURE_SOURCES:
-        raise ValueError(f"unknown surface {name!r}; available: {', '.join(sorted(TEXTURE_SOURCES))}")
-    try:
-        import skimage.data
-    except ImportError as exc:
-        raise ImportError("the texture photographs come from scikit-image: install defect-core[demo]") from exc
-    function, tint = TEXTURE_SOURCES[name]
-    grey = np.asarray(getattr(skimage.data, function)(), dtype=np.float32)
-    if grey.ndim == 3:
-        grey = grey[..., :3].mean(axis=2)
-    return np.clip(np.rint(grey[..., None] * np.asarray(tint, np.float32)), 0, 255).astype(np.uint8)
 
 
 def split_columns(width: int, split: Split, held_out_fraction: float) -> tuple[int, int]:
@@ -55,9 +35,7 @@ def split_columns(width: int, split: Split, held_out_fraction: float) -> tuple[i
 
     The held-out strip is the right ``ceil(held_out_fraction * width)`` columns; training uses the rest.
     """
-    if not 0.0 < held_out_fraction < 1.0:
-        raise ValueError(f"held_out_fraction must be in (0, 1), got {held_out_fraction}")
-    boundary = width - int(np.ceil(held_out_fraction * width))
+    boundary = held_out_boundary(width, held_out_fraction)
     if split == "train":
         return 0, boundary
     if split == "held_out":
@@ -66,7 +44,7 @@ def split_columns(width: int, split: Split, held_out_fraction: float) -> tuple[i
 
 
 def sample_crop_box(shape: tuple[int, int], split: Split, rng: np.random.Generator, min_side: int,
-                    max_side: int, held_out_fraction: float = 0.25) -> Box:
+                    max_side: int, held_out_fraction: float = HELD_OUT_FRACTION) -> Box:
     """A square crop ``(y0, x0, y1, x1)`` (end exclusive) of a photograph of ``shape`` = (H, W), inside
     the columns of ``split``; its side is uniform in ``[min_side, max_side]``, clipped to what fits."""
     height, width = shape
@@ -89,7 +67,7 @@ class TextureCrops:
     """
 
     def __init__(self, photos: Mapping[str, np.ndarray], size: int, min_side: int, max_side: int,
-                 held_out_fraction: float = 0.25) -> None:
+                 held_out_fraction: float = HELD_OUT_FRACTION) -> None:
         if not photos:
             raise ValueError("photos must name at least one surface")
         self.photos = {name: np.ascontiguousarray(p) for name, p in photos.items()}
@@ -101,7 +79,7 @@ class TextureCrops:
 
     @classmethod
     def from_surfaces(cls, names: Sequence[str], size: int, min_side: int, max_side: int,
-                      held_out_fraction: float = 0.25) -> TextureCrops:
+                      held_out_fraction: float = HELD_OUT_FRACTION) -> TextureCrops:
         return cls({n: load_surface_photo(n) for n in names}, size, min_side, max_side, held_out_fraction)
 
     def draw(self, rng: np.random.Generator, count: int, split: Split = "train") -> tuple[torch.Tensor, list[str]]:

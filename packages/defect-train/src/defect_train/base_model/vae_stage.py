@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from defect_core.configs import save_config
 from defect_train.base_model.architecture import build_vae, resolve_device
 from defect_train.base_model.config import VaeStageConfig
+from defect_train.base_model.marks import add_random_marks
 from defect_train.base_model.model_folders import save_pretrained_atomic
 from defect_train.base_model.stage_loop import (
     StageResult,
@@ -74,7 +75,8 @@ def train_vae(config: VaeStageConfig) -> StageResult:
     result = StageResult(run_dir / VAE_FOLDER)
     with tqdm(total=config.steps, initial=state.step, desc="train-vae", unit="step") as bar:
         while state.step < config.steps:
-            images = data.draw(state.rng, config.batch_size)[0].to(device)
+            images = data.draw(state.rng, config.batch_size)[0]
+            images = add_random_marks(images, state.rng, config.mark_probability).to(device)
             posterior = vae.encode(images).latent_dist
             recon = vae.decode(posterior.sample(generator=state.generator)).sample
             l1 = (recon - images).abs().mean()
