@@ -1,9 +1,15 @@
-"""The small base-model recipe of issue 7 (part 1): data split, masks, EMA, both stages, resume, export."""
+"""The small base-model recipe of issue 7 (part 1): data split, masks, EMA, both stages, their outputs (loss
+log, pictures, manifest), resume, Ctrl-C, export."""
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+import os
+import signal
 from dataclasses import replace
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -12,35 +18,50 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+import defect_train.base_model.unet_stage as unet_stage
+import defect_train.base_model.vae_stage as vae_stage
+from defect_core.configs import save_config
+from defect_core.preview import overlay_mask
+from defect_sample.conditioning import tensor_to_pil
 from defect_train.base_model import ExportConfig, UnetStageConfig, VaeStageConfig, export_pipeline
 from defect_train.base_model.__main__ import main as base_model_main
-from defect_train.base_model.architecture import build_vae
+from defect_train.base_model.architecture import build_vae, inference_scheduler
 from defect_train.base_model.ema import EmaWeights
 from defect_train.base_model.masks import inpainting_mask, inpainting_mask_batch
+from defect_train.base_model.stage_pictures import held_out_crops, hole_mask
 from defect_train.base_model.texture_data import TextureCrops, sample_crop_box, split_columns
 from defect_train.base_model.unet_stage import train_unet
-from defect_train.base_model.vae_stage import reconstruction_l1, train_vae
+from defect_train.base_model.vae_stage import reconstruction_l1, texture_crops, train_vae
+from defect_train.checkpoints import list_checkpoints
+from defect_train.interrupt import TrainingInterrupted
 
 
 def _tiny_vae_config(out: Path, **kw) -> VaeStageConfig:
     return VaeStageConfig(output_dir=out, resolution=32, crop_min_side=32, crop_max_side=96,
                           block_out_channels=(8, 16, 16), norm_num_groups=8, batch_size=4, steps=2,
-                          warmup_steps=0, checkpoint_every=0, scaling_batches=1, device="cpu", **kw)
+                          warmup_steps=0, checkpoint_every=0, scaling_batches=1, preview_count=3, eval_crops=8,
+                          device="cpu", **kw)
 
 
 def _tiny_unet_config(out: Path, vae_dir: Path, **kw) -> UnetStageConfig:
     values = dict(vae_dir=vae_dir, output_dir=out, resolution=32, crop_min_side=32, crop_max_side=96,
                   block_out_channels=(16, 32, 32), norm_num_groups=8, attention_head_dim=8,
                   text_hidden_size=16, text_heads=2, batch_size=4, steps=4, warmup_steps=2,
-                  checkpoint_every=2, device="cpu")
+                  checkpoint_every=2, preview_count=3, preview_steps=2, device="cpu")
     values.update(kw)
     return UnetStageConfig(**values)
 
 
 @pytest.fixture(scope="module")
-def vae_dir(tmp_path_factory) -> Path:
-    """A tiny stage-1 VAE, trained for two steps (enough to be a real stage output)."""
-    return train_vae(_tiny_vae_config(tmp_path_factory.mktemp("vae"))).model_dir
+def vae_run(tmp_path_factory):
+    """A tiny stage-1 run of two steps (enough to be a real stage output)."""
+    config = _tiny_vae_config(tmp_path_factory.mktemp("vae"))
+    return config, train_vae(config)
+
+
+@pytest.fixture(scope="module")
+def vae_dir(vae_run) -> Path:
+    return vae_run[1].model_dir
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +193,8 @@ def test_resume_gives_bitwise_the_same_weights(unet_run, vae_dir, tmp_path):
     train_unet(interrupted)
     resumed = train_unet(replace(interrupted, steps=4, resume=True))
     assert resumed.losses == result.losses[2:]
+    # the loss log continues: the rows of the uninterrupted run, none twice
+    assert (interrupted.output_dir / "loss.csv").read_text() == (config.output_dir / "loss.csv").read_text()
     for folder in ("unet", "unet_ema", "text_encoder"):
         a, b = _weights(config.output_dir / folder), _weights(interrupted.output_dir / folder)
         assert a.keys() == b.keys()
@@ -179,6 +202,166 @@ def test_resume_gives_bitwise_the_same_weights(unet_run, vae_dir, tmp_path):
     # the EMA differs from the raw weights: it really is an average
     raw, ema = _weights(config.output_dir / "unet"), _weights(config.output_dir / "unet_ema")
     assert any(not torch.equal(raw[k], ema[k]) for k in raw)
+
+
+# ------------------------------------------------------------------------------ stage outputs, Ctrl-C
+
+
+def _loss_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "loss.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _tile(grid: Image.Image, row: int, col: int, cell: int = 128) -> np.ndarray:
+    """Cell (row, col) of a defect_core.preview grid: 2 px gaps, a 16 px header."""
+    x, y = 2 + col * (cell + 2), 16 + 2 + row * (cell + 2)
+    return np.asarray(grid.crop((x, y, x + cell, y + cell)), dtype=np.int16)
+
+
+def _assert_tile(grid: Image.Image, row: int, col: int, image: Image.Image, tol: int = 0) -> None:
+    expected = np.asarray(image.convert("RGB").resize((128, 128)), dtype=np.int16)
+    assert np.abs(_tile(grid, row, col) - expected).max() <= tol, (row, col)
+
+
+def test_vae_stage_writes_loss_log_reconstructions_and_manifest(vae_run):
+    from diffusers import AutoencoderKL
+
+    config, result = vae_run
+    run = config.output_dir
+    rows = _loss_rows(run)
+    assert list(rows[0]) == ["step", "loss", "l1", "kl", "lr"]
+    assert [int(r["step"]) for r in rows] == [1, 2]
+    assert [float(r["loss"]) for r in rows] == result.losses  # written with repr: read back bitwise
+    for r in rows:
+        # the loss is L1 + kl_weight * KL (a float32 sum, recomputed here in float64)
+        assert float(r["loss"]) == pytest.approx(float(r["l1"]) + config.kl_weight * float(r["kl"]), rel=1e-6)
+        assert float(r["kl"]) > 0 and float(r["lr"]) == config.learning_rate  # no warm-up
+    with Image.open(run / "loss.png") as plot:
+        assert plot.size == (640, 480)
+
+    vae = AutoencoderKL.from_pretrained(result.model_dir).eval()
+    crops, _ = held_out_crops(texture_crops(config), config.eval_crops, config.seed)
+    with torch.no_grad():
+        recon = vae.decode(vae.encode(crops).latent_dist.mode()).sample
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["stage"] == "vae" and manifest["steps"] == 2 and manifest["resumed_from_step"] == 0
+    assert manifest["final_loss"] == result.losses[-1] and manifest["seconds"] > 0
+    assert manifest["held_out_reconstruction_l1"] == pytest.approx(float((recon - crops).abs().mean()), rel=1e-5)
+    assert manifest["held_out_crops"] == 8
+    assert manifest["parameters"] == {"vae": sum(p.numel() for p in vae.parameters())}
+    assert manifest["data"]["surfaces"] == ["brick", "grass", "gravel"]
+    assert manifest["data"]["held_out_fraction"] == 0.25
+    assert manifest["versions"] == {n: version(n) for n in ("torch", "diffusers", "transformers", "defect-train")}
+    assert Path(manifest["model_dir"]) == result.model_dir.resolve()
+
+    with Image.open(run / "reconstructions.png") as picture:
+        grid = picture.convert("RGB")
+    assert grid.size == (2 * 130 + 2, 16 + 3 * 130 + 2)  # preview_count rows of crop | reconstruction
+    for row, (crop, rec) in enumerate(zip(tensor_to_pil(crops[:3]), tensor_to_pil(recon[:3]), strict=True)):
+        _assert_tile(grid, row, 0, crop)
+        _assert_tile(grid, row, 1, rec, tol=2)
+
+
+def test_unet_stage_writes_loss_log_fills_and_manifest(unet_run, vae_dir):
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    from defect_sample.sampler import DefectFillSampler
+
+    config, result = unet_run
+    run = config.output_dir
+    rows = _loss_rows(run)
+    assert list(rows[0]) == ["step", "loss", "lr"]
+    assert [float(r["loss"]) for r in rows] == result.losses
+    # the rate each step used: warm-up over 2 steps, factor k / (warmup + 1) at step k, then 1
+    assert [float(r["lr"]) for r in rows] == pytest.approx([5e-4 / 3, 5e-4 * 2 / 3, 5e-4, 5e-4], rel=1e-12)
+    assert (run / "loss.png").is_file()
+
+    unet = UNet2DConditionModel.from_pretrained(run / "unet_ema").eval()
+    text_encoder = CLIPTextModel.from_pretrained(run / "text_encoder").eval()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["stage"] == "unet" and manifest["steps"] == 4 and manifest["final_loss"] == result.losses[-1]
+    assert manifest["parameters"] == {"unet": sum(p.numel() for p in unet.parameters()),
+                                      "text_encoder": sum(p.numel() for p in text_encoder.parameters())}
+    assert Path(manifest["vae_dir"]) == vae_dir.resolve() and Path(manifest["model_dir"]) == run.resolve()
+    assert manifest["data"]["surfaces"] == ["brick", "grass", "gravel"] and manifest["files"]["picture"] == "fills.png"
+
+    # the model card's hole is 24 x 32 px at rows 20:44, columns 16:48 of a 64 px crop; at 32 px half that
+    card, hole = np.zeros((64, 64), bool), np.zeros((32, 32), bool)
+    card[20:44, 16:48] = True
+    hole[10:22, 8:24] = True
+    assert np.array_equal(hole_mask(64), card) and np.array_equal(hole_mask(32), hole)
+
+    # fills.png shows what the saved EMA UNet, text encoder and VAE fill in, one crop at a time here
+    sampler = DefectFillSampler(AutoencoderKL.from_pretrained(vae_dir), text_encoder,
+                                CLIPTokenizer.from_pretrained(run / "tokenizer"), unet, inference_scheduler())
+    crops, surfaces = held_out_crops(texture_crops(config), config.preview_count, config.seed)
+    with Image.open(run / "fills.png") as picture:
+        grid = picture.convert("RGB")
+    assert grid.size == (3 * 130 + 2, 16 + 3 * 130 + 2)
+    for i, (crop, surface) in enumerate(zip(tensor_to_pil(crops), surfaces, strict=True)):
+        fill = sampler(images=[crop], masks=[hole], prompt=f"a photo of {surface}",
+                       num_inference_steps=config.preview_steps, seed=config.seed + i).images[0][0]
+        _assert_tile(grid, i, 0, crop)
+        _assert_tile(grid, i, 1, overlay_mask(crop, hole))
+        _assert_tile(grid, i, 2, fill, tol=2)
+
+
+def test_ctrl_c_checkpoints_the_step_and_resume_reaches_the_same_weights(unet_run, vae_dir, tmp_path, monkeypatch):
+    config, result = unet_run
+    interrupted = _tiny_unet_config(tmp_path / "ctrl-c", vae_dir, checkpoint_every=0)
+    original = unet_stage._inpainting_loss
+    calls = {"n": 0}
+
+    def loss_then_interrupt(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # during step 3, as if the user pressed Ctrl-C
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(unet_stage, "_inpainting_loss", loss_then_interrupt)
+    with pytest.raises(TrainingInterrupted, match=r"step 3.*--resume"):
+        train_unet(interrupted)
+    run = interrupted.output_dir
+    assert [p.name for p in list_checkpoints(run)] == ["step-000003"]
+    full_log = (config.output_dir / "loss.csv").read_text()
+    assert (run / "loss.csv").read_text().splitlines() == full_log.splitlines()[:4]  # header + steps 1-3
+    assert not (run / "manifest.json").exists() and not (run / "unet_ema").exists()
+
+    monkeypatch.setattr(unet_stage, "_inpainting_loss", original)
+    resumed = train_unet(replace(interrupted, resume=True))
+    assert resumed.losses == result.losses[3:]
+    assert (run / "loss.csv").read_text() == full_log
+    for folder in ("unet", "unet_ema", "text_encoder"):
+        a, b = _weights(config.output_dir / folder), _weights(run / folder)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), folder
+    assert json.loads((run / "manifest.json").read_text())["resumed_from_step"] == 3
+
+
+def test_cli_ctrl_c_prints_the_command_that_finishes_the_stage(vae_run, tmp_path, monkeypatch, capsys):
+    config, _ = vae_run
+    run = tmp_path / "vae"
+    save_config(replace(config, output_dir=run), tmp_path / "vae.toml")
+    original = vae_stage.add_random_marks
+
+    def marks_then_interrupt(*args, **kwargs):
+        monkeypatch.setattr(vae_stage, "add_random_marks", original)
+        os.kill(os.getpid(), signal.SIGINT)  # during step 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(vae_stage, "add_random_marks", marks_then_interrupt)
+    assert base_model_main(["train-vae", "--config", str(tmp_path / "vae.toml")]) == 130
+    err = capsys.readouterr().err
+    assert "train-vae interrupted at step 1" in err
+    assert [p.name for p in list_checkpoints(run)] == ["step-000001"]
+    assert not (run / "vae").exists()
+    command = err.split("Continue with: python -m defect_train.base_model ")[1].splitlines()[0].split()
+    assert command == ["train-vae", "--config", str(run / "config.toml"), "--resume"]
+    assert base_model_main(command) == 0
+    assert str(run / "manifest.json") in capsys.readouterr().out
+    # bitwise the rows of the uninterrupted run of the same config
+    assert (run / "loss.csv").read_text() == (config.output_dir / "loss.csv").read_text()
+    assert (run / "reconstructions.png").is_file()
 
 
 # ------------------------------------------------------------------------------------------------ export
@@ -216,6 +399,10 @@ def test_config_errors_name_the_field_and_the_value():
         UnetStageConfig(mask_full_prob=0.25, mask_stroke_prob=0.9)
     with pytest.raises(ValueError, match=r"surfaces=\('marble',\)"):
         UnetStageConfig(surfaces=("marble",))
+    with pytest.raises(ValueError, match=r"VaeStageConfig.eval_crops=4"):
+        VaeStageConfig(eval_crops=4, preview_count=6)
+    with pytest.raises(ValueError, match=r"UnetStageConfig.preview_steps=0"):
+        UnetStageConfig(preview_steps=0)
 
 
 def test_cli_help_states_the_cost_and_rejects_bad_values(capsys):

@@ -172,9 +172,9 @@ classifier (a ResNet-18 from scratch stays at chance on a few dozen images) and 
 
 STRIPS_PRESET: dict[str, Any] = {
     "dataset": "surface-strips", "object_name": "brick", "base_model": "builtin:texture",
-    "concept_steps": 400, "concept_resolution": 64, "concept_batch_size": 4, "concept_learning_rate": 1e-3,
-    "count": 64, "candidates": 8, "select": "psnr", "sample_steps": 50,
-    "variants": VARIANTS, "tasks": ("segmenter",), "encoder": "resnet18", "pretrained": False, "epochs": 20,
+    "concept_steps": 300, "concept_resolution": 64, "concept_batch_size": 4, "concept_learning_rate": 2e-3,
+    "concept_text_encoder_learning_rate": 4e-4, "count": 40, "candidates": 8, "select": "psnr", "sample_steps": 50,
+    "variants": VARIANTS, "tasks": ("segmenter",), "encoder": "resnet18", "pretrained": False, "epochs": 15,
     "batch_size": 16, "resolution": 64, "learning_rate": 1e-3, "patience": 5, "synthetic_metrics": "random-network",
 }
 """The README's proof-of-method table on the CPU: concepts on ``builtin:texture`` at its 64 px, LFS by PSNR and

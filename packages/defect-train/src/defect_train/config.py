@@ -107,6 +107,9 @@ class TrainConfig:
                 self.object_prompt.format(token=self.token, object=obj))
 
 
-DEMO_PRESET = {"steps": 60, "resolution": 64, "batch_size": 4, "warmup_steps": 10, "checkpoint_every": 30,
-               "preview_steps": 20, "log_every": 5}
-"""What ``defect-train`` with no arguments runs: the paper's method, briefly, on builtin:tiny at 64 px."""
+DEMO_PRESET = {"base_model": "builtin:texture", "defect_name": "hole", "steps": 300, "resolution": 64, "batch_size": 4,
+               "learning_rate": 2e-3, "text_encoder_learning_rate": 4e-4, "warmup_steps": 20,
+               "checkpoint_every": 100, "preview_steps": 50, "log_every": 10}
+"""What ``defect-train`` with no arguments runs: the paper's method on builtin:texture at its 64 px, learning the
+demo brick's hole (a scratch of 1-2 px at 128 px all but vanishes at 64 px), about two minutes on two CPU cores. 300 steps at 10x the paper's learning rates: at 2e-4 a 6 M-parameter UNet's LoRA
+changes too little in a few hundred steps for the preview to show the defect."""

@@ -8,14 +8,10 @@ held-out masks), ``manifest.json`` (what was trained on, timings, final losses),
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,28 +25,26 @@ from defect_core.concept_file import save_concept
 from defect_core.configs import config_to_dict, save_config
 from defect_core.datasets import create_reader
 from defect_core.example import DefectExample
-from defect_core.plotting import line_plot
 from defect_core.splits import select_split
 from defect_sample.model_loading import load_inpaint_pipeline, model_fingerprint
 from defect_train import __version__
 from defect_train.checkpoints import TrainingState, list_checkpoints, load_checkpoint, save_checkpoint
 from defect_train.config import TrainConfig
 from defect_train.data import DefectPairs
+from defect_train.interrupt import TrainingInterrupted, interrupt_flag
 from defect_train.lora import add_paper_lora, cast_lora_to_fp32, export_lora_tensors
+from defect_train.loss_log import LossLog
 from defect_train.losses import LossWeights
 from defect_train.objective import BoxSpec, DefectFillObjective
 from defect_train.preview import write_training_preview
 
 logger = logging.getLogger(__name__)
-LOSS_COLUMNS = ("step", "total", "defect", "object", "attention", "lr")
+LOSS_COLUMNS = ("total", "defect", "object", "attention", "lr")
+PLOTTED_LOSSES = ("total", "defect", "object", "attention")
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C: a checkpoint was written, ``resume`` continues from it."""
 
 
 @dataclass(frozen=True)
@@ -90,48 +84,6 @@ def _device(config: TrainConfig) -> str:
 def _warmup(warmup_steps: int):
     # linear warm-up reaching the full rate at step `warmup_steps`, constant after (RealFill's schedule)
     return lambda step: min(1.0, (step + 1) / max(1, warmup_steps))
-
-
-@contextmanager
-def _interrupt_flag() -> Iterator[dict[str, bool]]:
-    """First Ctrl-C sets a flag (the loop checkpoints and stops); a second one interrupts at once."""
-    flag = {"stop": False}
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum, frame):
-        if flag["stop"]:
-            signal.signal(signal.SIGINT, previous)
-            raise KeyboardInterrupt
-        flag["stop"] = True
-        logger.warning("interrupt: finishing this step and writing a checkpoint (Ctrl-C again to abort)")
-
-    try:
-        signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: no handler, Ctrl-C behaves as usual
-        yield flag
-        return
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _read_loss_rows(path: Path, upto: int) -> list[dict[str, float]]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as fh:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh) if int(row["step"]) <= upto]
-
-
-def _write_loss_log(run_dir: Path, rows: list[dict[str, float]]) -> None:
-    lines = [",".join(LOSS_COLUMNS)] + [",".join(repr(r[c]) if c != "step" else str(int(r[c])) for c in LOSS_COLUMNS)
-                                        for r in rows]
-    write_text_atomic(run_dir / "loss.csv", "\n".join(lines) + "\n")
-    if rows:
-        steps = [r["step"] for r in rows]
-        line_plot({name: (steps, [r[name] for r in rows]) for name in ("total", "defect", "object", "attention")},
-                  run_dir / "loss.png", title="DefectFill training losses", xlabel="step", ylabel="loss",
-                  log_y=all(r[n] > 0 for r in rows for n in ("total", "defect", "object", "attention")))
 
 
 def train_concept(config: TrainConfig) -> Path:
@@ -211,11 +163,11 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
             logger.info("resumed from %s (step %d)", found[-1], state.step)
         else:
             logger.warning("resume requested but %s has no checkpoint: starting at step 0", run_dir)
-    rows = _read_loss_rows(run_dir / "loss.csv", state.step)
+    loss_log = LossLog(run_dir, LOSS_COLUMNS, PLOTTED_LOSSES, "DefectFill training losses", state.step)
 
     trainable = list(state.trainable.values())
-    with _interrupt_flag() as interrupt, tqdm(total=config.steps, initial=state.step, desc="defect-train",
-                                              unit="step", disable=not accelerator.is_local_main_process) as bar:
+    with interrupt_flag() as interrupt, tqdm(total=config.steps, initial=state.step, desc="defect-train",
+                                             unit="step", disable=not accelerator.is_local_main_process) as bar:
         while state.step < config.steps:
             batch = pairs.draw(state.rng)
             with accelerator.autocast():
@@ -234,19 +186,21 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
             lr_scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             state.step += 1
-            rows.append({"step": state.step, **losses.as_floats(), "lr": lr_scheduler.get_last_lr()[0]})
+            row = loss_log.append(state.step, {**losses.as_floats(), "lr": lr_scheduler.get_last_lr()[0]})
             bar.update(1)
-            bar.set_postfix(loss=f"{rows[-1]['total']:.4f}", l_def=f"{rows[-1]['defect']:.4f}")
+            bar.set_postfix(loss=f"{row['total']:.4f}", l_def=f"{row['defect']:.4f}")
             done = state.step == config.steps
             if accelerator.is_main_process:
-                if done or state.step % config.log_every == 0:
-                    _write_loss_log(run_dir, rows)
-                if interrupt["stop"] or (config.checkpoint_every and state.step % config.checkpoint_every == 0):
+                checkpoint = interrupt["stop"] or bool(config.checkpoint_every
+                                                       and state.step % config.checkpoint_every == 0)
+                # the log is written with every checkpoint, so that a resumed run finds all its rows
+                if done or checkpoint or state.step % config.log_every == 0:
+                    loss_log.write()
+                if checkpoint:
                     save_checkpoint(run_dir, state, config.keep_checkpoints)
                 if config.preview_every and state.step % config.preview_every == 0 and not done:
                     write_training_preview(pipe, data, config, run_dir / f"preview-step{state.step:06d}.png")
             if interrupt["stop"]:
-                _write_loss_log(run_dir, rows)
                 raise TrainingInterrupted(f"interrupted at step {state.step}; checkpoint written in "
                                           f"{run_dir / 'checkpoints'}; continue with --resume")
 
@@ -264,7 +218,7 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
         unet_plain.eval()
         te_plain.eval()
         preview = write_training_preview(pipe, data, config, run_dir / "preview.png")
-        final = rows[-1] if rows else {}
+        final = loss_log.last
         manifest = {
             "concept": str(concept_path.resolve()), "concept_id": card.concept_id, "base_model": config.base_model,
             "examples": [e.to_dict(relative_to=run_dir) for e in data.examples],
@@ -273,6 +227,6 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
         }
         write_text_atomic(run_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
         logger.info("concept written to %s", concept_path)
-    if rows and not all(math.isfinite(r["total"]) for r in rows):
+    if not all(math.isfinite(r["total"]) for r in loss_log.rows):
         raise NonFiniteLossError("non-finite losses in the log")
     return concept_path

@@ -7,8 +7,10 @@
 Estimated cost on a 2-core CPU (issue 7's sketch, per-step times re-measured with this code): the
 0.95 M-parameter VAE, 800 steps at batch 16, about 0.8 s per step, 10-11 min (reconstruction L1 about 0.06
 in the sketch); the 5.9 M-parameter UNet with its 0.48 M text encoder, 1500 steps at batch 32, about 1.0-1.1
-s per step, 26-27 min. The fp16 export is 14.8 MB. Both stages write resumable checkpoints: run the same
-command with --resume after an interruption. ``--config FILE.toml`` sets a subcommand's defaults; explicit flags win.
+s per step, 26-27 min. The fp16 export is 14.8 MB. Both stages show a progress bar and write into their
+folder the resolved config.toml, loss.csv and loss.png, resumable checkpoints, a picture
+(reconstructions.png, fills.png) and manifest.json. Ctrl-C writes a checkpoint and prints the command that
+continues (the same one with --resume). ``--config FILE.toml`` sets a subcommand's defaults; explicit flags win.
 
   python -m defect_train.base_model train-vae --output-dir runs/base-model/vae
   python -m defect_train.base_model train-unet --vae-dir runs/base-model/vae/vae --output-dir runs/base-model/unet
@@ -57,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     from defect_train.base_model import export_pipeline, train_unet, train_vae
+    from defect_train.base_model.stage_loop import NonFiniteLossError
+    from defect_train.base_model.stage_pictures import FILLS, RECONSTRUCTIONS
+    from defect_train.interrupt import TrainingInterrupted
 
     try:
         if args.command == "train-vae":
@@ -65,9 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"unet, text encoder, tokenizer: {train_unet(config).model_dir}")
         else:
             print(f"pipeline: {export_pipeline(config)}")
-    except (DefectfillError, ValueError) as exc:
+    except TrainingInterrupted as exc:
+        print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
+        return 130
+    except (DefectfillError, ValueError, NonFiniteLossError) as exc:
         print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    if args.command != "export":
+        run = config.output_dir
+        print(f"manifest: {run / 'manifest.json'}\nloss log: {run / 'loss.csv'} (plot: {run / 'loss.png'})\n"
+              f"picture:  {run / (RECONSTRUCTIONS if args.command == 'train-vae' else FILLS)}")
     return 0
 
 

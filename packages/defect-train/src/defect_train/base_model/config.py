@@ -40,6 +40,7 @@ def _check_common(c: VaeStageConfig | UnetStageConfig) -> None:
     _need(c, c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: only at the end)")
     _need(c, c.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
     _need(c, c.log_every >= 1, "log_every", "must be >= 1")
+    _need(c, c.preview_count >= 1, "preview_count", "must be >= 1")
     _need(c, len(c.block_out_channels) >= 2, "block_out_channels", "needs at least two blocks")
     _need(c, all(ch % c.norm_num_groups == 0 for ch in c.block_out_channels), "norm_num_groups",
           f"must divide every block width {c.block_out_channels}")
@@ -49,7 +50,9 @@ def _check_common(c: VaeStageConfig | UnetStageConfig) -> None:
 class VaeStageConfig:
     """Stage 1: an ``AutoencoderKL`` trained with L1 reconstruction (+ a small KL) on texture crops."""
 
-    output_dir: Path = _f(Path("runs/base-model/vae"), "stage folder: config.toml, checkpoints, the trained vae/")
+    output_dir: Path = _f(Path("runs/base-model/vae"), "stage folder: config.toml, checkpoints, loss.csv, "
+                                                       "loss.png, the trained vae/, reconstructions.png, "
+                                                       "manifest.json")
     surfaces: tuple[str, ...] = _f(("brick", "grass", "gravel"), "surface photographs to train on")
     resolution: int = _f(64, "crop size in pixels (square)")
     crop_min_side: int = _f(64, "smallest crop side taken from the photograph, in photograph pixels")
@@ -66,6 +69,10 @@ class VaeStageConfig:
     weight_decay: float = _f(0.0, "AdamW weight decay")
     max_grad_norm: float = _f(1.0, "gradient-norm clipping")
     kl_weight: float = _f(1e-6, "weight of the KL term (LDM autoencoder)")
+    init_vae: Path | None = _f(None, "start from this trained VAE folder instead of random weights")
+    decoder_only: bool = _f(False, "train the decoder only: the encoder of init_vae, hence its latent space and "
+                                   "scaling factor, stay as they are, so a UNet trained on them stays valid (how "
+                                   "Stable Diffusion's ft-MSE VAE was made)")
     mark_probability: float = _f(0.5, "share of crops that get random coloured marks (base_model.marks), so "
                                       "the VAE can represent dark, bright and saturated defects")
     scaling_batches: int = _f(4, "batches whose latent std sets vae.config.scaling_factor = 1 / std (as SD)")
@@ -73,13 +80,18 @@ class VaeStageConfig:
     checkpoint_every: int = _f(200, "write a resumable checkpoint every N steps (0: only at the end)")
     keep_checkpoints: int = _f(2, "how many checkpoints to keep")
     resume: bool = _f(False, "continue from the newest checkpoint in output_dir")
-    log_every: int = _f(50, "log the loss every N steps")
+    log_every: int = _f(50, "log the loss and rewrite loss.csv every N steps")
+    preview_count: int = _f(6, "held-out crops shown in reconstructions.png")
+    eval_crops: int = _f(96, "held-out crops whose mean reconstruction L1 manifest.json reports (the model "
+                             "card's 96)")
     device: str = _f("auto", "device: auto, cpu, cuda, cuda:1, ...")
 
     def __post_init__(self) -> None:
         _check_common(self)
+        _need(self, self.eval_crops >= self.preview_count, "eval_crops", "must be >= preview_count")
         _need(self, self.kl_weight >= 0, "kl_weight", "must be >= 0")
         _need(self, 0.0 <= self.mark_probability <= 1.0, "mark_probability", "must be in [0, 1]")
+        _need(self, not self.decoder_only or self.init_vae is not None, "decoder_only", "needs init_vae")
         _need(self, self.scaling_batches >= 1, "scaling_batches", "must be >= 1")
         factor = 2 ** (len(self.block_out_channels) - 1)
         _need(self, self.resolution % factor == 0, "resolution", f"must be a multiple of {factor}")
@@ -90,8 +102,9 @@ class UnetStageConfig:
     """Stage 2: the 9-channel inpainting UNet and a small CLIP text encoder, on latents of the stage-1 VAE."""
 
     vae_dir: Path = _f(Path("runs/base-model/vae/vae"), "the trained VAE folder written by train-vae")
-    output_dir: Path = _f(Path("runs/base-model/unet"), "stage folder: config.toml, checkpoints, unet/, "
-                                                        "text_encoder/, tokenizer/")
+    output_dir: Path = _f(Path("runs/base-model/unet"), "stage folder: config.toml, checkpoints, loss.csv, "
+                                                        "loss.png, unet/, unet_ema/, text_encoder/, tokenizer/, "
+                                                        "fills.png, manifest.json")
     surfaces: tuple[str, ...] = _f(("brick", "grass", "gravel"), "surface photographs to train on")
     resolution: int = _f(64, "crop size in pixels (square)")
     crop_min_side: int = _f(64, "smallest crop side taken from the photograph, in photograph pixels")
@@ -119,11 +132,14 @@ class UnetStageConfig:
     checkpoint_every: int = _f(250, "write a resumable checkpoint every N steps (0: only at the end)")
     keep_checkpoints: int = _f(2, "how many checkpoints to keep")
     resume: bool = _f(False, "continue from the newest checkpoint in output_dir")
-    log_every: int = _f(50, "log the loss every N steps")
+    log_every: int = _f(50, "log the loss and rewrite loss.csv every N steps")
+    preview_count: int = _f(6, "held-out crops filled in fills.png")
+    preview_steps: int = _f(50, "DDIM steps of the fills in fills.png (the model card's 50)")
     device: str = _f("auto", "device: auto, cpu, cuda, cuda:1, ...")
 
     def __post_init__(self) -> None:
         _check_common(self)
+        _need(self, self.preview_steps >= 1, "preview_steps", "must be >= 1")
         _need(self, "{surface}" in self.prompt_template, "prompt_template", "must contain {surface}")
         _need(self, 0.0 <= self.empty_prompt_prob <= 1.0, "empty_prompt_prob", "must be in [0, 1]")
         _need(self, 0.0 <= self.mask_full_prob <= 1.0, "mask_full_prob", "must be in [0, 1]")

@@ -1,16 +1,29 @@
-"""What the two training stages share: the optimiser with warm-up, resume, checkpoints, the result."""
+"""What the two training stages share: the optimiser with warm-up, resume, and :class:`StageProgress`, the
+step bookkeeping (progress bar, ``loss.csv`` / ``loss.png``, checkpoints, Ctrl-C), and the result."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from defect_train.checkpoints import TrainingState, list_checkpoints, load_checkpoint, save_checkpoint
+from defect_train.base_model.config import UnetStageConfig, VaeStageConfig
+from defect_train.checkpoints import (
+    CHECKPOINT_DIR,
+    TrainingState,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
+from defect_train.interrupt import TrainingInterrupted, interrupt_flag
+from defect_train.loss_log import LossLog
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +87,72 @@ def optimiser_step(state: TrainingState, loss: torch.Tensor, params: list[torch.
     return value
 
 
-def after_step(run_dir: Path, state: TrainingState, total_steps: int, checkpoint_every: int, keep: int) -> None:
-    """Write a checkpoint every ``checkpoint_every`` steps and at the last step (so a run can be extended)."""
-    if state.step == total_steps or (checkpoint_every and state.step % checkpoint_every == 0):
-        save_checkpoint(run_dir, state, keep)
+class StageProgress:
+    """The step loop of one stage call, as a context manager; call :meth:`step_done` after each optimiser step.
+
+    Shows a progress bar; keeps ``loss.csv`` with one row per step, columns ``step, loss, <parts>, lr``
+    (``lr``: the learning rate the step used), rewritten every ``config.log_every`` steps and with every
+    checkpoint, so that a resumed run continues it without gaps or duplicates; writes a checkpoint every
+    ``config.checkpoint_every`` steps and at the last step. The first Ctrl-C finishes the running step,
+    writes a checkpoint and raises :class:`~defect_train.interrupt.TrainingInterrupted` with the command
+    that resumes; a second one aborts at once. An error (a non-finite loss) still writes the rows so far.
+    """
+
+    def __init__(self, command: str, run_dir: Path, state: TrainingState, config: VaeStageConfig | UnetStageConfig,
+                 parts: Sequence[str], plotted: Sequence[str]) -> None:
+        self.command = command
+        self.run_dir = Path(run_dir)
+        self.state = state
+        self.config = config
+        self.parts = tuple(parts)
+        self.first_step = state.step
+        self.losses: list[float] = []
+        self.log = LossLog(self.run_dir, ("loss", *self.parts, "lr"), plotted, f"{command} losses", state.step)
+        self.started = time.time()
+        self._stack = ExitStack()
+
+    def __enter__(self) -> StageProgress:
+        self._lr = self.state.lr_scheduler.get_last_lr()[0]
+        self._interrupt = self._stack.enter_context(interrupt_flag())
+        self._bar = self._stack.enter_context(tqdm(total=self.config.steps, initial=self.state.step,
+                                                   desc=self.command, unit="step"))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool | None:
+        if exc_type is not None and issubclass(exc_type, Exception):
+            try:
+                self.log.write()
+            except Exception:  # the original error matters more than the log
+                logger.exception("could not write %s", self.log.csv_path)
+        return self._stack.__exit__(exc_type, exc, tb)
+
+    def step_done(self, loss: float, parts: Mapping[str, float]) -> None:
+        """Count the step just optimised (``state.step += 1``) with its ``loss`` and ``parts`` (one value per
+        name given at construction), then log, checkpoint or stop as due."""
+        state, config = self.state, self.config
+        state.step += 1
+        self.losses.append(loss)
+        row = self.log.append(state.step, {"loss": loss, **parts, "lr": self._lr})
+        self._lr = state.lr_scheduler.get_last_lr()[0]
+        self._bar.update(1)
+        self._bar.set_postfix({name: f"{row[name]:.4f}" for name in ("loss", *self.parts)})
+        if state.step % config.log_every == 0:
+            logger.info("step %d/%d: %s", state.step, config.steps,
+                        ", ".join(f"{k} {v:.5g}" for k, v in row.items() if k != "step"))
+        stop = self._interrupt["stop"]
+        checkpoint = stop or state.step == config.steps or bool(
+            config.checkpoint_every and state.step % config.checkpoint_every == 0)
+        if checkpoint or state.step % config.log_every == 0:
+            self.log.write()
+        if checkpoint:
+            save_checkpoint(self.run_dir, state, config.keep_checkpoints)
+        if stop:
+            raise TrainingInterrupted(
+                f"{self.command} interrupted at step {state.step}; checkpoint written in "
+                f"{self.run_dir / CHECKPOINT_DIR}. Continue with: python -m defect_train.base_model "
+                f"{self.command} --config {self.run_dir / 'config.toml'} --resume")
+
+    @property
+    def seconds(self) -> float:
+        """Wall time since this object was made, before the first step (a resumed run counts from its resume)."""
+        return time.time() - self.started

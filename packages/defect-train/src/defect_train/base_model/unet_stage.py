@@ -6,6 +6,10 @@ order ``[x_t, mask, masked-image latent]`` (built by :mod:`defect_sample.conditi
 sampler and the DefectFill trainer use), the prompt names the surface ("a photo of brick") or is empty
 (10 %), the UNet predicts ε under SD's scaled-linear DDPM schedule, and an EMA of the UNet weights is kept.
 Unlike SD, whose CLIP encoder is pretrained and frozen, the small text encoder learns here with the UNet.
+
+The stage folder receives ``config.toml``, ``checkpoints/``, ``loss.csv`` / ``loss.png`` (loss and
+learning rate per step), the model folders, ``fills.png`` (held-out crops | hole | fill by the EMA UNet)
+and ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from defect_core.configs import save_config
 from defect_core.errors import InputFileError
@@ -25,14 +28,17 @@ from defect_sample.conditioning import (
     latent_mask,
     masked_image,
     prediction_target,
+    tensor_to_pil,
     tokenize,
     unet_input,
     vae_scale_factor,
 )
+from defect_sample.sampler import DefectFillSampler
 from defect_sample.tiny_model import write_tiny_tokenizer_files
 from defect_train.base_model.architecture import (
     build_text_encoder,
     build_unet,
+    inference_scheduler,
     resolve_device,
     training_scheduler,
 )
@@ -41,12 +47,14 @@ from defect_train.base_model.ema import EmaWeights
 from defect_train.base_model.masks import inpainting_mask_batch
 from defect_train.base_model.model_folders import save_pretrained_atomic, write_folder_atomic
 from defect_train.base_model.stage_loop import (
+    StageProgress,
     StageResult,
-    after_step,
     maybe_resume,
     new_state,
     optimiser_step,
 )
+from defect_train.base_model.stage_outputs import finish_stage, parameter_count
+from defect_train.base_model.stage_pictures import FILLS, fill_holes, held_out_crops, hole_mask, write_fills
 from defect_train.base_model.vae_stage import texture_crops
 
 logger = logging.getLogger(__name__)
@@ -90,31 +98,40 @@ def train_unet(config: UnetStageConfig) -> StageResult:
     params = {**{f"unet.{n}": p for n, p in unet.named_parameters()},
               **{f"text_encoder.{n}": p for n, p in text_encoder.named_parameters()}}
     logger.info("UNet %.2f M, text encoder %.2f M parameters",
-                sum(p.numel() for p in unet.parameters()) / 1e6, sum(p.numel() for p in text_encoder.parameters()) / 1e6)
+                parameter_count(unet) / 1e6, parameter_count(text_encoder) / 1e6)
     trainable = list(params.values())
     state = new_state({**params, **{f"ema.{n}": t for n, t in ema.shadow.items()}}, trainable, config.learning_rate,
                       config.weight_decay, config.warmup_steps, config.seed)
     maybe_resume(run_dir, state, config.resume)
     noise_scheduler = training_scheduler()
-    result = StageResult(run_dir)
-    with tqdm(total=config.steps, initial=state.step, desc="train-unet", unit="step") as bar:
+    with StageProgress("train-unet", run_dir, state, config, parts=(), plotted=("loss",)) as progress:
         while state.step < config.steps:
             loss = _inpainting_loss(config, state, data, vae, unet, text_encoder, tokenizer, noise_scheduler, device)
-            result.losses.append(optimiser_step(state, loss, trainable, config.max_grad_norm, run_dir))
+            value = optimiser_step(state, loss, trainable, config.max_grad_norm, run_dir)
             ema.update(unet, state.step)
-            state.step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{result.losses[-1]:.4f}")
-            if state.step % config.log_every == 0:
-                logger.info("step %d: loss %.5f", state.step, result.losses[-1])
-            after_step(run_dir, state, config.steps, config.checkpoint_every, config.keep_checkpoints)
+            progress.step_done(value, {})
     unet.eval()
     text_encoder.eval()
     save_pretrained_atomic(unet, run_dir / UNET_FOLDER)
     save_pretrained_atomic(text_encoder, run_dir / TEXT_ENCODER_FOLDER)
     ema.copy_to(unet)
     save_pretrained_atomic(unet, run_dir / EMA_UNET_FOLDER)
-    return result
+    picture = _write_fills_picture(config, data, vae, unet, text_encoder, tokenizer, run_dir / FILLS)
+    finish_stage(progress, "unet", run_dir,
+                 {"unet": parameter_count(unet), "text_encoder": parameter_count(text_encoder)}, picture, device,
+                 {"vae_dir": str(Path(config.vae_dir).resolve()),
+                  "fills": {"weights": EMA_UNET_FOLDER, "prompt": config.prompt_template,
+                            "ddim_steps": config.preview_steps, "crops": config.preview_count}})
+    return StageResult(run_dir, progress.losses)
+
+
+def _write_fills_picture(config: UnetStageConfig, data, vae, unet, text_encoder, tokenizer, path: Path) -> Path:
+    """``fills.png`` of held-out crops with the modules as they are (the caller has loaded the EMA weights)."""
+    crops, surfaces = held_out_crops(data, config.preview_count, config.seed)
+    images, mask = tensor_to_pil(crops), hole_mask(config.resolution)
+    sampler = DefectFillSampler(vae, text_encoder, tokenizer, unet, inference_scheduler())
+    fills = fill_holes(sampler, images, surfaces, mask, config.prompt_template, config.preview_steps, config.seed)
+    return write_fills(images, mask, fills, path)
 
 
 def _inpainting_loss(config: UnetStageConfig, state, data, vae, unet, text_encoder, tokenizer, noise_scheduler,

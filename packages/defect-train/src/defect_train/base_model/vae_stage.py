@@ -1,4 +1,9 @@
-"""Stage 1 of the base-model recipe: the ``AutoencoderKL``, L1 reconstruction plus a small KL."""
+"""Stage 1 of the base-model recipe: the ``AutoencoderKL``, L1 reconstruction plus a small KL.
+
+The stage folder receives ``config.toml``, ``checkpoints/``, ``loss.csv`` / ``loss.png`` (loss, L1, KL,
+learning rate per step), the trained ``vae/``, ``reconstructions.png`` (held-out crops | reconstructions)
+and ``manifest.json`` (with the mean reconstruction L1 of ``eval_crops`` held-out crops).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from defect_core.configs import save_config
 from defect_train.base_model.architecture import build_vae, resolve_device
@@ -15,17 +19,26 @@ from defect_train.base_model.config import VaeStageConfig
 from defect_train.base_model.marks import add_random_marks
 from defect_train.base_model.model_folders import save_pretrained_atomic
 from defect_train.base_model.stage_loop import (
+    StageProgress,
     StageResult,
-    after_step,
     maybe_resume,
     new_state,
     optimiser_step,
 )
+from defect_train.base_model.stage_outputs import finish_stage, parameter_count
+from defect_train.base_model.stage_pictures import RECONSTRUCTIONS, held_out_crops, write_reconstructions
 from defect_train.base_model.texture_data import TextureCrops
 
 logger = logging.getLogger(__name__)
 
 VAE_FOLDER = "vae"
+
+
+def load_vae(folder: Path):  # -> AutoencoderKL
+    """A trained VAE folder (diffusers layout), in float32 whatever dtype it was saved in."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL.from_pretrained(folder, torch_dtype=torch.float32)
 
 
 def texture_crops(config) -> TextureCrops:
@@ -34,12 +47,20 @@ def texture_crops(config) -> TextureCrops:
                                       config.crop_max_side, config.held_out_fraction)
 
 
+@torch.no_grad()
+def reconstruct(vae, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """``vae``'s reconstructions (decoded posterior mode) of images (B, 3, H, W) in [-1, 1], in chunks of
+    ``batch_size``: float32 (B, 3, H, W) on the CPU (not clamped)."""
+    out = []
+    for start in range(0, images.shape[0], batch_size):
+        chunk = images[start:start + batch_size].to(vae.device, vae.dtype)
+        out.append(vae.decode(vae.encode(chunk).latent_dist.mode()).sample.float().cpu())
+    return torch.cat(out)
+
+
 def reconstruction_l1(vae, images: torch.Tensor) -> float:
     """Mean absolute error of ``vae``'s reconstruction (posterior mode) of images (B, 3, H, W) in [-1, 1]."""
-    with torch.no_grad():
-        images = images.to(vae.device, vae.dtype)
-        recon = vae.decode(vae.encode(images).latent_dist.mode()).sample
-        return float((recon.float() - images.float()).abs().mean())
+    return float((reconstruct(vae, images) - images.float().cpu()).abs().mean())
 
 
 @torch.no_grad()
@@ -65,33 +86,44 @@ def train_vae(config: VaeStageConfig) -> StageResult:
     device = resolve_device(config.device)
     data = texture_crops(config)
     torch.manual_seed(config.seed)
-    vae = build_vae(config).to(device).train()
-    params = dict(vae.named_parameters())
-    logger.info("VAE: %.2f M parameters, %d -> %d px latents", sum(p.numel() for p in params.values()) / 1e6,
+    vae = (build_vae(config) if config.init_vae is None else load_vae(config.init_vae)).to(device).train()
+    if config.decoder_only:
+        vae.encoder.requires_grad_(False)
+        vae.quant_conv.requires_grad_(False)
+    params = {n: p for n, p in vae.named_parameters() if p.requires_grad}
+    logger.info("VAE: %.2f M parameters, %d -> %d px latents", parameter_count(vae) / 1e6,
                 config.resolution, config.resolution // 2 ** (len(config.block_out_channels) - 1))
     state = new_state({f"vae.{n}": p for n, p in params.items()}, list(params.values()), config.learning_rate,
                       config.weight_decay, config.warmup_steps, config.seed)
     maybe_resume(run_dir, state, config.resume)
-    result = StageResult(run_dir / VAE_FOLDER)
-    with tqdm(total=config.steps, initial=state.step, desc="train-vae", unit="step") as bar:
+    with StageProgress("train-vae", run_dir, state, config, parts=("l1", "kl"), plotted=("loss", "l1")) as progress:
         while state.step < config.steps:
             images = data.draw(state.rng, config.batch_size)[0]
             images = add_random_marks(images, state.rng, config.mark_probability).to(device)
-            posterior = vae.encode(images).latent_dist
+            with torch.set_grad_enabled(not config.decoder_only):
+                posterior = vae.encode(images).latent_dist
             recon = vae.decode(posterior.sample(generator=state.generator)).sample
             l1 = (recon - images).abs().mean()
             # kl() sums over the latent elements of a sample, as the LDM autoencoder's loss does
-            loss = l1 + config.kl_weight * posterior.kl().mean()
-            result.losses.append(optimiser_step(state, loss, list(params.values()), config.max_grad_norm, run_dir))
-            state.step += 1
-            bar.update(1)
-            bar.set_postfix(l1=f"{float(l1.detach()):.4f}")
-            if state.step % config.log_every == 0:
-                logger.info("step %d: loss %.5f (L1 %.5f)", state.step, result.losses[-1], float(l1.detach()))
-            after_step(run_dir, state, config.steps, config.checkpoint_every, config.keep_checkpoints)
+            kl = posterior.kl().mean()
+            loss = l1 + config.kl_weight * kl
+            value = optimiser_step(state, loss, list(params.values()), config.max_grad_norm, run_dir)
+            progress.step_done(value, {"l1": float(l1.detach()), "kl": float(kl.detach())})
     vae.eval()
-    factor = latent_scaling_factor(vae, data, config.scaling_batches, config.batch_size, config.seed)
-    vae.register_to_config(scaling_factor=factor)
+    if config.decoder_only:  # the latents are those of init_vae: its scaling factor still holds
+        factor = float(vae.config.scaling_factor)
+    else:
+        factor = latent_scaling_factor(vae, data, config.scaling_batches, config.batch_size, config.seed)
+        vae.register_to_config(scaling_factor=factor)
     logger.info("latent scaling factor %.5f", factor)
-    save_pretrained_atomic(vae, result.model_dir)
-    return result
+    model_dir = save_pretrained_atomic(vae, run_dir / VAE_FOLDER)
+    crops, _ = held_out_crops(data, config.eval_crops, config.seed)
+    reconstructions = reconstruct(vae, crops, config.batch_size)
+    held_out_l1 = float((reconstructions - crops).abs().mean())
+    logger.info("held-out reconstruction L1 %.5f (%d crops)", held_out_l1, config.eval_crops)
+    picture = write_reconstructions(crops[:config.preview_count], reconstructions[:config.preview_count],
+                                    run_dir / RECONSTRUCTIONS)
+    finish_stage(progress, "vae", model_dir, {"vae": parameter_count(vae)}, picture, device, {
+        "held_out_reconstruction_l1": held_out_l1, "held_out_crops": config.eval_crops,
+        "latent_scaling_factor": factor})
+    return StageResult(model_dir, progress.losses)
