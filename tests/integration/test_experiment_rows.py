@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_experiment import _report_table
 
 from defect_core.concept_file import read_concept_card
 from defect_core.manifest import read_manifest
 from defect_inspect.experiment import ExperimentConfig, run_experiment
-from test_experiment import _report_table
 
 
 @pytest.fixture(autouse=True)
