@@ -179,5 +179,5 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
 
 def test_incomplete_cache_folder_is_reported(tmp_path):
     (tmp_path / "demo-v1").mkdir()
-    with pytest.raises(ValueError, match="not a complete demo dataset"):
+    with pytest.raises(ValueError, match="not a complete dataset"):
         ensure_demo_dataset(tmp_path)

@@ -29,14 +29,8 @@ def _empty_weight_caches(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Two shared cores: torch's thread pool spinning against other processes slows small networks down."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Every inspect test runs torch on one thread (see the root conftest)."""
 
 
 @pytest.fixture(scope="session")

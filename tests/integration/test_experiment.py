@@ -18,15 +18,7 @@ from PIL import Image
 
 from defect_core.manifest import read_manifest
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _report_table(text: str) -> dict[str, dict[str, str]]:

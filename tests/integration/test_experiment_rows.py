@@ -15,20 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from test_experiment import _report_table
 
 from defect_core.concept_file import read_concept_card
 from defect_core.manifest import read_manifest
 from defect_inspect.experiment import ExperimentConfig, run_experiment
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_strip_rows_are_made_as_named(tmp_path: Path) -> None:

@@ -167,8 +167,10 @@ def write_experiment_report(
         "",
         f"Defect types: {', '.join(defects)}. Concepts: {config.concept_steps} steps at {config.concept_resolution} px "
         f"on `{config.base_model}`; {config.count} generated images per type ({config.candidates} LFS candidates, "
-        f"{config.select}, {config.sample_steps} DDIM steps). Inspection: classifier `{config.classifier}`, "
-        f"segmenter `{config.segmenter}`" + (f" / `{config.encoder}`" if config.encoder else "")
+        f"{config.select}, {config.sample_steps} DDIM steps). Inspection: "
+        + ", ".join(([f"classifier `{config.classifier}`"] if "classifier" in config.tasks else [])
+                    + ([f"segmenter `{config.segmenter}`" + (f" / `{config.encoder}`" if config.encoder else "")]
+                       if "segmenter" in config.tasks else []))
         + f", {config.resolution} px, up to {config.epochs} epochs, "
         + ("ImageNet weights" if config.pretrained else "random initialisation") + ".",
         "Test set: the real held-out two thirds of each defect type (and the test/good images for the segmenter).",

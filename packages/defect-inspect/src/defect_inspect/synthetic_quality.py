@@ -19,9 +19,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class QualityNetworks:
     @classmethod
     def load(cls, kind: str, device: str | torch.device = "cpu") -> QualityNetworks:
         """Load the networks; ``"pretrained"`` raises ``MissingWeightsError`` naming a missing file."""
+        import torch
+
         from defect_metrics import RandomConvFeatures, load_lpips
         from defect_metrics.features import INCEPTION_SIZE, load_inception
 
