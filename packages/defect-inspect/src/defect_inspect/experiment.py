@@ -349,12 +349,11 @@ def measure_quality(config: ExperimentConfig, reader, defects: list[str],
     return quality, networks.describe()
 
 
-def _device(config: ExperimentConfig) -> str:
-    if config.device != "auto":
-        return config.device
-    import torch
+def _device(config: ExperimentConfig):
+    """The torch device of ``config.device`` (``auto``: CUDA when available)."""
+    from defect_metrics.features import resolve_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return resolve_device(None if config.device == "auto" else config.device)
 
 
 def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> ExperimentResult:
