@@ -6,6 +6,7 @@ import dataclasses
 import json
 import pickle
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,32 @@ def expect_refusal(path: Path, *needles: str) -> None:
 def test_refuses_a_pickle(tmp_path: Path, protocol: int) -> None:
     path = tmp_path / "concept.safetensors"
     path.write_bytes(pickle.dumps({"unet.w": np.zeros(3)}, protocol=protocol))
+    expect_refusal(path, "pickle")
+
+
+def test_every_header_length_residue_loads(tmp_path: Path) -> None:
+    """safetensors pads its header to 8 bytes, so the length's low byte takes 32 values; 0x80 is pickle's PROTO."""
+    seen: dict[int, Path] = {}
+    for n in range(1, 400):
+        path = tmp_path / f"c{n}.safetensors"
+        save_concept(path, make_tensors(), dataclasses.replace(make_card(), defect_name="d" * n))
+        (size,) = struct.unpack("<Q", path.read_bytes()[:8])
+        seen.setdefault(size & 0xFF, path)
+        if len(seen) == 32:
+            break
+    assert sorted(seen) == list(range(0, 256, 8))
+    assert seen[0x80].read_bytes()[:1] == b"\x80"
+    for path in seen.values():
+        concept = load_concept(path)
+        assert set(concept.tensors) == set(make_tensors())
+        assert list_concept_tensor_names(path) == sorted(make_tensors())
+
+
+def test_refuses_a_zip_checkpoint(tmp_path: Path) -> None:
+    # torch.save writes a zip archive holding data.pkl; refused by name, never opened
+    path = tmp_path / "concept.safetensors"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"unet.w": [0.0]}, protocol=2))
     expect_refusal(path, "pickle")
 
 

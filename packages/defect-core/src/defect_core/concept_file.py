@@ -52,23 +52,31 @@ def save_concept(path: str | Path, tensors: dict[str, np.ndarray], card: Concept
     return write_bytes_atomic(path, data)
 
 
+def _looks_like_pickle_or_zip(head: bytes) -> bool:
+    """Pickle protocol 2-5 opens with PROTO (0x80) and its version; a torch zip checkpoint with a local file header."""
+    return (head[:1] == b"\x80" and 2 <= head[1] <= 5) or head[:4] == b"PK\x03\x04"
+
+
 def _check_safetensors_header(path: Path) -> dict[str, str]:
     """Read the header without trusting the file; return its ``__metadata__``."""
     if not path.is_file():
         raise ConceptFileError(path, "concept file does not exist")
+    file_size = path.stat().st_size
     with open(path, "rb") as fh:
         head = fh.read(9)
         if len(head) < 9:
             raise ConceptFileError(path, "file is too short to be a safetensors file")
-        if head[:1] == b"\x80" or head[:2] == b"PK":
-            raise ConceptFileError(path, "this is a pickle / torch checkpoint, not safetensors; "
-                                         "defectfill never loads pickles (convert it to .safetensors)")
         (size,) = struct.unpack("<Q", head[:8])
-        if head[8:9] != b"{" or size > _MAX_HEADER_BYTES:
+        # The file's own structure decides first: the header length is any 8-byte number, so its low byte is 0x80
+        # (pickle's PROTO opcode) for one padded length in 32. Only a file that is not safetensors is checked for
+        # pickle's real opening, which then names the problem better than "no JSON header".
+        if not (head[8:9] == b"{" and 2 <= size <= _MAX_HEADER_BYTES):
+            if _looks_like_pickle_or_zip(head):
+                raise ConceptFileError(path, "this is a pickle / torch checkpoint, not safetensors; "
+                                             "defectfill never loads pickles (convert it to .safetensors)")
             raise ConceptFileError(path, "not a safetensors file (no JSON header)")
         fh.seek(8)
         raw = fh.read(size)
-    file_size = path.stat().st_size
     if len(raw) < size:
         raise ConceptFileError(path, f"file is truncated: its header alone needs {8 + size} bytes, "
                                      f"the file has {file_size}")
