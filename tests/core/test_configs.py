@@ -14,10 +14,13 @@ import pytest
 from defect_core.configs import (
     add_config_arguments,
     build_config,
+    coerce_paths,
+    config_field,
     config_to_dict,
     dump_toml,
     load_toml,
     parse_config,
+    require,
     save_config,
 )
 from defect_core.errors import InputFileError
@@ -186,3 +189,54 @@ def test_skip_leaves_out_fields() -> None:
     with pytest.raises(SystemExit):
         parser.parse_args(["--steps", "3"])
     assert vars(parser.parse_args(["--lr", "0.5"])) == {"lr": 0.5}
+
+
+def test_missing_or_invalid_config_file_is_a_usage_error_naming_it(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    for name, content in (("absent.toml", None), ("bad.toml", "steps = = 3\n")):
+        path = tmp_path / name
+        if content is not None:
+            path.write_text(content)
+        with pytest.raises(SystemExit) as info:
+            parse_config(ToyConfig, ["--config", str(path)], make_parser())
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert str(path) in err and ("does not exist" if content is None else "invalid TOML") in err
+
+
+# -- the helpers every config is written with -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class HelperConfig:
+    out: Path | None = config_field(None, "output folder")
+    inputs: tuple[Path, ...] = config_field((), "input files")
+    name: str = config_field("x", "a name that is not a path")
+    steps: int = config_field(3, "steps")
+
+    def __post_init__(self) -> None:
+        coerce_paths(self)
+        require(self, self.steps >= 1, "steps", "must be >= 1")
+
+
+def test_config_field_carries_default_and_help() -> None:
+    from dataclasses import fields
+
+    by_name = {f.name: f for f in fields(HelperConfig)}
+    assert by_name["steps"].default == 3 and by_name["steps"].metadata["help"] == "steps"
+    assert by_name["out"].default is None and by_name["out"].metadata["help"] == "output folder"
+    assert HelperConfig().inputs == ()
+
+
+def test_require_names_class_field_and_value() -> None:
+    with pytest.raises(ValueError) as info:
+        HelperConfig(steps=0)
+    assert str(info.value) == "HelperConfig.steps=0: must be >= 1"
+    require(HelperConfig(), True, "steps", "never raised")
+
+
+def test_coerce_paths_turns_strings_into_paths_and_leaves_other_fields() -> None:
+    config = HelperConfig(out="runs/x", inputs=["a.png", Path("b.png")], name="runs/y")  # type: ignore[arg-type]
+    assert config.out == Path("runs/x") and type(config.out) is not str
+    assert config.inputs == (Path("a.png"), Path("b.png")) and isinstance(config.inputs, tuple)
+    assert config.name == "runs/y"  # a str field stays a str
+    assert HelperConfig().out is None

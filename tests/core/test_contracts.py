@@ -86,6 +86,9 @@ def test_defect_example_accepts_strings_as_paths() -> None:
     ("fingerprint", "XYZ"),
     ("fingerprint", "0123456789ABCDEF"),  # upper case: not what model_fingerprint writes
     ("fingerprint", "0123"),  # too short to tell architectures apart
+    ("weights_fingerprint", "not hex"),
+    ("loaded", ""),
+    ("revision", "two words"),
 ])
 def test_base_model_ref_rejects(field_name: str, value: Any) -> None:
     check_names_field_and_value(base_ref, field_name, value)
@@ -193,7 +196,8 @@ def test_concept_card_round_trip() -> None:
     assert isinstance(back.base_model, BaseModelRef)
     assert isinstance(back.unet_targets, tuple)
     raw = json.loads(text)
-    assert raw["base_model"] == {"id": "builtin:tiny", "fingerprint": FINGERPRINT}
+    assert raw["base_model"] == {"id": "builtin:tiny", "fingerprint": FINGERPRINT, "weights_fingerprint": None,
+                                 "loaded": None, "revision": None}
     assert raw["unet_targets"] == ["to_q", "to_v"]
 
 

@@ -168,3 +168,22 @@ def test_malformed_split_file(tmp_path: Path) -> None:
         (path, "line 2: split 'val' is not one of train, test"),
         (path, "line 3: label 'broken' is not one of normal, anomaly"),
     ]
+
+
+def test_defectfill_protocol_on_visa_is_the_first_ten_pairs(tmp_path: Path, files) -> None:
+    """DefectFill (appendix B.2) learns a VisA object from its first 10 anomaly / mask pairs by file name."""
+    from defect_core.datasets import MVTecReader
+    from defect_core.splits import resolve_split_rule, select_split
+
+    root = tmp_path / "visa"
+    stems = [f"{i:03d}" for i in range(14)]
+    write_csv(root, [anomaly(root, files, "candle", s) for s in reversed(stems)])
+    reader = create_reader("visa", root)
+    assert reader.split_rule == "first-10" and MVTecReader.split_rule == "first-third"
+    examples = reader.defect_examples("candle", "anomaly")
+    rule = resolve_split_rule("auto", reader.split_rule)
+    assert [e.image.stem for e in select_split(examples, "train", rule)] == stems[:10]
+    assert [e.image.stem for e in select_split(examples, "held_out", rule)] == stems[10:]
+    # the AnomalyDiffusion rule stays available
+    rule = resolve_split_rule("first-third", reader.split_rule)
+    assert [e.image.stem for e in select_split(examples, "train", rule)] == stems[:4]

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from defect_core.errors import InputFileError
 from defect_core.masks import (
     binarize,
     dilate,
     erode,
-    latent_mask_from_size,
     mask_area_fraction,
     mask_bbox,
     resize_mask,
-    to_latent_mask,
+    resize_mask_covering,
     validate_mask,
 )
 
@@ -86,7 +86,7 @@ def test_resize_mask_rejects_bad_size():
         resize_mask(np.ones((4, 4), bool), (0, 4))
 
 
-# --------------------------------------------------------------------------------------------- latent mask
+# ------------------------------------------------------------------------------------ resize_mask_covering
 
 
 def _brute_latent(mask: np.ndarray, f: int) -> np.ndarray:
@@ -100,64 +100,96 @@ def _brute_latent(mask: np.ndarray, f: int) -> np.ndarray:
 
 @FAST
 @given(st.integers(1, 4), st.integers(1, 4), st.sampled_from([1, 2, 4, 8]), st.integers(0, 2**32 - 1))
-def test_to_latent_mask_matches_brute_force(hc, wc, factor, seed):
+def test_covering_resize_by_an_integer_factor_is_the_block_max_pool(hc, wc, factor, seed):
     mask = np.random.default_rng(seed).random((hc * factor, wc * factor)) < 0.05
-    np.testing.assert_array_equal(to_latent_mask(mask, factor), _brute_latent(mask, factor))
+    np.testing.assert_array_equal(resize_mask_covering(mask, (wc, hc)), _brute_latent(mask, factor))
 
 
 @FAST
 @given(st.integers(1, 6), st.integers(1, 6), st.data())
-def test_to_latent_mask_keeps_a_single_pixel(hc, wc, data):
+def test_covering_resize_keeps_a_single_pixel(hc, wc, data):
     factor = 8
     y = data.draw(st.integers(0, hc * factor - 1))
     x = data.draw(st.integers(0, wc * factor - 1))
     mask = np.zeros((hc * factor, wc * factor), bool)
     mask[y, x] = True
-    latent = to_latent_mask(mask, factor)
+    latent = resize_mask_covering(mask, (wc, hc))
     assert latent.shape == (hc, wc)
     assert latent.sum() == 1 and latent[y // factor, x // factor]
 
 
-def test_to_latent_mask_names_the_shape_when_not_divisible():
-    with pytest.raises(ValueError, match=r"\(20, 16\)"):
-        to_latent_mask(np.zeros((20, 16), bool), 8)
+def _source_pixels(n: int, m: int, i: int) -> list[int]:
+    # shrinking: the pixels whose real interval [p, p + 1) meets cell i's [i n / m, (i + 1) n / m) with
+    # positive length; growing: the pixel PIL's nearest neighbour samples for cell i (the reference library)
+    if m <= n:
+        return [p for p in range(n) if p < Fraction((i + 1) * n, m) and Fraction(i * n, m) < p + 1]
+    ramp = Image.fromarray(np.arange(n, dtype=np.int32)[None, :])
+    return [int(np.asarray(ramp.resize((m, 1), Image.Resampling.NEAREST))[0, i])]
 
 
-def _brute_latent_from_size(mask: np.ndarray, lh: int, lw: int) -> np.ndarray:
-    # a cell and a pixel overlap when their real intervals intersect with positive length
+def _brute_resize(mask: np.ndarray, lh: int, lw: int) -> np.ndarray:
     h, w = mask.shape
     out = np.zeros((lh, lw), bool)
     for i in range(lh):
         for j in range(lw):
-            ys = [y for y in range(h) if y < Fraction((i + 1) * h, lh) and Fraction(i * h, lh) < y + 1]
-            xs = [x for x in range(w) if x < Fraction((j + 1) * w, lw) and Fraction(j * w, lw) < x + 1]
-            out[i, j] = bool(mask[np.ix_(ys, xs)].any())
+            out[i, j] = bool(mask[np.ix_(_source_pixels(h, lh, i), _source_pixels(w, lw, j))].any())
     return out
 
 
 @FAST
-@given(bool_masks(max_side=20), st.integers(1, 12), st.integers(1, 12))
-def test_latent_mask_from_size_matches_overlap_reference(mask, lh, lw):
-    np.testing.assert_array_equal(
-        latent_mask_from_size(mask, (lh, lw)), _brute_latent_from_size(mask, lh, lw)
-    )
+@given(bool_masks(max_side=20), st.integers(1, 30), st.integers(1, 30))
+def test_covering_resize_matches_the_cell_reference(mask, lh, lw):
+    # lh, lw up to 30 > 20: growing and mixed (one axis up, one down) are covered too
+    np.testing.assert_array_equal(resize_mask_covering(mask, (lw, lh)), _brute_resize(mask, lh, lw))
 
 
-@FAST
-@given(st.integers(1, 4), st.integers(1, 4), st.sampled_from([2, 4, 8]), st.integers(0, 2**32 - 1))
-def test_latent_mask_from_size_equals_max_pool_when_divisible(hc, wc, factor, seed):
-    mask = np.random.default_rng(seed).random((hc * factor, wc * factor)) < 0.05
-    np.testing.assert_array_equal(latent_mask_from_size(mask, (hc, wc)), to_latent_mask(mask, factor))
-
-
-def test_latent_mask_from_size_marks_both_cells_of_a_straddling_pixel():
+def test_covering_resize_marks_both_cells_of_a_straddling_pixel():
     # 3 pixels onto 2 cells: cell 0 spans [0, 1.5), cell 1 spans [1.5, 3); pixel 1 lies in both
     mask = np.zeros((1, 3), bool)
     mask[0, 1] = True
-    assert latent_mask_from_size(mask, (1, 2)).tolist() == [[True, True]]
+    assert resize_mask_covering(mask, (2, 1)).tolist() == [[True, True]]
     mask = np.zeros((1, 3), bool)
     mask[0, 2] = True
-    assert latent_mask_from_size(mask, (1, 2)).tolist() == [[False, True]]
+    assert resize_mask_covering(mask, (2, 1)).tolist() == [[False, True]]
+
+
+def test_covering_resize_onto_a_non_integer_grid_by_hand():
+    # 64 x 64 px onto 8 rows x 23 columns: rows are 8 px each; column j spans [64 j / 23, 64 (j + 1) / 23),
+    # i.e. 2.78 px: column 2 = [5.57, 8.35), 3 = [8.35, 11.13), 4 = [11.13, 13.91), 22 = [61.22, 64)
+    mask = np.zeros((64, 64), bool)
+    mask[37, 8] = True   # row cell 37 // 8 = 4; pixel [8, 9) overlaps columns 2 and 3
+    mask[20, 10] = True  # row 2; [10, 11) lies inside column 3 only
+    mask[21, 11] = True  # row 2; [11, 12) overlaps columns 3 and 4
+    mask[0, 0] = True    # row 0, column 0 = [0, 2.78)
+    mask[63, 63] = True  # row 7, column 22
+    out = resize_mask_covering(mask, (23, 8))
+    assert out.shape == (8, 23)
+    assert sorted(zip(*np.nonzero(out), strict=True)) == [(0, 0), (2, 3), (2, 4), (4, 2), (4, 3), (7, 22)]
+
+
+def test_covering_resize_grows_by_nearest_neighbour_and_keeps_a_scratch_of_a_shrunk_axis():
+    # 3 px onto 4 cells of 0.75 px: centres 0.375, 1.125, 1.875, 2.625 lie in pixels 0, 1, 1, 2
+    assert resize_mask_covering(np.array([[True, False, False]]), (4, 1)).tolist() == [[True, False, False, False]]
+    assert resize_mask_covering(np.array([[False, True, False]]), (4, 1)).tolist() == [[False, True, True, False]]
+    # an integer factor repeats each pixel
+    mask = np.random.default_rng(2).random((5, 7)) < 0.5
+    np.testing.assert_array_equal(resize_mask_covering(mask, (21, 10)), np.repeat(np.repeat(mask, 2, 0), 3, 1))
+    # growing on both axes is exactly PIL's nearest neighbour (resize_mask), ties on pixel edges included
+    for size in [(9, 8), (11, 13), (12, 7), (40, 33)]:
+        np.testing.assert_array_equal(resize_mask_covering(mask, size), resize_mask(mask, size))
+    # 16 x 3 onto 4 x 4: rows shrink 4 : 1, so row 5's one-pixel scratch marks row cell 1; columns grow.
+    # Nearest neighbour on both axes samples rows 2, 6, 10, 14 and loses it.
+    scratch = np.zeros((16, 3), bool)
+    scratch[5] = True
+    assert resize_mask_covering(scratch, (4, 4)).tolist() == [[False] * 4, [True] * 4, [False] * 4, [False] * 4]
+    assert not resize_mask(scratch, (4, 4)).any()
+
+
+def test_covering_resize_rejects_bad_input():
+    with pytest.raises(ValueError, match="width, height"):
+        resize_mask_covering(np.ones((4, 4), bool), (4, 0))
+    with pytest.raises(TypeError, match="bool"):
+        resize_mask_covering(np.ones((4, 4), np.uint8), (2, 2))
 
 
 # --------------------------------------------------------------------------------------- dilate and erode

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from defect_core.example import DefectExample
-from defect_core.splits import Split, select_split, split_examples, train_size
+from defect_core.splits import Split, resolve_split_rule, select_split, split_examples, train_size
 
 
 def ex(name: str, obj: str = "bottle", defect: str = "broken_large", folder: str = "/data/test") -> DefectExample:
@@ -100,3 +100,28 @@ def test_split_property(numbers: list[int], rnd: random.Random) -> None:
     k = len(files) // 3
     assert names(split.train) == files[:k]
     assert names(split.held_out) == files[k:]
+
+
+def test_first_ten_rule_by_hand() -> None:
+    assert [train_size(n, "first-10") for n in (0, 3, 10, 11, 100)] == [0, 3, 10, 10, 10]
+    files = [f"{i:03d}.png" for i in range(25)]
+    shuffled = files[:]
+    random.Random(5).shuffle(shuffled)
+    # two categories, each split on its own
+    examples = [ex(n) for n in shuffled] + [ex(n, defect="crack") for n in files[:4]]
+    split = split_examples(examples, rule="first-10")
+    assert names(e for e in split.train if e.defect_name == "broken_large") == files[:10]
+    assert names(e for e in split.held_out if e.defect_name == "broken_large") == files[10:]
+    assert names(e for e in split.train if e.defect_name == "crack") == files[:4]
+    assert not [e for e in split.held_out if e.defect_name == "crack"]
+    assert names(select_split(examples[:25], "held_out", "first-10")) == files[10:]
+    assert names(select_split(examples[:25], "train", "first-third")) == files[:8]
+
+
+def test_unknown_split_rule_is_refused() -> None:
+    with pytest.raises(ValueError, match="first-third, first-10; got 'first-5'"):
+        select_split([ex("a.png")], "train", "first-5")  # type: ignore[arg-type]
+    assert resolve_split_rule("auto", "first-10") == "first-10"
+    assert resolve_split_rule("first-third", "first-10") == "first-third"
+    with pytest.raises(ValueError, match="split rule"):
+        resolve_split_rule("auto", "thirds")

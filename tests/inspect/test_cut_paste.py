@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from inspect_helpers import OBJECT
 
+from defect_core.datasets import open_dataset
 from defect_core.masks import erode, mask_bbox
 from defect_inspect import cut_paste, read_generation_output, write_cut_paste_set
-from defect_inspect.data.real import normal_items, open_dataset, real_defect_items
+from defect_inspect.data.real import normal_items, real_defect_items
 
 
 def _transforms(patch: np.ndarray) -> list[np.ndarray]:

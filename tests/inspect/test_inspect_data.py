@@ -12,18 +12,13 @@ import torch
 from inspect_helpers import DEFECTS, OBJECT
 from PIL import Image
 
+from defect_core.datasets import open_dataset
 from defect_core.errors import DatasetError, InputFileError
 from defect_core.images import load_mask
 from defect_core.splits import select_split
 from defect_inspect import InspectionItem, balance_classes, read_generation_output, stratified_split
 from defect_inspect.data.assemble import evaluation_items, training_items
-from defect_inspect.data.real import open_dataset
-from defect_inspect.data.torch_dataset import (
-    InspectionDataset,
-    image_to_tensor,
-    resize_mask_any,
-    tensor_to_image,
-)
+from defect_inspect.data.torch_dataset import InspectionDataset, image_to_tensor, tensor_to_image
 
 
 def test_generation_output_labels_come_from_the_manifest(generated_dir: Path) -> None:
@@ -128,14 +123,19 @@ def test_inspection_item_checks_its_fields(tmp_path: Path) -> None:
         InspectionItem(tmp_path / "a.png", None, "crack", "real")
 
 
-def test_mask_downscaling_keeps_thin_defects() -> None:
-    mask = np.zeros((128, 128), dtype=bool)
-    mask[40, 10:100] = True  # a 1-pixel scratch
-    small = resize_mask_any(mask, 32)
-    # brute force: a target cell is defect when any of the 4 x 4 source pixels under it is
-    expected = mask.reshape(32, 4, 32, 4).any(axis=(1, 3))
-    np.testing.assert_array_equal(small, expected)
-    assert small.sum() > 0
+def test_dataset_mask_downscaling_keeps_thin_defects(tmp_path: Path) -> None:
+    mask = np.zeros((128, 96), dtype=bool)
+    mask[40, 10:90] = True  # a 1-pixel scratch, shrunk 4 x 3 onto 32 x 32
+    Image.new("RGB", (96, 128)).save(tmp_path / "a.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "m.png")
+    dataset = InspectionDataset([InspectionItem(tmp_path / "a.png", tmp_path / "m.png", "crack", "real")],
+                                ["crack"], 32)
+    small = dataset[0]["mask"]
+    assert small.shape == (1, 32, 32) and small.dtype == torch.float32
+    # brute force: a target cell is defect when any of the 4 x 3 source pixels under it is
+    expected = mask.reshape(32, 4, 32, 3).any(axis=(1, 3))
+    np.testing.assert_array_equal(small[0].numpy(), expected.astype(np.float32))
+    assert expected.sum() == 27  # columns 10..89 touch cells 3..29
 
 
 def test_image_tensor_is_normalised_and_reversible() -> None:

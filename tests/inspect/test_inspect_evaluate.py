@@ -12,11 +12,11 @@ import pytest
 from inspect_helpers import tiny_config
 from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, roc_auc_score
 
+from defect_core.datasets import open_dataset
 from defect_core.errors import InputFileError
 from defect_core.images import load_mask
 from defect_core.splits import select_split
 from defect_inspect import EvaluateConfig, PredictConfig, evaluate, predict, train_inspection_model
-from defect_inspect.data.real import open_dataset
 from defect_metrics import load_anomaly_map, localization_metrics, segmentation_metrics
 
 
@@ -43,7 +43,8 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_segmenter_evaluation_is_defect_metrics_on_the_written_maps(tmp_path: Path, checkpoints, demo_root) -> None:
-    result = evaluate(EvaluateConfig(checkpoint=checkpoints["segmenter"], dataset="demo", out=tmp_path / "eval"))
+    result = evaluate(EvaluateConfig(checkpoint=checkpoints["segmenter"], dataset="demo", out=tmp_path / "eval",
+                                     image_score="max"))
     document = json.loads(result.metrics_file.read_text())
     out = result.out_dir
     maps_files = sorted((out / "maps").glob("*.npy"))
@@ -53,7 +54,9 @@ def test_segmenter_evaluation_is_defect_metrics_on_the_written_maps(tmp_path: Pa
     assert {m.shape for m in maps} == {(128, 128)}  # the images' own size, not the model's 32 px
     assert all(m.min() >= 0.0 and m.max() <= 1.0 for m in maps)
 
-    assert document["results"]["localization"] == localization_metrics(maps, masks).scalars()
+    assert document["results"]["localization"] == {**localization_metrics(maps, masks).scalars(),
+                                                   "image_score": "max of the map at the image's size"}
+    assert document["settings"]["image_score"] == "max"
     predictions = [load_mask(out / "predictions" / f"{p.stem}.png") for p in maps_files]
     for prediction, amap in zip(predictions, maps, strict=True):
         np.testing.assert_array_equal(prediction, amap >= 0.5)
@@ -74,9 +77,50 @@ def test_segmenter_evaluation_is_defect_metrics_on_the_written_maps(tmp_path: Pa
     assert metrics_main(["localization", "--maps", str(out / "maps"), "--masks", str(out / "masks"),
                          "--output", str(tmp_path / "cli.json")]) == 0
     cli_results = json.loads((tmp_path / "cli.json").read_text())["results"]
-    ours = {k: v for k, v in document["results"]["localization"].items() if k not in ("fpr_limit", "smoothing")}
+    ours = {k: v for k, v in document["results"]["localization"].items()
+            if k not in ("fpr_limit", "smoothing", "smoothing_border", "image_score")}
     assert cli_results == ours
     assert (out / "predictions.png").is_file() and (out / "config.toml").is_file()
+
+
+def _avg_pool_max(amap: np.ndarray, size: int = 21) -> float:
+    """max of avg_pool2d(amap, size, stride=1, padding=size // 2) (zeros outside counted), as a numpy loop."""
+    half, (height, width) = size // 2, amap.shape
+    return max(float(amap[max(0, y - half):y + half + 1, max(0, x - half):x + half + 1].astype(np.float64).sum())
+               / size**2 for y in range(height) for x in range(width))
+
+
+def test_segmenter_image_score_is_the_pooled_max_at_the_model_resolution(tmp_path: Path, checkpoints) -> None:
+    """The default image score: AnomalyDiffusion's max of a 21 x 21 average pool (zero padding counted) over
+    the model's own 32 x 32 output, checked by hand from the model run again here."""
+    import torch
+    import torch.nn.functional as F
+
+    from defect_inspect.evaluation.inference import run_inference
+    from defect_inspect.training.checkpoint import load_checkpoint
+
+    result = evaluate(EvaluateConfig(checkpoint=checkpoints["segmenter"], dataset="demo", out=tmp_path / "eval"))
+    document = json.loads(result.metrics_file.read_text())
+    assert document["settings"]["image_score"] == "pooled"
+    localization = document["results"]["localization"]
+    assert (localization["smoothing"], localization["smoothing_border"]) == (21, "zero")
+    assert "21x21 average-pooled" in localization["image_score"]
+
+    rows = _read_csv(result.out_dir / "image_scores.csv")
+    model, info = load_checkpoint(checkpoints["segmenter"], torch.device("cpu"))
+    inference = run_inference(model, info, [Path(r["image"]) for r in rows], device=torch.device("cpu"),
+                              mixed_precision=False)
+    for row, own, full in zip(rows, inference.model_maps, inference.maps, strict=True):
+        assert own.shape == (info.resolution, info.resolution) == (32, 32)
+        # the model-resolution map is the one the written full-size map was resized from
+        resized = F.interpolate(torch.from_numpy(own)[None, None], size=full.shape, mode="bilinear",
+                                align_corners=False)[0, 0].numpy()
+        np.testing.assert_allclose(resized, full, atol=1e-6)
+        assert float(row["score"]) == pytest.approx(_avg_pool_max(own), abs=1e-6)
+    labels = [int(r["defective"]) for r in rows]
+    scores = [float(r["score"]) for r in rows]
+    assert localization["image_auroc"] == pytest.approx(roc_auc_score(labels, scores), abs=1e-6)
+    assert localization["image_ap"] == pytest.approx(average_precision_score(labels, scores), abs=1e-6)
 
 
 def test_multiclass_segmenter_evaluation_writes_label_maps(tmp_path: Path, checkpoints) -> None:

@@ -159,7 +159,8 @@ def test_classifier_needs_two_classes_and_detector_needs_normals(tmp_path: Path,
 
 
 def test_mixed_precision_only_on_a_gpu() -> None:
-    from defect_inspect.training.device import autocast_dtype, resolve_device
+    from defect_inspect.training.device import autocast_dtype
+    from defect_metrics import resolve_device
 
     assert autocast_dtype(torch.device("cpu"), True) is None
     assert autocast_dtype(torch.device("cuda"), False) is None

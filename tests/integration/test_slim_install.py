@@ -90,8 +90,8 @@ def test_slim_install_of_core_and_sample(tmp_path: Path) -> None:
     installed_at = time.perf_counter()
 
     freeze = run([uv, "pip", "freeze", "--python", python], env, tmp_path).stdout.lower()
-    # scikit-image is the demo extra of defect-core, which the sampler does not ask for
-    for package in ("defect-train", "defect-metrics", "defect-inspect", "scikit-image"):
+    # scikit-image is the demo extra of defect-core, gradio the review extra of defect-sample: neither is asked for
+    for package in ("defect-train", "defect-metrics", "defect-inspect", "scikit-image", "gradio"):
         assert f"{package}==" not in freeze and f"{package} @" not in freeze, package
 
     # run from an empty folder so nothing of the checkout can be imported by accident

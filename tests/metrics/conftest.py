@@ -20,7 +20,7 @@ def _no_network(monkeypatch):
 def _empty_weight_caches(monkeypatch, tmp_path_factory):
     """Point torch's hub cache and clean-fid's cache at empty folders, so that a test sees only the weight
     files it puts there itself (and never a developer's real cache)."""
-    import defect_metrics.weights as weights
+    import defect_core.weight_files as weights
 
     root = tmp_path_factory.mktemp("caches")
     monkeypatch.setenv("TORCH_HOME", str(root / "torch"))

@@ -9,9 +9,12 @@ import torch
 from cleanfid.utils import ResizeDataset
 from PIL import Image
 
-import defect_metrics.weights as weights
+import defect_core.weight_files as weights
 from defect_metrics import MissingWeightsError, clean_resize, extract_features, load_inception
-from defect_metrics.weights import INCEPTION_FILE, INCEPTION_URL
+
+# clean-fid's file and address, as its README gives them
+INCEPTION_FILE = "inception-2015-12-05.pt"
+INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
 
 
 def _write_images(folder, count=3, sizes=((40, 30), (64, 64), (17, 90))):

@@ -111,3 +111,57 @@ def test_undefined_metrics_are_none():
     assert metrics.image_auroc is None and metrics.image_ap is None
     metrics = localization_metrics(maps, np.zeros((3, 8, 8), dtype=bool))  # no defect pixel at all
     assert metrics.pixel_auroc is None and metrics.aupro is None and metrics.image_auroc is None
+
+
+def _avg_pool_zero_padded(amap: np.ndarray, size: int) -> np.ndarray:
+    """avg_pool2d(amap, size, stride=1, padding=size // 2) with count_include_pad=True, as a numpy loop:
+    every window's sum over the pixels inside the map, divided by size² (the zeros outside count)."""
+    half = size // 2
+    height, width = amap.shape
+    out = np.zeros((height, width))
+    for y in range(height):
+        for x in range(width):
+            window = amap[max(0, y - half) : y + half + 1, max(0, x - half) : x + half + 1]
+            out[y, x] = window.astype(np.float64).sum() / size**2
+    return out
+
+
+@pytest.mark.parametrize("size", [3, 21])
+def test_zero_border_is_avg_pool2d_with_counted_padding(size):
+    """AnomalyDiffusion's image score: max of avg_pool2d(map, 21, stride=1, padding=10); checked against a
+    numpy loop and against torch itself, on maps smaller and larger than the window."""
+    import torch
+
+    maps, masks = _maps_and_masks(3)
+    maps = [*maps, np.random.default_rng(1).random((40, 33)).astype(np.float32)]
+    expected = [_avg_pool_zero_padded(m, size).max() for m in maps]
+    assert image_scores(maps, size, "zero") == pytest.approx(expected, abs=1e-6)
+    pooled = [
+        float(torch.nn.functional.avg_pool2d(torch.from_numpy(m)[None, None].double(), size, stride=1,
+                                             padding=size // 2).max())
+        for m in maps
+    ]
+    assert image_scores(maps, size, "zero") == pytest.approx(pooled, abs=1e-9)
+    # the border matters: reflected borders give other scores on these maps
+    assert image_scores(maps, size, "reflect") != pytest.approx(expected, abs=1e-6)
+    labels = np.array([m.any() for m in masks] + [False])
+    metrics = localization_metrics(maps, [*masks, np.zeros((40, 33), bool)], smoothing=size, smoothing_border="zero")
+    assert metrics.image_auroc == pytest.approx(roc_auc_score(labels, expected), abs=1e-12)
+    assert metrics.smoothing == size and metrics.smoothing_border == "zero"
+
+
+def test_image_scores_from_other_maps():
+    """``image_maps``: image metrics from maps at another size (a model's own resolution), pixels from the rest."""
+    maps, masks = _maps_and_masks(4)
+    small = [m[::2, ::2] * 0.5 for m in maps]
+    metrics = localization_metrics(maps, masks, smoothing=3, smoothing_border="zero", image_maps=small)
+    labels = np.array([m.any() for m in masks])
+    expected = [_avg_pool_zero_padded(m, 3).max() for m in small]
+    assert metrics.image_auroc == pytest.approx(roc_auc_score(labels, expected), abs=1e-12)
+    assert metrics.pixel_auroc == pytest.approx(pixel_auroc(maps, masks), abs=1e-12)
+    with pytest.raises(ValueError, match="image_maps: 2 maps for 6 images"):
+        localization_metrics(maps, masks, image_maps=small[:2])
+    with pytest.raises(ValueError, match="odd"):
+        image_scores(maps, 4, "zero")
+    with pytest.raises(ValueError, match="border"):
+        localization_metrics(maps, masks, smoothing=3, smoothing_border="wrap")

@@ -56,3 +56,22 @@ def test_wrong_checkpoint_is_rejected(tmp_path):
         load_lpips("alex", backbone_weights=path)
     with pytest.raises(ValueError, match="net must be"):
         load_lpips("resnet", random_backbone=True)
+
+
+def test_core_hub_cache_path_is_torchs_own(tmp_path):
+    """defect_core.weight_files finds torch's hub folder without importing torch: compare with torch itself."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TORCH_HOME", "XDG_CACHE_HOME")}
+    env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+
+    def ask(code: str) -> str:
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                              check=True).stdout.strip()
+
+    core = ask("import sys; from defect_core.weight_files import torch_hub_checkpoints_dir as d; "
+               "assert 'torch' not in sys.modules; print(d())")
+    reference = ask("import os, torch.hub; print(os.path.join(torch.hub.get_dir(), 'checkpoints'))")
+    assert core == reference == str(tmp_path / "xdg" / "torch" / "hub" / "checkpoints")

@@ -10,7 +10,7 @@ import torch
 import torchvision
 from PIL import Image
 
-import defect_metrics.weights as weights
+import defect_core.weight_files as weights
 from defect_core.images import mask_to_image
 from defect_metrics import (
     classification_metrics,
@@ -91,7 +91,7 @@ def test_localization_json_equals_library(tmp_path, capsys):
         "image_f1_max",
     ):
         assert document["results"][key] == pytest.approx(getattr(expected, key), abs=1e-12)
-    assert document["settings"] == {"fpr_limit": 0.3, "smoothing": 3}
+    assert document["settings"] == {"fpr_limit": 0.3, "smoothing": 3, "smoothing_border": "reflect"}
     assert document["metric"] == "localization" and "pro" in document["curves"]
     # Without --json: a readable table with the same numbers.
     code, stdout, _ = _run(
@@ -193,7 +193,7 @@ def test_kid_on_folders_without_inception_weights_names_the_file(tmp_path, capsy
         capsys, "kid", "--real", tmp_path / "real", "--fake", tmp_path / "fake", "--device", "cpu"
     )
     assert code == 1
-    assert str(weights.clean_fid_cache_dir() / weights.INCEPTION_FILE) in stderr
+    assert str(weights.clean_fid_cache_dir() / "inception-2015-12-05.pt") in stderr
 
 
 def test_ic_lpips_with_cached_backbone(tmp_path, capsys):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from defect_core.concept_card import BaseModelRef
+from defect_sample import model_loading
 from defect_sample.builtin_models import builtin_model_path, cache_root
 from defect_sample.conditioning import (
     encode_latents,
@@ -104,8 +104,8 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def test_plain_diffusers_loads_it_and_makes_a_64px_image_fast(tiny_folder: Path, one_torch_thread: None) -> None:
-    start = time.perf_counter()
+def test_plain_diffusers_loads_it_and_makes_a_64px_image(tiny_folder: Path, one_torch_thread: None) -> None:
+    # its speed is measured by packages/defect-sample/bench, not asserted here
     pipe = StableDiffusionInpaintPipeline.from_pretrained(tiny_folder, safety_checker=None,
                                                           requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
@@ -114,11 +114,9 @@ def test_plain_diffusers_loads_it_and_makes_a_64px_image_fast(tiny_folder: Path,
     mask.paste(255, (16, 16, 40, 48))
     result = pipe(prompt="a photo of sks", image=image, mask_image=mask, height=TINY_SIZE, width=TINY_SIZE,
                   num_inference_steps=50, generator=torch.Generator().manual_seed(0)).images[0]
-    elapsed = time.perf_counter() - start
     assert result.size == (TINY_SIZE, TINY_SIZE)
     assert np.asarray(result).std() > 0  # something was drawn, not a blank canvas
     assert pipe.unet.config.in_channels == 9
-    assert elapsed < 2.0, f"load + 50-step 64x64 generation took {elapsed:.2f} s on the CPU"
 
 
 def test_tokenizer_keeps_sks_whole_and_splits_unknown_words(tiny_pipe) -> None:
@@ -158,14 +156,17 @@ def test_rejects_a_four_channel_unet_naming_the_folder(tiny_folder: Path, tmp_pa
         load_inpaint_pipeline(str(folder))
 
 
-def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_hub(*args, **kwargs):
+        raise AssertionError(f"a local path went to the hub: {args}")
+
+    # decided locally: a path is never sent to the hub as an id
+    monkeypatch.setattr(model_loading, "fetch_pipeline_folder", no_hub)
     missing = tmp_path / "models" / "sd2-inpainting"
     for spec in (missing, str(missing)):
-        start = time.perf_counter()
         with pytest.raises(BaseModelError, match="does not exist") as info:
             load_inpaint_pipeline(spec)
         assert str(missing) in str(info.value)
-        assert time.perf_counter() - start < 1.0  # decided locally, no hub round trip
 
 
 def test_folder_without_model_index_is_a_clear_error(tiny_folder: Path, tmp_path: Path) -> None:

@@ -10,17 +10,18 @@ import torch
 from PIL import Image
 from sample_helpers import box_mask, random_image
 
+from defect_core.errors import InputFileError, MissingWeightsError
 from defect_sample.lpips_scorer import (
-    ALEXNET_CHECKPOINT,
     LPIPS_MIN_SIZE,
     LpipsScorer,
-    LpipsWeightsError,
     build_lpips,
     load_alexnet_backbone,
     lpips_crop_box,
 )
 from defect_sample.masked_metrics import PSNR_MAX_DB, masked_psnr, masked_ssim
 from defect_sample.selection import CandidateSelector, create_selector, images_to_unit_tensor
+
+ALEXNET_CHECKPOINT = "alexnet-owt-7be5be79.pth"  # torchvision's file name, as written in its model table
 
 
 def unit(images) -> torch.Tensor:
@@ -123,9 +124,10 @@ def test_lpips_scores_only_the_masked_region(random_lpips):
 
 def test_missing_alexnet_weights_name_the_file_and_where_it_goes(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    with pytest.raises(LpipsWeightsError) as info:
+    with pytest.raises(MissingWeightsError) as info:
         create_selector("lpips")
     expected = tmp_path / "torch" / "hub" / "checkpoints" / ALEXNET_CHECKPOINT
+    assert info.value.path == expected
     assert str(expected) in str(info.value) and "--select psnr" in str(info.value)
     assert create_selector("psnr").name == "psnr"  # needs no weights at all
 
@@ -145,7 +147,7 @@ def test_alexnet_backbone_is_read_from_the_hub_cache(monkeypatch, tmp_path):
 
     broken = tmp_path / "broken.pth"
     torch.save({"classifier.1.weight": torch.zeros(3)}, broken)
-    with pytest.raises(LpipsWeightsError, match=f"{broken}.*not an AlexNet checkpoint"):
+    with pytest.raises(InputFileError, match=f"{broken}.*not the torchvision checkpoint of this LPIPS trunk"):
         load_alexnet_backbone(build_lpips(), broken)
 
 

@@ -136,6 +136,47 @@ def test_stale_temporary_files_of_a_killed_run_are_removed(tmp_path):
     assert not old.exists() and fresh.exists() and output.exists()
 
 
+def test_a_resumed_run_removes_its_own_temporary_files_at_once_and_nothing_else(
+        tmp_path, tiny_defectfill, concept_files, normals_dir, masks_dir):
+    """A kill during the preview write leaves ``.preview.png.tmp-<pid>``; the resumed run (here seconds
+    later, long before the age rule) removes it and its items' leftovers, and no other file."""
+    config = SampleConfig(out=tmp_path / "out", concept=(concept_files["crack"],), normals=normals_dir,
+                          masks=masks_dir, count=2, **FAST)
+    run_generation(config, pipeline=tiny_defectfill, progress=False)
+    out = config.out
+    stale = [out / ".preview.png.tmp-4242", out / ".config.toml.tmp-17", out / "defect" / ".crack_00001.png.tmp-4242",
+             out / "candidates" / ".crack_00000_1.png.tmp-99"]
+    foreign = [out / "defect" / ".crack_00007.png.tmp-4242",  # an item of a larger plan: another process's
+               out / ".preview.png.tmp-x", out / ".notes.tmp", out / "notes.txt", out / "defect" / "keep.png.tmp-1",
+               out / "defect" / ".crack_00000.png.tmp-12.bak"]
+    for path in stale + foreign:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a png")
+    outputs_before = sorted(p for p in out.rglob("*") if p.is_file() and p not in stale + foreign)
+    again = run_generation(config, pipeline=tiny_defectfill, progress=False)
+    assert (again.skipped, again.written) == (2, 0)
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in foreign)
+    assert sorted(p for p in out.rglob("*") if p.is_file() and p not in foreign) == outputs_before
+
+
+def test_owned_outputs_of_shards_and_ranks(tmp_path):
+    """Only rank 0 of an unsharded run owns preview.png and config.toml; with shards they are shared, and
+    another shard's fresh temporary file stays."""
+    from defect_sample.generate import owned_outputs, remove_stale_temp_files
+    from defect_sample.job_plan import WorkItem
+
+    item = WorkItem(index=0, item_id="crack_00003", group=0, defect_name="crack", normal=tmp_path / "n.png", seed=1)
+    assert owned_outputs(tmp_path, [item], 2, shared_files=True) == {
+        tmp_path / "defect" / "crack_00003.png", tmp_path / "mask" / "crack_00003.png",
+        tmp_path / "candidates" / "crack_00003_0.png", tmp_path / "candidates" / "crack_00003_1.png",
+        tmp_path / "config.toml", tmp_path / "preview.png"}
+    sharded = owned_outputs(tmp_path, [item], 2, shared_files=False)
+    assert tmp_path / "preview.png" not in sharded
+    (tmp_path / ".preview.png.tmp-5").write_bytes(b"x")
+    assert remove_stale_temp_files(tmp_path, sharded) == 0 and (tmp_path / ".preview.png.tmp-5").exists()
+
+
 def _generate_in_child(config: SampleConfig, pipeline) -> None:
     import torch
 
@@ -250,7 +291,7 @@ def test_cli_lpips_without_weights_fails_before_loading_the_model_and_names_the_
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded before the selector")
 
-    monkeypatch.setattr(pipeline_module, "load_inpaint_pipeline", no_model)
+    monkeypatch.setattr(pipeline_module, "load_base_model", no_model)
     code = main(["--concept", str(concept_files["crack"]), "--normals", str(normals_dir), "--masks",
                  str(masks_dir), "--select", "lpips", "--count", "1", "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 1

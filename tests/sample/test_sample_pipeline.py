@@ -8,10 +8,11 @@ import torch
 from PIL import Image
 from sample_helpers import box_mask, random_image
 
+from defect_core.masks import resize_mask_covering
 from defect_sample.composite import composite_outside_mask, feathered_alpha
 from defect_sample.pipeline import DefectFillPipeline, DefectFillPipelineOutput
 from defect_sample.sampler import DefectFillSampler
-from defect_sample.working_size import resize_mask_covering, resize_pair, working_size
+from defect_sample.working_size import resize_pair, working_size
 
 
 def test_pipeline_call_fills_with_the_active_concept_and_keeps_one_candidate(tiny_defectfill):

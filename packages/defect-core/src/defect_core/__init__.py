@@ -3,8 +3,10 @@
 Submodules, one concept each: ``example`` / ``concept_card`` / ``sample_record`` (the contracts),
 ``concept_file`` (LoRA tensors + card in one safetensors), ``masks`` / ``mask_shapes`` / ``placement``,
 ``datasets`` (MVTec AD, VisA, KSDD2, folder readers), ``splits``, ``manifest`` / ``output_layout`` (the
-generation output folder), ``configs`` (dataclass ⇄ TOML ⇄ CLI), ``preview`` / ``plotting`` (pictures),
-``demo`` (the built-in demo dataset; needs the ``demo`` extra), ``atomic``, ``images``, ``errors``.
+generation output folder), ``configs`` (dataclass ⇄ TOML ⇄ CLI, and the field / validation / path helpers
+every config uses), ``preview`` / ``plotting`` (pictures), ``demo`` (the built-in demo dataset; needs the
+``demo`` extra), ``weight_files`` (the pretrained files and their caches), ``devices`` (what ``--device``
+means), ``atomic``, ``images``, ``errors``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -21,6 +23,8 @@ from defect_core.errors import (  # noqa: E402
     DatasetError,
     DefectfillError,
     InputFileError,
+    MissingWeightsError,
+    NonFiniteLossError,
 )
 from defect_core.example import DefectExample  # noqa: E402
 from defect_core.manifest import append_record, read_manifest  # noqa: E402
@@ -39,6 +43,8 @@ __all__ = [
     "DefectfillError",
     "GenerationWriter",
     "InputFileError",
+    "MissingWeightsError",
+    "NonFiniteLossError",
     "SampleRecord",
     "Split",
     "__version__",

@@ -7,6 +7,7 @@ POSIX and Windows file systems; a crash leaves at most a stray temporary file, n
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,13 +15,30 @@ from typing import IO
 
 from PIL import Image
 
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>[0-9]+)")
+
+
+def temp_path_for(path: str | Path, pid: int | None = None) -> Path:
+    """The temporary file that an atomic write of ``path`` goes through: ``<folder>/.<name>.tmp-<pid>``
+    (``pid``: this process's by default)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp-{os.getpid() if pid is None else pid}")
+
+
+def temp_target(path: str | Path) -> Path | None:
+    """The file that the temporary file ``path`` was to become, or ``None`` when ``path`` does not have the
+    name :func:`temp_path_for` gives (so that cleaning up never touches anything else)."""
+    path = Path(path)
+    match = _TEMP_NAME.fullmatch(path.name)
+    return path.with_name(match["name"]) if match else None
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``, on error removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temp_path_for(path)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -1,14 +1,17 @@
-"""Config dataclasses ⇄ TOML files ⇄ command-line flags.
+"""Config dataclasses ⇄ TOML files ⇄ command-line flags, and the helpers every config is written with.
 
-A config is a dataclass whose fields carry ``metadata={"help": ...}`` and whose defaults are the papers'
-values. The CLI is generated from it (timm's pattern: a ``--config FILE.toml`` sets the defaults, explicit
-flags win), and the resolved config is written as TOML beside every artifact.
+A config is a frozen dataclass whose fields are :func:`config_field` (a default, the papers' value, and a
+help text); its ``__post_init__`` turns path strings into paths with :func:`coerce_paths` and validates with
+:func:`require`. The CLI is generated from it (timm's pattern: a ``--config FILE.toml`` sets the defaults,
+explicit flags win; :func:`parse_config`), and the resolved config is written as TOML beside every
+artifact.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import re
 import tomllib
@@ -22,6 +25,57 @@ from defect_core.atomic import write_text_atomic
 from defect_core.errors import InputFileError
 
 T = TypeVar("T")
+
+
+# -- declaring and validating a config --------------------------------------------------------------------
+
+def config_field(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 - mirrors dataclasses.field's metadata
+    """A dataclass field with a default and the help text that :func:`add_config_arguments` shows.
+
+    ``kwargs`` go to :func:`dataclasses.field` (e.g. ``init=False``).
+    """
+    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+
+
+def require(config: object, ok: bool, name: str, why: str) -> None:
+    """Raise ``ValueError("<Class>.<name>=<value>: <why>")`` unless ``ok``.
+
+    Every config and every contract dataclass validates its fields this way in ``__post_init__``, so each
+    message names the class, the field and the value that was given.
+    """
+    if not ok:
+        raise ValueError(f"{type(config).__name__}.{name}={getattr(config, name)!r}: {why}")
+
+
+def _path_kind(tp: Any) -> str | None:
+    tp, _ = _unwrap_optional(tp)
+    if tp is Path:
+        return "path"
+    if get_origin(tp) is tuple and get_args(tp)[:1] == (Path,):
+        return "paths"
+    return None
+
+
+@functools.cache
+def _path_fields(cls: type) -> dict[str, str]:
+    hints = get_type_hints(cls)
+    kinds = {f.name: _path_kind(hints[f.name]) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return {name: kind for name, kind in kinds.items() if kind is not None}
+
+
+def coerce_paths(config: object) -> None:
+    """Turn the strings given to the ``Path`` fields of a frozen config dataclass into ``Path`` objects (and a
+    list or tuple given to a ``tuple[Path, ...]`` field into a tuple of paths), in place.
+
+    Called first in ``__post_init__``: Python callers (notebooks, tests) pass strings, as a TOML file does.
+    """
+    kinds = _path_fields(type(config))
+    for name, kind in kinds.items():
+        value = getattr(config, name)
+        if kind == "path" and isinstance(value, str):
+            object.__setattr__(config, name, Path(value))
+        elif kind == "paths" and isinstance(value, list | tuple):
+            object.__setattr__(config, name, tuple(Path(v) for v in value))
 
 
 # -- TOML ------------------------------------------------------------------------------------------------
@@ -191,12 +245,16 @@ def parse_config(
 ) -> tuple[T, argparse.Namespace]:
     """Parse ``argv`` with ``parser`` (which must have ``--config`` and the flags of ``cls``) into a config.
 
-    Returns the config and the namespace (for flags that are not config fields).
+    Returns the config and the namespace (for flags that are not config fields). A missing or invalid config
+    file, an unknown key or an invalid value ends in ``parser.error`` (exit status 2) naming the problem.
     """
     args = parser.parse_args(argv)
     file_values: dict[str, Any] = {}
     if getattr(args, "config", None):
-        data = load_toml(args.config)
+        try:
+            data = load_toml(args.config)
+        except InputFileError as exc:
+            parser.error(str(exc))
         file_values = data.get(section, data) if section else data
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     cli_values = {k: v for k, v in vars(args).items() if k in names}

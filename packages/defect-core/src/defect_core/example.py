@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from defect_core.serialization import JsonDataclass, require
+from defect_core.configs import coerce_paths, require
+from defect_core.serialization import JsonDataclass
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -19,22 +24,18 @@ class DefectExample(JsonDataclass):
     mask_threshold: int = 128
     """Gray value from which a mask pixel is defect: 128 for 0 / 255 masks, 1 for label masks (VisA, KSDD2)."""
 
-    def load_mask(self):  # -> numpy bool (H, W)
+    def load_mask(self) -> np.ndarray:
         """The mask as a bool array (H, W), binarized with this example's threshold."""
         from defect_core.images import load_mask
 
         return load_mask(self.mask, threshold=self.mask_threshold)
 
     def __post_init__(self) -> None:
+        coerce_paths(self)
         for name in ("image", "mask"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                object.__setattr__(self, name, Path(value))
-            require(isinstance(getattr(self, name), Path), "DefectExample", name, value, "must be a path")
-        require(bool(self.object_name and self.object_name.strip()), "DefectExample", "object_name",
-                self.object_name, "must be a non-empty name")
-        require(bool(self.defect_name and self.defect_name.strip()), "DefectExample", "defect_name",
-                self.defect_name, "must be a non-empty name")
-        require(1 <= self.mask_threshold <= 255, "DefectExample", "mask_threshold", self.mask_threshold,
+            require(self, isinstance(getattr(self, name), Path), name, "must be a path")
+        require(self, bool(self.object_name and self.object_name.strip()), "object_name", "must be a non-empty name")
+        require(self, bool(self.defect_name and self.defect_name.strip()), "defect_name", "must be a non-empty name")
+        require(self, 1 <= self.mask_threshold <= 255, "mask_threshold",
                 "must be in 1..255")
-        require(self.image != self.mask, "DefectExample", "mask", self.mask, "is the same file as the image")
+        require(self, self.image != self.mask, "mask", "is the same file as the image")

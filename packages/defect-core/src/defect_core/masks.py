@@ -54,7 +54,9 @@ def binarize(array: np.ndarray, threshold: float = 0.5) -> np.ndarray:
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize a bool mask (H, W) to ``size`` = (width, height), PIL's order, by nearest neighbour.
 
-    Nearest neighbour never creates grey values, so the result is exactly binary.
+    Nearest neighbour never creates grey values, so the result is exactly binary; shrinking may drop thin
+    defects, so a mask that labels a defect is resized with :func:`resize_mask_covering`. This one keeps a
+    mask aligned with its image resized the same way (a cut-paste patch).
     Returns bool (height, width).
     """
     mask = _as_2d_mask(mask)
@@ -65,53 +67,50 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(image.resize((width, height), resample=Image.Resampling.NEAREST)) >= 128
 
 
-def to_latent_mask(mask: np.ndarray, factor: int = 8) -> np.ndarray:
-    """Max-pool a bool mask (H, W) by ``factor``: a latent cell is True if any of its pixels is.
+def _source_ranges(n_pixels: int, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    # the source pixels [start, end) of each output cell along one axis. Shrinking (or keeping): cell i spans
+    # [i n / m, (i + 1) n / m) and takes every pixel it overlaps by a positive length, floor(i n / m) ..
+    # ceil((i + 1) n / m) - 1, in integer arithmetic (the bounds torch's adaptive_max_pool2d uses).
+    # Growing: the pixel PIL's nearest neighbour picks, read off an index ramp, so that a grown mask is
+    # exactly resize_mask's
+    if n_cells <= n_pixels:
+        i = np.arange(n_cells, dtype=np.int64)
+        return (i * n_pixels) // n_cells, -((-(i + 1) * n_pixels) // n_cells)
+    ramp = Image.fromarray(np.arange(n_pixels, dtype=np.int32)[None, :])
+    start = np.asarray(ramp.resize((n_cells, 1), resample=Image.Resampling.NEAREST), dtype=np.int64)[0]
+    return start, start + 1
 
-    This keeps thin defects (a 1-px scratch) that nearest-neighbour downsampling would drop. H and W must be
-    divisible by ``factor``; see :func:`latent_mask_from_size` for other sizes. Returns bool (H // f, W // f).
+
+def resize_mask_covering(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a bool mask (H, W) to ``size`` = (width, height), PIL's order, so that no defect is lost: along
+    an axis that shrinks, a defect pixel marks every cell it touches. Returns bool (height, width).
+
+    The output grid is laid over the image: along an axis of n pixels resized to m cells, cell i covers
+    ``[i n / m, (i + 1) n / m)`` in pixel units, where pixel p is ``[p, p + 1)``.
+
+    - Shrinking (m <= n): cell i is True when it overlaps a True pixel by a positive length, i.e. it takes
+      the pixels ``floor(i n / m) .. ceil((i + 1) n / m) - 1``. By an integer factor f that is the max-pool
+      over f-pixel blocks; by a non-integer one (64 px onto 23 cells of 2.78 px) a pixel on a cell edge
+      marks both cells: a one-pixel scratch survives, and a defect grows by at most one cell per side.
+    - Growing (m > n): cell i takes the pixel under its centre, ``floor((i + 1/2) n / m)``: nearest
+      neighbour, exactly :func:`resize_mask`'s (PIL's; a centre that falls on a pixel edge goes to the side
+      PIL's floating point puts it). Every pixel already owns at least one cell, so nothing is lost, and a
+      defect keeps its size instead of growing by a straddling cell on each side.
+
+    The two axes are independent (a strip shrunk in height and grown in width keeps a one-pixel scratch).
+    A cell (i, j) is True when any pixel of its row range x column range is. The latent mask the UNet is
+    conditioned on is the shrinking case; :func:`defect_sample.conditioning.latent_mask` is its torch form.
     """
     mask = _as_2d_mask(mask)
-    if factor < 1:
-        raise ValueError(f"factor must be >= 1, got {factor}")
-    h, w = mask.shape
-    if h % factor or w % factor:
-        raise ValueError(
-            f"mask of shape {mask.shape} (H, W) is not divisible by factor {factor}; "
-            f"use latent_mask_from_size() for non-divisible sizes"
-        )
-    return mask.reshape(h // factor, factor, w // factor, factor).any(axis=(1, 3))
-
-
-def _covering_ranges(n_pixels: int, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
-    # cell i spans [i * n_pixels / n_cells, (i + 1) * n_pixels / n_cells) in pixel units; the pixels it
-    # overlaps by positive length are floor(start) .. ceil(end) - 1 (integer arithmetic, no float rounding)
-    i = np.arange(n_cells, dtype=np.int64)
-    start = (i * n_pixels) // n_cells
-    end = -((-(i + 1) * n_pixels) // n_cells)
-    return start, end
-
-
-def latent_mask_from_size(mask: np.ndarray, latent_hw: tuple[int, int]) -> np.ndarray:
-    """Project a bool mask (H, W) onto a latent grid of ``latent_hw`` = (h, w) cells, for any sizes.
-
-    The image is split into h x w equal (possibly fractional) cells; a cell is True when it overlaps a True
-    pixel by a positive area, i.e. it takes the max over the pixels it covers after rounding its edges
-    outwards (ceil-covering). When H and W are multiples of h and w this is exactly :func:`to_latent_mask`;
-    when a cell edge falls inside a pixel, that pixel marks both cells, so a defect is never lost, only
-    dilated by at most one cell. It also works when the latent grid is finer than the mask.
-    Returns bool (h, w).
-    """
-    mask = _as_2d_mask(mask)
-    lh, lw = (int(v) for v in latent_hw)
-    if lh <= 0 or lw <= 0:
-        raise ValueError(f"latent_hw must be (h, w) with positive values, got {latent_hw}")
+    width, height = (int(v) for v in size)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"size must be (width, height) with positive values, got {size}")
     h, w = mask.shape
     # summed-area table: any() over a rectangle is a count > 0, for all cells at once
     table = np.zeros((h + 1, w + 1), dtype=np.int64)
     table[1:, 1:] = mask.astype(np.int64).cumsum(axis=0).cumsum(axis=1)
-    y0, y1 = _covering_ranges(h, lh)
-    x0, x1 = _covering_ranges(w, lw)
+    y0, y1 = _source_ranges(h, height)
+    x0, x1 = _source_ranges(w, width)
     counts = (
         table[y1[:, None], x1[None, :]]
         - table[y0[:, None], x1[None, :]]
@@ -138,7 +137,7 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 
     A pixel becomes True when any pixel within Chebyshev distance ``radius`` is True. The square is used
     (not a disk) because it is separable, hence fast in pure numpy, and matches the max-pool semantics of
-    :func:`to_latent_mask`. The window is clipped at the image border. ``radius`` 0 returns a copy.
+    :func:`resize_mask_covering`. The window is clipped at the image border. ``radius`` 0 returns a copy.
     """
     mask = _as_2d_mask(mask)
     if radius < 0:

@@ -21,8 +21,16 @@ def overlay_mask(image: Image.Image, mask: np.ndarray, alpha: float = 0.45) -> I
     return Image.fromarray(rgb.round().clip(0, 255).astype(np.uint8))
 
 
+def fit_into_square(image: Image.Image, cell: int) -> Image.Image:
+    """``image`` resized so that its long side is ``cell`` and its aspect ratio is kept (short side >= 1)."""
+    scale = cell / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image if image.size == size else image.resize(size)
+
+
 def image_grid(rows: Sequence[Sequence[Image.Image]], cell: int = 128, header: Sequence[str] = ()) -> Image.Image:
-    """Tile images row by row into one picture, each resized to ``cell`` × ``cell``, with an optional header."""
+    """Tile images row by row into one picture, each fitted into a ``cell`` × ``cell`` square (long side =
+    ``cell``, aspect kept, centred on white: a non-square defect keeps its shape), with an optional header."""
     if not rows:
         raise ValueError("image_grid needs at least one row")
     ncols = max(len(r) for r in rows)
@@ -33,7 +41,10 @@ def image_grid(rows: Sequence[Sequence[Image.Image]], cell: int = 128, header: S
         draw.text((pad + c * (cell + pad) + 2, 2), text, fill=(0, 0, 0))
     for r, row in enumerate(rows):
         for c, im in enumerate(row):
-            grid.paste(im.convert("RGB").resize((cell, cell)), (pad + c * (cell + pad), head_h + pad + r * (cell + pad)))
+            tile = fit_into_square(im.convert("RGB"), cell)
+            x0 = pad + c * (cell + pad) + (cell - tile.width) // 2
+            y0 = head_h + pad + r * (cell + pad) + (cell - tile.height) // 2
+            grid.paste(tile, (x0, y0))
     return grid
 
 

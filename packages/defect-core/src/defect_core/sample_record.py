@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from defect_core.serialization import JsonDataclass, require
+from defect_core.configs import coerce_paths, require
+from defect_core.serialization import JsonDataclass
 
 SELECTION_METRICS = ("lpips", "psnr", "ssim", "none")
 
@@ -38,20 +39,15 @@ class SampleRecord(JsonDataclass):
     package_version: str = "0.0.0"
 
     def __post_init__(self) -> None:
-        name = "SampleRecord"
-        for attr in ("image", "mask", "source_image"):
-            value = getattr(self, attr)
-            if isinstance(value, str):
-                object.__setattr__(self, attr, Path(value))
+        coerce_paths(self)
         object.__setattr__(self, "scores", tuple(float(s) for s in self.scores))
-        object.__setattr__(self, "candidates", tuple(Path(p) for p in self.candidates))
-        require(bool(self.item_id), name, "item_id", self.item_id, "must be non-empty")
-        require((self.concept is None) != (self.prompt is None), name, "concept", self.concept,
+        require(self, bool(self.item_id), "item_id", "must be non-empty")
+        require(self, (self.concept is None) != (self.prompt is None), "concept",
                 "exactly one of concept and prompt must be set")
-        require(self.seed >= 0, name, "seed", self.seed, "must be >= 0")
-        require(self.selection_metric in SELECTION_METRICS, name, "selection_metric", self.selection_metric,
+        require(self, self.seed >= 0, "seed", "must be >= 0")
+        require(self, self.selection_metric in SELECTION_METRICS, "selection_metric",
                 f"must be one of {SELECTION_METRICS}")
         n = max(len(self.scores), 1)
-        require(0 <= self.candidate_index < n, name, "candidate_index", self.candidate_index,
+        require(self, 0 <= self.candidate_index < n, "candidate_index",
                 f"must index one of the {n} candidate(s)")
-        require(all(not math.isnan(s) for s in self.scores), name, "scores", self.scores, "must not be NaN")
+        require(self, all(not math.isnan(s) for s in self.scores), "scores", "must not be NaN")

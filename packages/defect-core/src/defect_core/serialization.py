@@ -87,9 +87,3 @@ class JsonDataclass:
     def from_json(cls, text: str, base: str | Path | None = None) -> Self:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text), base=base)
-
-
-def require(condition: bool, cls_name: str, field_name: str, value: Any, why: str) -> None:
-    """Raise ``ValueError`` naming the dataclass, the field and the value unless ``condition`` holds."""
-    if not condition:
-        raise ValueError(f"{cls_name}.{field_name}={value!r}: {why}")

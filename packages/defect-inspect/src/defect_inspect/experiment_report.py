@@ -39,6 +39,8 @@ SETTING_NOTES = {
     "cut-paste": "baseline: cut-paste defects from the real training third",
     "defectfill": "generated defects (DefectFill: concept + LFS)",
     "defectfill-no-lfs": "the same concepts, one candidate per image (no LFS)",
+    "defectfill-object-prompt": "the same concepts sampled with DefectFill's object-branch prompt",
+    "defectfill-guidance": "the same concepts sampled with classifier-free guidance",
     "zero-shot": "no concept: the base model and a text prompt (DIAG's mode)",
     "no-defect-loss": "concepts trained without L_def, then as defectfill",
     "no-object-loss": "concepts trained without L_obj, then as defectfill",
@@ -138,10 +140,17 @@ def write_experiment_report(
 ) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.png``, ``results.json`` and ``report/`` into ``config.out``; return the
     first two. ``quality`` (setting → KID and IC-LPIPS) adds two columns, measured with ``networks``."""
+    from defect_core.splits import resolve_split_rule
+    from defect_inspect.data.real import open_real_dataset
+    from defect_inspect.evaluation.image_score import DESCRIPTIONS
     from defect_metrics import build_report
 
     out = Path(config.out)
     settings = list(config.settings)
+    split_rule = resolve_split_rule(config.split_rule,
+                                    open_real_dataset(config.dataset, config.dataset_root, config.object_name,
+                                                      config.defects).split_rule)
+    image_score = DESCRIPTIONS[config.image_score]
     table = summary_rows(settings, runs)
     png = bar_chart(table, out / "report.png",
                     f"{config.object_name}: inspection models on the real held-out split")
@@ -173,7 +182,9 @@ def write_experiment_report(
                        if "segmenter" in config.tasks else []))
         + f", {config.resolution} px, up to {config.epochs} epochs, "
         + ("ImageNet weights" if config.pretrained else "random initialisation") + ".",
-        "Test set: the real held-out two thirds of each defect type (and the test/good images for the segmenter).",
+        f"Test set: the real held-out defects of each type ({split_rule} split by file name; the test/good images "
+        f"too for the segmenter). Segmenter image score: {image_score}. Concept rows sample with "
+        f"\"A photo of {{token}}\" at guidance 1.0 unless named otherwise (our assumptions: the paper gives neither).",
         "",
         *([f"`{config.base_model}` is a randomly initialised model for running the pipeline offline: its "
            "\"generated defects\" are noise, so the generated rows measure the plumbing, not the method. Use "
@@ -187,7 +198,10 @@ def write_experiment_report(
     ]
     for setting in settings:
         lines.append(f"| {setting} | " + " | ".join(_fmt(table[setting][c]) for c in columns) + " |")
-    lines += ["", *(f"- **{s}**: {SETTING_NOTES[s]}" for s in settings), "", "![summary](report.png)", ""]
+    notes = {**SETTING_NOTES,
+             "defectfill-object-prompt": f"{SETTING_NOTES['defectfill-object-prompt']} \"{config.object_prompt}\"",
+             "defectfill-guidance": f"{SETTING_NOTES['defectfill-guidance']} {config.variant_guidance:g}"}
+    lines += ["", *(f"- **{s}**: {notes[s]}" for s in settings), "", "![summary](report.png)", ""]
     lines += ["## Training sets", "", "| run | training items | validation items | best epoch | epochs run |",
               "|---|---|---|---:|---:|"]
     for (setting, task), run in runs.items():

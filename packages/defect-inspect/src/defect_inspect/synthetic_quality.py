@@ -47,8 +47,7 @@ class QualityNetworks:
         """Load the networks; ``"pretrained"`` raises ``MissingWeightsError`` naming a missing file."""
         import torch
 
-        from defect_metrics import RandomConvFeatures, load_lpips
-        from defect_metrics.features import INCEPTION_SIZE, load_inception
+        from defect_metrics import INCEPTION_SIZE, RandomConvFeatures, load_inception, load_lpips
 
         if kind == "pretrained":
             return cls(kind, load_inception(device=device), INCEPTION_SIZE, load_lpips("alex", device=device))

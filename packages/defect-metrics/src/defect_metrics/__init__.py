@@ -1,9 +1,13 @@
 """defect_metrics: KID, FID, IC-LPIPS, localization, classification and segmentation metrics.
 
 Names are imported on first use (PEP 562), so that the numpy-only metrics (localization, classification,
-segmentation, KID and FID on features) do not pay for importing torch.
+segmentation, KID and FID on features) do not pay for importing torch. ``__all__`` is the export table's
+names; besides the metrics it holds what defect-inspect builds on: :func:`resolve_device` (the device
+picker of metrics and inspect), ``INCEPTION_SIZE`` (the 299 px input of clean-fid's Inception-v3),
+:class:`RandomConvFeatures`, and :class:`MissingWeightsError` (defined in ``defect_core.errors``).
 """
 
+# ruff: noqa: F401 - see the TYPE_CHECKING block
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
@@ -25,11 +29,14 @@ _EXPORTS: dict[str, str] = {
     "frechet_distance": "frechet_inception_distance",
     "feature_statistics": "frechet_inception_distance",
     "FeatureExtractor": "features",
+    "INCEPTION_SIZE": "features",
+    "INCEPTION_DIM": "features",
     "InceptionFeatures": "features",
     "load_inception": "features",
     "extract_features": "features",
     "clean_resize": "features",
     "RandomConvFeatures": "random_features",
+    "resolve_device": "devices",
     "MissingWeightsError": "weights",
     "inception_weights_path": "weights",
     "lpips_backbone_path": "weights",
@@ -65,62 +72,21 @@ _EXPORTS: dict[str, str] = {
     "write_metrics": "metrics_file",
 }
 
-__all__ = [
-    "__version__",
-    "metrics_document",
-    "write_metrics",
-    "KernelDistance",
-    "kid",
-    "polynomial_mmd2",
-    "fid",
-    "frechet_distance",
-    "feature_statistics",
-    "FeatureExtractor",
-    "InceptionFeatures",
-    "load_inception",
-    "extract_features",
-    "clean_resize",
-    "MissingWeightsError",
-    "inception_weights_path",
-    "lpips_backbone_path",
-    "load_lpips",
-    "LPIPSEmbedder",
-    "ICLPIPSConfig",
-    "ICLPIPSResult",
-    "ic_lpips",
-    "auroc",
-    "average_precision",
-    "f1_max",
-    "BinaryCurve",
-    "ProCurve",
-    "pro_curve",
-    "aupro",
-    "pixel_auroc",
-    "pixel_ap",
-    "pixel_f1_max",
-    "image_scores",
-    "image_auroc",
-    "image_ap",
-    "image_f1_max",
-    "LocalizationMetrics",
-    "localization_metrics",
-    "load_anomaly_map",
-    "ClassificationMetrics",
-    "classification_metrics",
-    "confusion_matrix",
-    "SegmentationMetrics",
-    "segmentation_metrics",
-    "build_report",
-]
+__all__ = ["__version__", *_EXPORTS]
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
 
 
+# These imports are the names of __all__, which is built from _EXPORTS, so ruff's unused-import check cannot
+# see them used (hence the file-level noqa); tests/test_package_arrows.py checks that they and _EXPORTS agree.
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from defect_metrics.binary_curves import BinaryCurve, auroc, average_precision, f1_max
     from defect_metrics.classification import ClassificationMetrics, classification_metrics, confusion_matrix
+    from defect_metrics.devices import resolve_device
     from defect_metrics.features import (
+        INCEPTION_DIM,
+        INCEPTION_SIZE,
         FeatureExtractor,
         InceptionFeatures,
         clean_resize,
@@ -144,7 +110,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from defect_metrics.lpips_embedding import LPIPSEmbedder
     from defect_metrics.lpips_network import load_lpips
     from defect_metrics.map_files import load_anomaly_map
+    from defect_metrics.metrics_file import metrics_document, write_metrics
     from defect_metrics.pro import ProCurve, aupro, pro_curve
+    from defect_metrics.random_features import RandomConvFeatures
     from defect_metrics.report import build_report
     from defect_metrics.segmentation import SegmentationMetrics, segmentation_metrics
     from defect_metrics.weights import MissingWeightsError, inception_weights_path, lpips_backbone_path

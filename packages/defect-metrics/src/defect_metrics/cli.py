@@ -110,7 +110,8 @@ def _both_features(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     if needs_images and args.extractor:
         extractor = _load_extractor(args.extractor)
     elif needs_images:
-        from defect_metrics.features import load_inception, resolve_device
+        from defect_metrics.devices import resolve_device
+        from defect_metrics.features import load_inception
 
         extractor = load_inception(args.inception_weights, resolve_device(args.device))
     return _features(args.real, args, extractor), _features(args.fake, args, extractor)
@@ -207,7 +208,7 @@ def _images_with_masks(images_dir: Path, masks_dir: Path | None) -> tuple[list[P
     "ic-lpips", "Intra-cluster LPIPS of generated defects against the training defects", _ic_lpips_arguments
 )
 def run_ic_lpips(args: argparse.Namespace) -> dict[str, Any]:
-    from defect_metrics.features import resolve_device
+    from defect_metrics.devices import resolve_device
     from defect_metrics.intra_cluster_lpips import ICLPIPSConfig, ic_lpips
     from defect_metrics.lpips_network import load_lpips
     from defect_metrics.metrics_file import metrics_document
@@ -269,6 +270,13 @@ def _localization_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--smoothing", type=int, default=0, help="box filter size before the image max (0: none)"
     )
+    parser.add_argument(
+        "--smoothing-border",
+        choices=("reflect", "zero"),
+        default="reflect",
+        help="box filter border: reflect (mirrored) or zero (zeros counted: avg_pool2d(k, stride 1, "
+        "padding k//2), AnomalyDiffusion's image score with --smoothing 21)",
+    )
     parser.add_argument("--no-curves", action="store_true", help="leave the curves out of the JSON document")
 
 
@@ -283,10 +291,15 @@ def run_localization(args: argparse.Namespace) -> dict[str, Any]:
     files = pair_maps_with_masks(args.maps, args.masks, missing_mask_is_good=args.missing_mask_is_good)
     maps, masks = files.load()
     metrics = localization_metrics(
-        maps, masks, fpr_limit=args.fpr_limit, smoothing=args.smoothing, keep_curves=not args.no_curves
+        maps,
+        masks,
+        fpr_limit=args.fpr_limit,
+        smoothing=args.smoothing,
+        smoothing_border=args.smoothing_border,
+        keep_curves=not args.no_curves,
     )
     scalars = metrics.scalars()
-    settings = {key: scalars.pop(key) for key in ("fpr_limit", "smoothing")}
+    settings = {key: scalars.pop(key) for key in ("fpr_limit", "smoothing", "smoothing_border")}
     return metrics_document(
         "localization",
         scalars,

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from defect_core.errors import InputFileError
+from defect_metrics.devices import resolve_device
 from defect_metrics.image_inputs import ImageInput, describe, to_rgb
 from defect_metrics.weights import inception_weights_path
 
@@ -52,7 +53,7 @@ def load_inception(
 ) -> InceptionFeatures:
     """The Inception-v3 feature extractor, from ``weights_path`` or clean-fid's cache (never downloaded).
 
-    Raises :class:`defect_metrics.weights.MissingWeightsError` naming the file when it is not on disk.
+    Raises :class:`defect_core.errors.MissingWeightsError` naming the file when it is not on disk.
     """
     path = inception_weights_path(weights_path)
     try:
@@ -82,13 +83,6 @@ def _prepared(image: ImageInput, index: int, size: int | None) -> np.ndarray:
         raise
     except (OSError, ValueError) as exc:
         raise ValueError(f"{describe(image, index)}: {exc}") from exc
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device``, or CUDA when available and CPU otherwise."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def extract_features(

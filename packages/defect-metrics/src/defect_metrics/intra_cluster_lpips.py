@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,9 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from defect_core.configs import config_field, require
 from defect_core.images import load_mask
-from defect_metrics.features import resolve_device
+from defect_metrics.devices import resolve_device
 from defect_metrics.image_inputs import ImageInput, describe, to_rgb
 from defect_metrics.lpips_embedding import LPIPSEmbedder, pairwise_squared_distances, squared_distances
 from defect_metrics.lpips_network import load_lpips
@@ -46,47 +47,26 @@ _REGIONS = ("image", "crop")
 class ICLPIPSConfig:
     """How IC-LPIPS is computed; the defaults are defectfill's (DESIGN.md §5)."""
 
-    max_members: int = field(
-        default=50, metadata={"help": "members per cluster that enter the pairs (first ones)"}
+    max_members: int = config_field(50, "members per cluster that enter the pairs (first ones)")
+    average_over: str = config_field(
+        "non_empty", "'non_empty': mean over clusters with members; 'all': empty clusters count as 0 (DFMGAN)"
     )
-    average_over: str = field(
-        default="non_empty",
-        metadata={
-            "help": "'non_empty': mean over clusters with members; 'all': empty clusters count as 0 (DFMGAN)"
-        },
-    )
-    region: str = field(
-        default="image", metadata={"help": "'image': whole images; 'crop': square crop around the mask"}
-    )
-    crop_margin: float = field(
-        default=0.25, metadata={"help": "crop: context added on each side, fraction of the box side"}
-    )
-    min_crop: int = field(default=32, metadata={"help": "crop: smallest crop side in pixels before resizing"})
-    image_size: int = field(
-        default=256, metadata={"help": "side in pixels the images or crops are resized to"}
-    )
-    net: str = field(default="alex", metadata={"help": "LPIPS trunk: 'alex' (as DFMGAN), 'vgg' or 'squeeze'"})
-    batch_size: int = field(default=16, metadata={"help": "images per network call"})
+    region: str = config_field("image", "'image': whole images; 'crop': square crop around the mask")
+    crop_margin: float = config_field(0.25, "crop: context added on each side, fraction of the box side")
+    min_crop: int = config_field(32, "crop: smallest crop side in pixels before resizing")
+    image_size: int = config_field(256, "side in pixels the images or crops are resized to")
+    net: str = config_field("alex", "LPIPS trunk: 'alex' (as DFMGAN), 'vgg' or 'squeeze'")
+    batch_size: int = config_field(16, "images per network call")
 
     def __post_init__(self) -> None:
-        if self.max_members < 2:
-            raise ValueError(f"max_members must be >= 2, got {self.max_members}")
-        if self.average_over not in _AVERAGES:
-            raise ValueError(f"average_over must be one of {_AVERAGES}, got {self.average_over!r}")
-        if self.region not in _REGIONS:
-            raise ValueError(f"region must be one of {_REGIONS}, got {self.region!r}")
-        if self.crop_margin < 0:
-            raise ValueError(f"crop_margin must be >= 0, got {self.crop_margin}")
-        if self.min_crop < 1:
-            raise ValueError(f"min_crop must be >= 1, got {self.min_crop}")
-        if self.image_size < 32:
-            raise ValueError(
-                f"image_size must be >= 32 (the LPIPS trunks downsample 32×), got {self.image_size}"
-            )
-        if self.net not in ("alex", "vgg", "squeeze"):
-            raise ValueError(f"net must be 'alex', 'vgg' or 'squeeze', got {self.net!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        require(self, self.max_members >= 2, "max_members", "must be >= 2")
+        require(self, self.average_over in _AVERAGES, "average_over", f"must be one of {_AVERAGES}")
+        require(self, self.region in _REGIONS, "region", f"must be one of {_REGIONS}")
+        require(self, self.crop_margin >= 0, "crop_margin", "must be >= 0")
+        require(self, self.min_crop >= 1, "min_crop", "must be >= 1")
+        require(self, self.image_size >= 32, "image_size", "must be >= 32 (the LPIPS trunks downsample 32×)")
+        require(self, self.net in ("alex", "vgg", "squeeze"), "net", "must be 'alex', 'vgg' or 'squeeze'")
+        require(self, self.batch_size >= 1, "batch_size", "must be >= 1")
 
     @classmethod
     def dfmgan(cls, **overrides: object) -> ICLPIPSConfig:

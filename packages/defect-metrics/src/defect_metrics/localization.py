@@ -4,9 +4,12 @@ Pixel level: every pixel of every map is one sample (label = its mask pixel); AU
 F1-max come from the exact curves of :mod:`defect_metrics.binary_curves`, AUPRO from
 :mod:`defect_metrics.pro`, and all four share one sort of all pixels.
 
-Image level: an image's score is the maximum of its map, optionally after a ``k × k`` box (mean) filter
-(``scipy.ndimage.uniform_filter``, reflected borders), which keeps a single hot pixel from deciding; its label
-is whether its mask has any defect pixel.
+Image level: an image's score is the maximum of its map, optionally after a ``k × k`` box (mean) filter,
+which keeps a single hot pixel from deciding; its label is whether its mask has any defect pixel. The filter's
+border (:data:`SMOOTHING_BORDERS`): ``"reflect"`` mirrors the map (``scipy.ndimage.uniform_filter``'s
+default), ``"zero"`` pads with zeros that count in the mean, which is
+``torch.nn.functional.avg_pool2d(map, k, stride=1, padding=k // 2)`` (``count_include_pad=True``): the image
+score of AnomalyDiffusion's test code (k = 21, on its 256 × 256 maps), which the DefectFill tables follow.
 """
 
 from __future__ import annotations
@@ -26,19 +29,27 @@ logger = logging.getLogger(__name__)
 
 #: Curves kept for reports are thinned to at most this many points (plots need no more).
 CURVE_POINTS = 512
+#: Borders of the image-score box filter: mirrored, or zeros counted in the mean (avg_pool2d's padding).
+SMOOTHING_BORDERS: tuple[str, ...] = ("reflect", "zero")
 
 
-def image_scores(anomaly_maps: ArrayStack, smoothing: int = 0) -> np.ndarray:
+def image_scores(anomaly_maps: ArrayStack, smoothing: int = 0, border: str = "reflect") -> np.ndarray:
     """Per-image score, float64 (N,): the maximum of each map after a ``smoothing × smoothing`` box filter
-    (``smoothing`` 0 or 1: no filter)."""
+    (``smoothing`` 0 or 1: no filter) with ``border`` "reflect" or "zero" (odd ``smoothing`` only: the
+    window is centred, as ``avg_pool2d(k, stride=1, padding=k // 2)``'s)."""
     if smoothing < 0:
         raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+    if border not in SMOOTHING_BORDERS:
+        raise ValueError(f"border must be one of {', '.join(SMOOTHING_BORDERS)}, got {border!r}")
+    if border == "zero" and smoothing > 1 and smoothing % 2 == 0:
+        raise ValueError(f"smoothing with zero borders must be odd (a centred window), got {smoothing}")
     maps = as_map_list(anomaly_maps, "anomaly_maps")
     if smoothing <= 1:
         return np.array([float(np.max(m)) for m in maps], dtype=np.float64)
+    mode = "reflect" if border == "reflect" else "constant"
     return np.array(
         [
-            float(np.max(ndimage.uniform_filter(m.astype(np.float64), size=smoothing, mode="reflect")))
+            float(np.max(ndimage.uniform_filter(m.astype(np.float64), size=smoothing, mode=mode, cval=0.0)))
             for m in maps
         ],
         dtype=np.float64,
@@ -69,21 +80,22 @@ def pixel_f1_max(anomaly_maps: ArrayStack, masks: ArrayStack) -> float:
     return _pixel_curve(MapPairs.of(anomaly_maps, masks)).f1_max()[0]
 
 
-def image_auroc(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0) -> float:
+def image_auroc(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0, border: str = "reflect") -> float:
     """AUROC of the image scores (:func:`image_scores`) for the image labels (:func:`image_labels`)."""
-    return BinaryCurve.from_scores(image_scores(anomaly_maps, smoothing), image_labels(masks)).auroc()
+    return BinaryCurve.from_scores(image_scores(anomaly_maps, smoothing, border), image_labels(masks)).auroc()
 
 
-def image_ap(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0) -> float:
+def image_ap(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0, border: str = "reflect") -> float:
     """Average precision of the image scores for the image labels."""
     return BinaryCurve.from_scores(
-        image_scores(anomaly_maps, smoothing), image_labels(masks)
+        image_scores(anomaly_maps, smoothing, border), image_labels(masks)
     ).average_precision()
 
 
-def image_f1_max(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0) -> float:
+def image_f1_max(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0, border: str = "reflect") -> float:
     """The largest image-level F1 over every threshold of the image scores."""
-    return BinaryCurve.from_scores(image_scores(anomaly_maps, smoothing), image_labels(masks)).f1_max()[0]
+    curve = BinaryCurve.from_scores(image_scores(anomaly_maps, smoothing, border), image_labels(masks))
+    return curve.f1_max()[0]
 
 
 def thin_curve(x: np.ndarray, y: np.ndarray, points: int = CURVE_POINTS) -> tuple[list[float], list[float]]:
@@ -115,6 +127,7 @@ class LocalizationMetrics:
     image_f1_max: float | None
     image_f1_threshold: float | None
     smoothing: int
+    smoothing_border: str
     images: int
     defective_images: int
     pixels: int
@@ -135,17 +148,23 @@ def localization_metrics(
     *,
     fpr_limit: float = 0.3,
     smoothing: int = 0,
+    smoothing_border: str = "reflect",
+    image_maps: ArrayStack | None = None,
     keep_curves: bool = True,
 ) -> LocalizationMetrics:
     """All pixel and image metrics of ``anomaly_maps`` against ``masks`` with one sort of all pixels.
 
     ``anomaly_maps``: float (N, H, W) or a list of (H_i, W_i) arrays, finite, higher = more anomalous.
     ``masks``: bool (or 0/1) arrays of the same shapes, True on defect pixels.
-    ``fpr_limit``: AUPRO integration limit in (0, 1]; ``smoothing``: box size for image scores (0 = none).
+    ``fpr_limit``: AUPRO integration limit in (0, 1]; ``smoothing``: box size for image scores (0 = none),
+    ``smoothing_border``: its border (:data:`SMOOTHING_BORDERS`); ``image_maps``: the maps the image scores
+    are taken from, one per image in the same order (default ``anomaly_maps``), e.g. a model's output at its
+    own resolution before it was resized to the image's.
     Metrics the data cannot define (e.g. image AUROC when every image is defective) are ``None``.
     """
     if not 0.0 < fpr_limit <= 1.0:
         raise ValueError(f"fpr_limit must be in (0, 1], got {fpr_limit}")
+    image_scores(np.zeros((1, 1, 1)), smoothing, smoothing_border)  # checks the settings before any work
     pairs = MapPairs.of(anomaly_maps, masks)
     # One ranking of all pixels, tagged with their region id (0 = defect-free), serves ROC, PR and PRO.
     regions = Regions.of(pairs.masks)
@@ -176,7 +195,10 @@ def localization_metrics(
     labels = image_labels(pairs.masks)
     image: dict[str, float | None] = dict.fromkeys(("auroc", "ap", "f1", "f1_threshold"))
     if labels.any() and not labels.all():
-        image_curve = BinaryCurve.from_scores(image_scores(pairs.maps, smoothing), labels)
+        source = pairs.maps if image_maps is None else as_map_list(image_maps, "image_maps")
+        if len(source) != len(pairs.maps):
+            raise ValueError(f"image_maps: {len(source)} maps for {len(pairs.maps)} images")
+        image_curve = BinaryCurve.from_scores(image_scores(source, smoothing, smoothing_border), labels)
         image["auroc"] = image_curve.auroc()
         image["ap"] = image_curve.average_precision()
         image["f1"], image["f1_threshold"] = image_curve.f1_max()
@@ -204,6 +226,7 @@ def localization_metrics(
         image_f1_max=image["f1"],
         image_f1_threshold=image["f1_threshold"],
         smoothing=smoothing,
+        smoothing_border=smoothing_border,
         images=len(pairs.maps),
         defective_images=int(labels.sum()),
         pixels=ranking.size,

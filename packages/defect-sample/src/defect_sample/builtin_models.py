@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from defect_core.dataset_cache import default_cache_dir
+from defect_sample.quiet_loading import library_progress_bars_off
 from defect_sample.tiny_model import TINY_MODEL_VERSION, build_tiny_pipeline
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ def builtin_model_path(model: str) -> Path:
     logger.info("building %s into %s (first use)", model, folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
     try:
-        builder(tmp)
+        with library_progress_bars_off():  # transformers' "Writing model shards" bar
+            builder(tmp)
         try:
             os.replace(tmp, folder)
         except OSError:

@@ -27,6 +27,7 @@ EPILOG = """examples:
       --shapes blob --out diag/
   defect-sample --config sample.toml --shard 0/4          # one of four machines
   torchrun --nproc-per-node 4 -m defect_sample.cli --config sample.toml   # four GPUs of one machine
+  defect-sample review --normals good/ --out synth/ --concept crack.safetensors   # review app (see review --help)
 """
 
 
@@ -54,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, run the job, print a summary; 1 on an input error (message names the file)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["review"]:  # the browser review app (the review extra): its own flags
+        from defect_sample.review.command import main as review_main
+
+        return review_main(argv[1:])
     parser = build_parser()
     config, args = parse_config(SampleConfig, argv, parser)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import torch
 
-from defect_core.concept_card import ConceptCard
+from defect_core.concept_card import BaseModelRef, ConceptCard
 from defect_core.concept_file import load_concept
 from defect_core.errors import ConceptFileError
-from defect_sample.model_loading import model_fingerprint
+from defect_sample.model_loading import identify_pipeline, model_fingerprint
+from defect_sample.quiet_loading import library_progress_bars_off
 
 logger = logging.getLogger(__name__)
 
@@ -46,19 +47,30 @@ def pipeline_fingerprint(pipe) -> str:
     return model_fingerprint(pipe.unet.config, pipe.text_encoder.config)
 
 
-def check_concept_base(card: ConceptCard, path: str | Path, model_id: str, fingerprint: str,
-                       force: bool = False) -> None:
-    """Raise :class:`ConceptFileError` if the concept was trained on another base-model architecture.
+def check_concept_base(card: ConceptCard, path: str | Path, base: BaseModelRef, force: bool = False) -> None:
+    """Raise :class:`ConceptFileError` if the concept was trained on another base model than ``base``.
 
-    The fingerprints (hashes of the UNet / text-encoder configs) decide, not the ids: a local copy of the
-    same model under another name is fine. ``force`` turns the error into a warning.
+    Identity is the architecture fingerprint plus the weights fingerprint, never the id: the same weights
+    under a mirror's id or in a local folder are fine, a fine-tune of the same architecture is not. A card
+    of format 1 has no weights fingerprint; it is checked on the architecture alone. ``force`` turns the
+    error into a warning.
     """
-    if card.base_model.fingerprint == fingerprint:
+    trained = card.base_model
+    if trained.fingerprint != base.fingerprint:
+        difference = (f"fingerprint {trained.fingerprint}), but the loaded base model {base.id!r} has fingerprint "
+                      f"{base.fingerprint}: another architecture")
+    elif (trained.weights_fingerprint and base.weights_fingerprint
+          and trained.weights_fingerprint != base.weights_fingerprint):
+        difference = (f"weights fingerprint {trained.weights_fingerprint}), but the loaded base model {base.id!r} "
+                      f"has weights fingerprint {base.weights_fingerprint}: the same architecture with other "
+                      "weights (a fine-tune or another checkpoint)")
+    else:
+        if trained.weights_fingerprint is None or base.weights_fingerprint is None:
+            logger.debug("%s: base model checked on its architecture only (no weights fingerprint on %s)", path,
+                         "the concept's card" if trained.weights_fingerprint is None else "the loaded model")
         return
-    problem = (f"concept {card.concept_id!r} was trained on base model {card.base_model.id!r} (fingerprint "
-               f"{card.base_model.fingerprint}), but the loaded base model {model_id!r} has fingerprint "
-               f"{fingerprint}: another architecture. Load {card.base_model.id!r} (--base-model), or pass "
-               "--force (force=True) to apply it anyway")
+    problem = (f"concept {card.concept_id!r} was trained on base model {trained.id!r} ({difference}. Load "
+               f"{trained.source!r} (--base-model), or pass --force (force=True) to apply it anyway")
     if not force:
         raise ConceptFileError(path, problem)
     logger.warning("%s: %s (forced)", path, problem)
@@ -94,10 +106,13 @@ class ConceptAdapters:
     >>> adapters.activate(crack); adapters.deactivate()              # doctest: +SKIP
     """
 
-    def __init__(self, pipe, model_id: str) -> None:
+    def __init__(self, pipe, model_id: str, base_model: BaseModelRef | None = None) -> None:
+        """``base_model``: the pipeline's identity as its loader computed it (default: computed here from the
+        pipeline, which must not carry LoRA layers yet, and the folder diffusers loaded it from)."""
         self.pipe = pipe
         self.model_id = str(model_id)
-        self.fingerprint = pipeline_fingerprint(pipe)
+        self.base_model = base_model or identify_pipeline(pipe, self.model_id)
+        self.fingerprint = self.base_model.fingerprint
         self.concepts: list[LoadedConcept] = []
         self.active: LoadedConcept | None = None
 
@@ -110,13 +125,13 @@ class ConceptAdapters:
         """
         path = Path(path)
         concept = load_concept(path)
-        check_concept_base(concept.card, path, self.model_id, self.fingerprint, force=force)
+        check_concept_base(concept.card, path, self.base_model, force=force)
         name = adapter_name_for(concept.card, len(self.concepts))
         param = next(self.pipe.unet.parameters())
         state_dict = {k: torch.from_numpy(v).to(device=param.device, dtype=param.dtype)
                       for k, v in concept.tensors.items()}
         try:
-            with _quiet_transformers_load_report(), warnings.catch_warnings():
+            with _quiet_transformers_load_report(), library_progress_bars_off(), warnings.catch_warnings():
                 # several adapters in one model is the point here
                 warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
                 self.pipe.load_lora_weights(state_dict, adapter_name=name)
@@ -153,9 +168,10 @@ class ConceptAdapters:
         self.active = None
 
 
-def apply_concepts(pipe, paths: list[str | Path], *, model_id: str, force: bool = False) -> ConceptAdapters:
+def apply_concepts(pipe, paths: list[str | Path], *, model_id: str, force: bool = False,
+                   base_model: BaseModelRef | None = None) -> ConceptAdapters:
     """Load several concept files into ``pipe`` (see :class:`ConceptAdapters`); none is left active."""
-    adapters = ConceptAdapters(pipe, model_id)
+    adapters = ConceptAdapters(pipe, model_id, base_model)
     for path in paths:
         adapters.load(path, force=force)
     return adapters

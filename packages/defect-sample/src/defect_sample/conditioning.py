@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+_PARALLEL_WRAPPERS = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
+"""Wrappers that keep the model in ``.module`` and do not forward its attributes."""
+
 
 def vae_scale_factor(vae) -> int:
     """Pixels per latent cell: 2 ** (number of VAE blocks − 1), 8 for Stable Diffusion."""
@@ -46,31 +49,38 @@ def masked_image(images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
 
 
 def latent_mask(masks: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor:
-    """Downscale (B, 1, H, W) masks to (B, 1, h, w) by max-pooling: any defect pixel marks its cell.
+    """Downscale float (B, 1, H, W) masks of 0 / 1 to (B, 1, h, w), h <= H and w <= W, by max-pooling: a
+    defect pixel marks every cell it touches. This is :func:`defect_core.masks.resize_mask_covering`'s
+    shrinking rule with the same cell bounds, also when H / h is not an integer (a pixel on a cell edge
+    marks both cells).
 
     Nearest-neighbour downsampling (what the stock pipeline does) drops thin scratches that miss the
     sampled pixel; max-pooling keeps them. On a mask aligned to the latent grid both agree.
     """
-    return F.adaptive_max_pool2d(masks, latent_hw)
+    h, w = (int(v) for v in latent_hw)
+    if h > masks.shape[-2] or w > masks.shape[-1]:
+        # max-pooling onto a finer grid would grow a defect by a straddling cell per side (the numpy rule
+        # grows by nearest neighbour); a latent grid is never finer than its mask
+        raise ValueError(f"latent grid {(h, w)} is finer than the masks {tuple(masks.shape[-2:])}")
+    return F.adaptive_max_pool2d(masks, (h, w))
 
 
 @torch.no_grad()
 def encode_latents(vae, images: torch.Tensor, generator: torch.Generator | None = None,
-                   sample: bool = True) -> torch.Tensor:
+                   sample: bool = True, noise: torch.Tensor | None = None) -> torch.Tensor:
     """VAE latents of ``images`` (B, 3, H, W) in [-1, 1], scaled by ``vae.config.scaling_factor``.
 
     ``sample=True`` draws from the latent distribution with ``generator``, as the inpainting pipeline
-    does for the masked image; ``False`` takes its mode.
+    does for the masked image; ``False`` takes its mode. ``noise`` (B, C, H / f, W / f), standard normal,
+    is the draw to use instead of one from ``generator``: a multi-process trainer draws it for the whole
+    batch and gives each process its rows, so the split does not change what any sample gets.
     """
     dist = vae.encode(images.to(vae.device, vae.dtype)).latent_dist
-    latents = dist.sample(generator=generator) if sample else dist.mode()
+    if noise is not None:
+        latents = dist.mean + dist.std * noise.to(dist.mean.device, dist.mean.dtype)
+    else:
+        latents = dist.sample(generator=generator) if sample else dist.mode()
     return latents * vae.config.scaling_factor
-
-
-@torch.no_grad()
-def decode_latents(vae, latents: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`encode_latents`: (B, 4, h, w) scaled latents → images (B, 3, H, W) in [-1, 1]."""
-    return vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample.clamp(-1, 1)
 
 
 def tokenize(tokenizer, prompts: Sequence[str]) -> torch.Tensor:
@@ -80,10 +90,15 @@ def tokenize(tokenizer, prompts: Sequence[str]) -> torch.Tensor:
 
 
 def encode_prompt_ids(text_encoder, input_ids: torch.Tensor) -> torch.Tensor:
-    """Text embeddings (B, L, D) of token ids, with the attention mask only where the encoder wants one."""
-    input_ids = input_ids.to(text_encoder.device)
+    """Text embeddings (B, L, D) of token ids, with the attention mask only where the encoder wants one.
+
+    ``text_encoder`` may be wrapped for multi-process training (``DistributedDataParallel``): the forward
+    goes through the wrapper, which synchronises the gradients; its config and device are the model's.
+    """
+    model = text_encoder.module if isinstance(text_encoder, _PARALLEL_WRAPPERS) else text_encoder
+    input_ids = input_ids.to(model.device)
     attention_mask = None
-    if getattr(text_encoder.config, "use_attention_mask", False):
+    if getattr(model.config, "use_attention_mask", False):
         attention_mask = torch.ones_like(input_ids)
     return text_encoder(input_ids, attention_mask=attention_mask)[0]
 

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from defect_core.atomic import temp_target
 from defect_core.concept_file import read_concept_card
 from defect_core.configs import build_config, load_toml, save_config
 from defect_core.errors import InputFileError
-from defect_core.output_layout import CANDIDATE_DIR, DEFECT_DIR, MASK_DIR, GenerationWriter
+from defect_core.output_layout import CANDIDATE_DIR, DEFECT_DIR, MASK_DIR, PREVIEW_NAME, GenerationWriter
 from defect_core.sample_record import SampleRecord
 from defect_sample.config import CONFIG_NAME, SampleConfig
+from defect_sample.devices import process_device
 from defect_sample.job_inputs import (
     build_groups,
     check_input_files,
@@ -37,7 +38,6 @@ from defect_sample.pipeline import (
     ZERO_SHOT_GUIDANCE_SCALE,
     ZERO_SHOT_STEPS,
     DefectFillPipeline,
-    resolve_device,
 )
 from defect_sample.sampler import DEFAULT_GUIDANCE_SCALE, DEFAULT_STEPS
 from defect_sample.selection import CandidateSelector, create_selector
@@ -97,24 +97,45 @@ def check_saved_config(config: SampleConfig, out_dir: Path) -> None:
 STALE_TEMP_SECONDS = 600
 
 
-def remove_stale_temp_files(out_dir: Path, older_than_s: float = STALE_TEMP_SECONDS) -> int:
-    """Delete temporary files (``.<name>.tmp-<pid>``) that a killed run left behind; return how many.
+def owned_outputs(out_dir: Path, items: Sequence[WorkItem], candidates: int, shared_files: bool) -> set[Path]:
+    """The files that only this process writes: its items' images, masks and candidates, and with
+    ``shared_files`` (rank 0 of a run that is not split into shards) ``config.toml`` and ``preview.png``."""
+    owned = set()
+    for item in items:
+        owned |= {out_dir / DEFECT_DIR / f"{item.item_id}.png", out_dir / MASK_DIR / f"{item.item_id}.png"}
+        owned |= {out_dir / CANDIDATE_DIR / f"{item.item_id}_{k}.png" for k in range(candidates)}
+    if shared_files:
+        owned |= {out_dir / CONFIG_NAME, out_dir / PREVIEW_NAME}
+    return owned
 
-    Only files older than ``older_than_s`` go: a process of another shard may be writing a fresh one right
-    now (on another machine its pid means nothing here), and no single image write takes minutes.
+
+def remove_stale_temp_files(out_dir: Path, owned: Collection[Path] = (),
+                            older_than_s: float = STALE_TEMP_SECONDS) -> int:
+    """Delete the temporary files of atomic writes (``.<name>.tmp-<pid>``,
+    :func:`defect_core.atomic.temp_path_for`) that a killed run left in ``out_dir``'s tree; return how many.
+
+    The temporary file of an output in ``owned`` (:func:`owned_outputs`, called before this process writes
+    anything) goes whatever its age: no other process writes that file, so it is a kill's leftover, such as
+    ``.preview.png.tmp-<pid>`` from a kill during the preview write seconds before the resume. Any other
+    goes only when older than ``older_than_s``: a process of another shard may be writing it right now (on
+    another machine its pid means nothing here), and no single write takes minutes. A file without that name
+    pattern is never touched.
     """
+    owned = {Path(p) for p in owned}
     removed = 0
     now = time.time()
-    for folder in (out_dir / DEFECT_DIR, out_dir / MASK_DIR, out_dir / CANDIDATE_DIR, out_dir):
-        if not folder.is_dir():
+    for path in sorted(Path(out_dir).rglob(".*.tmp-*")):
+        target = temp_target(path)
+        if target is None:
             continue
-        for path in folder.glob(".*.tmp-*"):
-            try:
-                if now - path.stat().st_mtime > older_than_s:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:  # its writer finished or another process removed it
-                pass
+        try:
+            if not path.is_file():
+                continue
+            if target in owned or now - path.stat().st_mtime > older_than_s:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # its writer finished or another process removed it
+            pass
     return removed
 
 
@@ -130,15 +151,6 @@ def _batches(items: Sequence[WorkItem], per_call: int) -> Iterator[list[WorkItem
         yield batch
 
 
-def _device_for_rank(device: str, world: int) -> str:
-    if device == "auto" and world > 1:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"cuda:{int(os.environ.get('LOCAL_RANK', '0') or 0)}"
-    return str(resolve_device(device))
-
-
 def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None = None,
                    selector: CandidateSelector | None = None, progress: bool = True) -> GenerationSummary:
     """Run one generation job (see the module docstring); returns what it did.
@@ -149,7 +161,7 @@ def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None 
     """
     config = _absolute_paths(config)
     cards = [read_concept_card(p) for p in config.concept]
-    model_id = config.base_model or cards[0].base_model.id
+    model_id = config.base_model or cards[0].base_model.source
     normals = resolve_normals(config)
     groups = build_groups(config, cards)
     items = plan_work_items(groups, normals, config.count, config.seed)
@@ -162,7 +174,8 @@ def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None 
     finished = writer.finished_item_ids()
     if finished:
         check_saved_config(config, out_dir)
-    if rank == 0 and (removed := remove_stale_temp_files(out_dir)):
+    owned = owned_outputs(writer.out_dir, mine, config.candidates, shared_files=rank == 0 and shard[1] == 1)
+    if removed := remove_stale_temp_files(writer.out_dir, owned):
         logger.info("removed %d temporary file(s) left by an interrupted run", removed)
     pending = [it for it in mine if it.item_id not in finished]
     summary = GenerationSummary(out_dir=writer.out_dir, planned=len(items), assigned=len(mine),
@@ -175,11 +188,12 @@ def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None 
     threshold = mask_threshold(config)
     check_input_files([it.normal for it in pending], [it.mask_path for it in pending if it.mask_path], threshold)
 
-    device = _device_for_rank(config.device, world) if pipeline is None else pipeline.device
+    device = process_device(config.device) if pipeline is None else pipeline.device
     # before the model loads: missing LPIPS weights fail in a second, not after minutes of loading
     selector = selector or create_selector(config.select, device, config.lpips_weights)
     if pipeline is None:
-        pipeline = DefectFillPipeline.from_pretrained(model_id, device=device, dtype=config.dtype)
+        pipeline = DefectFillPipeline.from_pretrained(model_id, device=device, dtype=config.dtype,
+                                                      revision=config.base_model_revision, progress=progress)
     loaded = []
     for path in config.concept:
         known = [c for c in pipeline.concepts.concepts if c.path.resolve() == path]

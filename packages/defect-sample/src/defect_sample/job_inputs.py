@@ -24,14 +24,13 @@ from defect_sample.working_size import resize_pair, working_size
 logger = logging.getLogger(__name__)
 
 
-def _reader(config: SampleConfig):
-    from defect_core.datasets import create_reader
+def _reader(config: SampleConfig, defect_name: str | None = None):
+    from defect_core.datasets import open_dataset
 
-    kwargs: dict[str, object] = {}
-    if config.dataset == "folder":
-        # a plain folder does not name its object and defect; the caller does
-        kwargs = {"object_name": config.object_name, "defect_name": config.defect_name}
-    return create_reader(config.dataset, config.dataset_root, **kwargs)
+    # a plain folder holds one category, named by the caller: the concept's defect when masks are read
+    # for a concept, else --defect-name
+    return open_dataset(config.dataset, config.dataset_root, object_name=config.object_name,
+                        defect_name=defect_name or config.defect_name)
 
 
 def resolve_normals(config: SampleConfig) -> list[Path]:
@@ -40,8 +39,9 @@ def resolve_normals(config: SampleConfig) -> list[Path]:
         normals = list_images(config.normals)
         where = config.normals
     else:
-        normals = _reader(config).normal_images(config.object_name, config.normal_split)
-        where = config.dataset_root
+        reader = _reader(config)
+        normals = reader.normal_images(config.object_name, config.normal_split)
+        where = reader.root
     if not normals:
         raise InputFileError(where, "holds no defect-free images (png, jpg, bmp, tif, webp)")
     return normals
@@ -54,13 +54,15 @@ def mask_threshold(config: SampleConfig) -> int:
 
 def _real_masks(config: SampleConfig, defect_name: str) -> tuple[Path, ...]:
     if config.mask_split is not None:
-        from defect_core.splits import select_split
+        from defect_core.splits import resolve_split_rule, select_split
 
-        examples = _reader(config).defect_examples(config.object_name, defect_name)
-        masks = tuple(e.mask for e in select_split(examples, config.mask_split))
+        reader = _reader(config, defect_name)
+        rule = resolve_split_rule(config.split_rule, reader.split_rule)
+        examples = reader.defect_examples(config.object_name, defect_name)
+        masks = tuple(e.mask for e in select_split(examples, config.mask_split, rule))
         if not masks:
-            raise InputFileError(config.dataset_root, f"{config.object_name}/{defect_name} has no masks in "
-                                                      f"the {config.mask_split} split")
+            raise InputFileError(reader.root, f"{config.object_name}/{defect_name} has no masks in "
+                                              f"the {config.mask_split} split")
         return masks
     assert config.masks is not None
     folder = config.masks / defect_name if (config.masks / defect_name).is_dir() else config.masks

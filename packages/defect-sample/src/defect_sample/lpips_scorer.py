@@ -3,8 +3,9 @@
 LPIPS has two parts: its linear calibration layers, which ship inside the ``lpips`` package, and the
 AlexNet backbone, which torchvision downloads into its hub cache on first use. A factory GPU often has no
 network, so the backbone is read from the hub cache file (``$TORCH_HOME/hub/checkpoints``, default
-``~/.cache/torch/hub/checkpoints``) and a missing file is an error saying which file goes where, never a
-download attempt.
+``~/.cache/torch/hub/checkpoints``; the file and its address are in :mod:`defect_core.weight_files`, shared
+with defect-metrics' IC-LPIPS) and a missing file is a :class:`~defect_core.errors.MissingWeightsError`
+saying which file goes where, never a download attempt.
 """
 
 from __future__ import annotations
@@ -13,37 +14,27 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from defect_core.errors import InputFileError
 from defect_core.masks import mask_bbox
+from defect_core.weight_files import load_lpips_trunk, lpips_backbone_path
+
+if TYPE_CHECKING:
+    import lpips
+
 
 logger = logging.getLogger(__name__)
 
-ALEXNET_CHECKPOINT = "alexnet-owt-7be5be79.pth"
-ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_CHECKPOINT}"
 LPIPS_MIN_SIZE = 32
 """Smallest side AlexNet's five feature stages accept (31 px; 32 for a round number)."""
+NO_WEIGHTS_WAY_OUT = "pass its path (--lpips-weights); or select by PSNR / SSIM (--select psnr), which needs no weights"
 
 
-class LpipsWeightsError(InputFileError):
-    """The AlexNet backbone file that LPIPS needs is missing or unreadable."""
-
-
-def torch_hub_checkpoint_dir() -> Path:
-    """Where torchvision keeps downloaded weights: ``torch.hub.get_dir()/checkpoints`` (honours $TORCH_HOME)."""
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def alexnet_checkpoint_path(path: str | os.PathLike | None = None) -> Path:
-    """The AlexNet weights file to use: ``path`` if given, else the torchvision hub cache's."""
-    return Path(path) if path is not None else torch_hub_checkpoint_dir() / ALEXNET_CHECKPOINT
-
-
-def build_lpips(backbone: torch.nn.Module | None = None):  # -> lpips.LPIPS
+def build_lpips() -> lpips.LPIPS:
     """An LPIPS (AlexNet, v0.1) whose linear layers are the package's own and whose backbone is random.
 
     ``pnet_rand=True`` makes torchvision build AlexNet without weights, so nothing is downloaded; load the
@@ -59,37 +50,14 @@ def build_lpips(backbone: torch.nn.Module | None = None):  # -> lpips.LPIPS
 
 
 def load_alexnet_backbone(model, path: str | os.PathLike | None = None) -> Path:
-    """Load torchvision's AlexNet weights (``features.*``) into an LPIPS model's backbone slices.
+    """Load torchvision's AlexNet weights (``features.*``) into an LPIPS model's backbone slices, from ``path``
+    or torch's hub cache; returns the file read.
 
-    Raises :class:`LpipsWeightsError` naming the file when it is missing or is not an AlexNet checkpoint.
+    A missing file raises :class:`~defect_core.errors.MissingWeightsError` naming it and where to get it; a
+    file that is not AlexNet's checkpoint raises :class:`~defect_core.errors.InputFileError` naming it.
     """
-    file = alexnet_checkpoint_path(path)
-    if not file.is_file():
-        raise LpipsWeightsError(file, (
-            f"LPIPS needs torchvision's AlexNet weights and the file is missing. Download {ALEXNET_URL} on a "
-            f"machine with network and copy it to {file} (torchvision's hub cache: $TORCH_HOME/hub/checkpoints, "
-            "default ~/.cache/torch/hub/checkpoints), or pass its path (--lpips-weights); "
-            "or select by PSNR / SSIM (--select psnr), which needs no weights"))
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for a corrupt file
-        raise LpipsWeightsError(file, f"cannot be read as a torch checkpoint ({exc})") from exc
-    # lpips' slices hold torchvision's ``features[i]`` modules under their original index i
-    renamed = {}
-    for slice_name, block in model.net.named_children():
-        for index, _ in block.named_children():
-            for param in ("weight", "bias"):
-                key = f"features.{index}.{param}"
-                if key in state:
-                    renamed[f"{slice_name}.{index}.{param}"] = state[key]
-    expected = {k for k in model.net.state_dict()}
-    if set(renamed) != expected:
-        missing = sorted(expected - set(renamed))[:4]
-        raise LpipsWeightsError(file, f"is not an AlexNet checkpoint (missing {missing})")
-    try:
-        model.net.load_state_dict(renamed)
-    except RuntimeError as exc:
-        raise LpipsWeightsError(file, f"does not fit AlexNet ({exc})") from exc
+    file = lpips_backbone_path("alex", path, way_out=NO_WEIGHTS_WAY_OUT)
+    load_lpips_trunk(model.net, file, torch.load)
     return file
 
 

@@ -6,13 +6,25 @@ import hashlib
 import json
 import logging
 import os
+import re
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from defect_core.errors import InputFileError
+from defect_core.concept_card import BaseModelRef
+from defect_sample.base_model_error import BaseModelError
 from defect_sample.builtin_models import builtin_model_path, is_builtin
+from defect_sample.hub_download import fetch_pipeline_folder
+from defect_sample.hub_ids import redirect_removed_id
+from defect_sample.quiet_loading import library_progress_bars_off
+from defect_sample.weights_fingerprint import weights_fingerprint
+
+if TYPE_CHECKING:
+    from diffusers import StableDiffusionInpaintPipeline
+
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +34,8 @@ _VOLATILE_CONFIG_KEYS = {"_name_or_path", "_diffusers_version", "_commit_hash", 
                          "torch_dtype", "dtype", "_class_name", "architectures", "_use_default_values",
                          "_attn_implementation_autoset", "output_attentions", "output_hidden_states"}
 
-
-class BaseModelError(InputFileError):
-    """The base model cannot be used (not found, not an inpainting model, unreadable)."""
+__all__ = ["BaseModelError", "LoadedBaseModel", "check_inpainting_unet", "identify_pipeline", "load_base_model",
+           "load_inpaint_pipeline", "model_fingerprint", "resolve_model_source"]
 
 
 def _can_only_be_a_path(model: str) -> bool:
@@ -59,8 +70,8 @@ def _plain_config(config: Any) -> dict[str, Any]:
 def model_fingerprint(unet_config: Any, text_encoder_config: Any) -> str:
     """A 16-hex-digit hash of the UNet and text-encoder architectures (not the weights).
 
-    Two checkpoints of the same architecture share it: a concept is portable between them (as LoRA files
-    are in practice), but not to a model whose layers differ in shape.
+    Two checkpoints of the same architecture share it; with
+    :func:`~defect_sample.weights_fingerprint.weights_fingerprint` it makes a base model's identity.
     """
     blob = json.dumps({"unet": _plain_config(unet_config), "text_encoder": _plain_config(text_encoder_config)},
                       sort_keys=True, default=str)
@@ -79,36 +90,116 @@ def check_inpainting_unet(unet: Any, model: str | os.PathLike) -> None:
         )
 
 
-def load_inpaint_pipeline(
+@dataclass(frozen=True)
+class LoadedBaseModel:
+    """A loaded inpainting pipeline, its identity (what was asked for, what was loaded, at which hub commit,
+    architecture and weights fingerprints) and the folder its files came from."""
+
+    pipe: Any  # StableDiffusionInpaintPipeline
+    ref: BaseModelRef
+    folder: Path
+
+
+def _dtype_argument(dtype: torch.dtype) -> dict[str, torch.dtype]:
+    """``from_pretrained``'s dtype keyword: diffusers 0.42 renamed ``torch_dtype`` to ``dtype`` and warns
+    (FutureWarning) on the old name; older versions know only ``torch_dtype``."""
+    try:
+        major_minor = tuple(int(p) for p in re.findall(r"\d+", version("diffusers"))[:2])
+    except PackageNotFoundError:
+        major_minor = (0, 0)
+    return {"dtype": dtype} if major_minor >= (0, 42) else {"torch_dtype": dtype}
+
+
+def identify_pipeline(pipe, requested: str, *, loaded: str | None = None, revision: str | None = None,
+                      folder: str | os.PathLike | None = None) -> BaseModelRef:
+    """The :class:`BaseModelRef` of a loaded pipeline, computed before any LoRA is added.
+
+    The weights fingerprint is read from ``folder`` (default: the folder the pipeline was loaded from, when
+    diffusers recorded one); without one, ``weights_fingerprint`` is ``None``.
+    """
+    weights = None
+    if folder is not None:
+        weights = weights_fingerprint(folder)
+    else:
+        name = getattr(pipe, "name_or_path", None)
+        if name and Path(name).is_dir():
+            try:
+                weights = weights_fingerprint(name)
+            except (OSError, ValueError, KeyError) as exc:  # a folder changed since: compare architectures only
+                logger.debug("%s: no weights fingerprint (%s)", name, exc)
+    return BaseModelRef(
+        id=requested,
+        fingerprint=model_fingerprint(pipe.unet.config, pipe.text_encoder.config),
+        weights_fingerprint=weights,
+        loaded=loaded,
+        revision=revision,
+    )
+
+
+def _pipeline_from_folder(folder: Path, dtype: torch.dtype, model: str | os.PathLike):
+    from diffusers import StableDiffusionInpaintPipeline
+
+    kwargs: dict[str, Any] = {**_dtype_argument(dtype), "safety_checker": None, "requires_safety_checker": False}
+    try:
+        with library_progress_bars_off():
+            return StableDiffusionInpaintPipeline.from_pretrained(folder, **kwargs)
+    except (OSError, ValueError) as exc:
+        where = "" if str(folder) == str(model) else f" from {folder}"
+        raise BaseModelError(Path(str(model)), f"cannot load an inpainting pipeline{where} ({exc})") from exc
+
+
+def load_base_model(
     model: str | os.PathLike,
     *,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
+    revision: str | None = None,
     local_files_only: bool | None = None,
-):  # -> StableDiffusionInpaintPipeline
-    """Load a Stable-Diffusion-style inpainting pipeline.
+    progress: bool = True,
+) -> LoadedBaseModel:
+    """Load a Stable-Diffusion-style inpainting pipeline and say exactly which model it is.
 
-    ``model`` is a hub id (``"<user>/<repo>"``), a local diffusers folder, or ``builtin:tiny``. The UNet
-    must take 9 channels. Offline (``HF_HUB_OFFLINE=1`` or no network), a hub id that is not in the local
-    hub cache raises :class:`BaseModelError` saying so.
+    ``model`` is a hub id (``"<owner>/<name>"``), a local diffusers folder, or ``builtin:<name>``. A hub id
+    that was removed from the hub is loaded from its mirror (:mod:`defect_sample.hub_ids`, one
+    :class:`~defect_sample.hub_ids.RemovedHubIdWarning`); ``revision`` pins a hub branch, tag or commit.
+    Any hub failure raises :class:`~defect_sample.hub_errors.HubModelError` (a :class:`BaseModelError`) in one
+    line with what to do; offline (``HF_HUB_OFFLINE=1``), only the hub cache is asked. ``progress`` shows
+    download bars (loading from disk never draws any). The UNet must take 9 channels.
     """
-    from diffusers import StableDiffusionInpaintPipeline
-
+    requested = str(model)
     source = resolve_model_source(model)
-    kwargs: dict[str, Any] = {"torch_dtype": dtype, "safety_checker": None, "requires_safety_checker": False}
-    if local_files_only is not None:
-        kwargs["local_files_only"] = local_files_only
-    try:
-        pipe = StableDiffusionInpaintPipeline.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as exc:
-        hint = ("" if isinstance(source, Path) else
-                "; it is not a local folder, and the hub did not provide it (offline? set HF_HOME to a cache "
-                "that holds it, or pass the folder of a downloaded copy)")
-        raise BaseModelError(Path(str(model)), f"cannot load an inpainting pipeline ({exc}){hint}") from exc
+    if isinstance(source, Path):
+        if revision:
+            raise BaseModelError(source, f"--base-model-revision {revision!r} applies to hub ids, not to a local "
+                                         "folder or builtin model")
+        folder, commit = source, None
+        loaded = requested if is_builtin(requested) else str(source.resolve())
+    else:
+        loaded = redirect_removed_id(source)
+        snapshot = fetch_pipeline_folder(loaded, revision=revision, local_files_only=local_files_only,
+                                         progress=progress, asked_for=source)
+        folder, commit = snapshot.folder, snapshot.commit
+    logger.info("loading base model %s%s", loaded, f" (commit {commit})" if commit else "")
+    pipe = _pipeline_from_folder(folder, dtype, model)
     check_inpainting_unet(pipe.unet, model)
+    ref = identify_pipeline(pipe, requested, loaded=loaded, revision=commit, folder=folder)
     if dtype == torch.float16 and getattr(pipe.vae.config, "force_upcast", False):
         # SD-family VAEs overflow in fp16 (NaN / black images); diffusers upcasts them around each decode,
         # we keep the small VAE in fp32 once: every encode / decode casts its input to the VAE's dtype
         pipe.vae.to(torch.float32)
     pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
+    return LoadedBaseModel(pipe=pipe.to(device), ref=ref, folder=Path(folder))
+
+
+def load_inpaint_pipeline(
+    model: str | os.PathLike,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    revision: str | None = None,
+    local_files_only: bool | None = None,
+    progress: bool = True,
+) -> StableDiffusionInpaintPipeline:
+    """:func:`load_base_model`'s pipeline alone (a stock diffusers ``StableDiffusionInpaintPipeline``)."""
+    return load_base_model(model, dtype=dtype, device=device, revision=revision, local_files_only=local_files_only,
+                           progress=progress).pipe

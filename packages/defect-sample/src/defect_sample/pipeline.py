@@ -20,9 +20,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from defect_core.concept_card import BaseModelRef
 from defect_sample.composite import composite_outside_mask
 from defect_sample.concepts import ConceptAdapters, LoadedConcept
-from defect_sample.model_loading import load_inpaint_pipeline
+from defect_sample.devices import resolve_device
+from defect_sample.model_loading import load_base_model
 from defect_sample.sampler import DEFAULT_GUIDANCE_SCALE, DEFAULT_STEPS, DefectFillSampler, item_seeds
 from defect_sample.selection import CandidateSelector, create_selector
 from defect_sample.working_size import resize_pair, working_size
@@ -30,8 +32,11 @@ from defect_sample.working_size import resize_pair, working_size
 logger = logging.getLogger(__name__)
 
 CONCEPT_PROMPT = "A photo of {token}"
-"""The prompt of DefectFill's defect branch, with which the concept's token was learned; ``{object}`` and
-``{defect}`` are also available."""
+"""The inference prompt with a concept: our assumption, not the paper's statement. DefectFill gives its two
+training prompts ("A photo of [V*]" for the defect branch, "A [Object] with [V*]" for the object branch) but
+not the one it samples with; we take the defect branch's, as RealFill's inference script does ("a photo of
+sks"). ``{object}`` and ``{defect}`` are also available: ``"A {object} with {token}"`` is the object branch's
+(the ``defectfill-object-prompt`` row of ``defect-inspect experiment``)."""
 ZERO_SHOT_GUIDANCE_SCALE = 20.0
 ZERO_SHOT_STEPS = 30
 """DIAG's settings (SDXL inpainting, 30 steps, guidance 20)."""
@@ -50,13 +55,6 @@ class DefectFillPipelineOutput:
     normals: list[Image.Image] = field(default_factory=list)
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"auto"`` / ``None`` → the first CUDA device if there is one, else the CPU."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
     """``"auto"`` / ``None`` → float16 on CUDA, float32 elsewhere; names such as "bfloat16" accepted."""
     if isinstance(dtype, torch.dtype):
@@ -72,11 +70,11 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
 class DefectFillPipeline:
     """A base inpainting model, the concepts applied to it, the DefectFill sampler and LFS."""
 
-    def __init__(self, base_pipe, model_id: str) -> None:
+    def __init__(self, base_pipe, model_id: str, base_model: BaseModelRef | None = None) -> None:
         self.base = base_pipe
         self.model_id = str(model_id)
         self.sampler = DefectFillSampler.from_pipeline(base_pipe)
-        self.concepts = ConceptAdapters(base_pipe, self.model_id)
+        self.concepts = ConceptAdapters(base_pipe, self.model_id, base_model)
         self._selectors: dict[str, CandidateSelector] = {}
 
     @classmethod
@@ -88,14 +86,19 @@ class DefectFillPipeline:
         force: bool = False,
         device: str | torch.device | None = "auto",
         dtype: str | torch.dtype | None = "auto",
+        revision: str | None = None,
+        progress: bool = True,
     ) -> DefectFillPipeline:
-        """Load the base model (hub id, folder or ``builtin:tiny``) and apply ``concepts`` (concept files).
+        """Load the base model (hub id, folder or ``builtin:tiny``; ``revision`` pins a hub commit) and apply
+        ``concepts`` (concept files); ``progress`` shows hub download bars.
 
-        A concept whose card names another base-model architecture is an error unless ``force``.
+        A concept trained on another base model (architecture or weights fingerprint) is an error unless
+        ``force``. ``self.concepts.base_model`` records what was asked for, loaded, and at which commit.
         """
         device = resolve_device(device)
-        base = load_inpaint_pipeline(model, dtype=resolve_dtype(dtype, device), device=device)
-        pipe = cls(base, str(model))
+        loaded = load_base_model(model, dtype=resolve_dtype(dtype, device), device=device, revision=revision,
+                                 progress=progress)
+        pipe = cls(loaded.pipe, str(model), loaded.ref)
         for path in concepts:
             pipe.load_concept(path, force=force)
         return pipe
@@ -118,9 +121,11 @@ class DefectFillPipeline:
         return self._selectors[select]
 
     def concept_prompt(self, concept: LoadedConcept, template: str = CONCEPT_PROMPT) -> str:
-        """``template`` filled with the concept's token, object and defect names."""
+        """``template`` filled with the concept's token, object and defect names (underscores as spaces, as
+        defect-train fills the object-branch prompt: "A metal nut with sks")."""
         card = concept.card
-        return template.format(token=card.token, object=card.object_name, defect=card.defect_name)
+        return template.format(token=card.token, object=card.object_name.replace("_", " "),
+                               defect=card.defect_name.replace("_", " "))
 
     def __call__(
         self,

@@ -38,8 +38,11 @@ from defect_sample.conditioning import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_GUIDANCE_SCALE = 1.0
-"""RealFill's inference guidance (no classifier-free guidance), which DefectFill inherits; the concept is
-in the LoRA, not in a contrast with an unconditional prompt. Zero-shot (DIAG) mode uses 20."""
+"""Guidance with a concept: 1.0 (no classifier-free guidance) is our assumption, not the paper's statement:
+DefectFill does not give its guidance scale; 1.0 is RealFill's inference script's (DefectFill builds on
+RealFill), and the concept is in the LoRA, not in a contrast with an unconditional prompt. diffusers'
+inpainting pipeline, the "widely adopted" pipeline the paper samples with, defaults to 7.5 (the
+``defectfill-guidance`` row of ``defect-inspect experiment``). Zero-shot (DIAG) mode uses 20."""
 
 DEFAULT_STEPS = 50
 """DDIM steps of DefectFill (DESIGN.md §4)."""

@@ -81,7 +81,7 @@ def available_selectors() -> list[str]:
 def create_selector(name: str, device: str | torch.device = "cpu",
                     lpips_weights: str | os.PathLike | None = None) -> CandidateSelector:
     """The selector ``name`` (see the module docstring). ``lpips`` loads AlexNet from ``lpips_weights`` or the
-    torchvision hub cache and raises ``LpipsWeightsError`` naming the file when it is absent."""
+    torchvision hub cache and raises ``MissingWeightsError`` naming the file when it is absent."""
     if name not in _SELECTORS:
         raise ValueError(f"unknown selection metric {name!r}; available: {', '.join(available_selectors())}")
     return _SELECTORS[name](torch.device(device), lpips_weights)

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from diffusers import StableDiffusionInpaintPipeline
+
 
 TINY_MODEL_VERSION = 1
 """Bumped whenever the architecture or seeds change, so that an old cached copy is rebuilt."""
@@ -70,7 +75,7 @@ def write_tiny_tokenizer_files(folder: Path) -> int:
     return len(vocab)
 
 
-def build_tiny_pipeline(folder: Path):  # -> StableDiffusionInpaintPipeline
+def build_tiny_pipeline(folder: Path) -> StableDiffusionInpaintPipeline:
     """Build the tiny inpainting pipeline with fixed seeds and save it (diffusers layout) into ``folder``."""
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
@@ -134,4 +139,12 @@ def build_tiny_pipeline(folder: Path):  # -> StableDiffusionInpaintPipeline
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
     pipe.save_pretrained(folder, safe_serialization=True)
+    weights = folder / "text_encoder" / "model.safetensors"
+    if not weights.is_file():
+        # transformers writes a model's weights only in process 0 of an initialised torch.distributed group:
+        # a build in another process of a multi-process training run must be complete all the same
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in text_encoder.state_dict().items()}, str(weights),
+                  metadata={"format": "pt"})
     return pipe

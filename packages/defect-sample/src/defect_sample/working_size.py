@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from defect_core.masks import latent_mask_from_size, resize_mask
+from defect_core.masks import resize_mask_covering
 
 VAE_FACTOR = 8
 
@@ -27,23 +27,9 @@ def working_size(size: tuple[int, int], resolution: int, factor: int = VAE_FACTO
     return side(width), side(height)
 
 
-def resize_mask_covering(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a bool mask (H, W) to ``size`` = (width, height).
-
-    Shrinking marks every output pixel that any defect pixel overlaps (thin scratches survive); enlarging
-    is nearest-neighbour. Returns bool (height, width).
-    """
-    mask = np.asarray(mask, dtype=bool)
-    width, height = size
-    if (height, width) == mask.shape:
-        return mask.copy()
-    if height <= mask.shape[0] and width <= mask.shape[1]:
-        return latent_mask_from_size(mask, (height, width))
-    return resize_mask(mask, (width, height))
-
-
 def resize_pair(image: Image.Image, mask: np.ndarray, size: tuple[int, int]) -> tuple[Image.Image, np.ndarray]:
-    """The RGB image (bicubic) and its mask (:func:`resize_mask_covering`) at ``size`` = (width, height).
+    """The RGB image (bicubic) and its mask at ``size`` = (width, height); the mask by
+    :func:`defect_core.masks.resize_mask_covering` (a defect pixel marks every pixel it touches).
 
     The mask may come at another size than the image (a real mask of another defect image): it is resized
     to ``size`` directly.

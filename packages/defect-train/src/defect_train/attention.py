@@ -40,7 +40,18 @@ class AttentionStore:
         self.maps = []
 
     def spatial_shape(self, tokens: int) -> tuple[int, int]:
+        """The (h_l, w_l) grid of a layer with ``tokens`` query positions.
+
+        Each UNet level halves the previous one rounding up (a stride-2 convolution with padding 1), so a
+        non-square latent such as 64 × 23 (a 512 × 184 KSDD2 image) has levels 32 × 12 and 16 × 6, which a
+        uniform scale of the latent grid cannot recover; that rule is tried first.
+        """
         h, w = self.latent_hw
+        hh, ww = h, w
+        while hh * ww > tokens and (hh > 1 or ww > 1):
+            hh, ww = -(-hh // 2), -(-ww // 2)
+        if hh * ww == tokens:
+            return hh, ww
         scale = math.sqrt(h * w / tokens)
         hh, ww = round(h / scale), round(w / scale)
         if hh * ww != tokens:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -34,21 +35,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     config, args = parse_config(TrainConfig, argv, parser)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    # in a multi-process launch the other processes would repeat every line of the main one (RANK 0)
+    quiet_rank = int(os.environ.get("RANK", "0") or 0) > 0
+    logging.basicConfig(level=logging.WARNING if quiet_rank else logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(message)s")
     if config.dataset == "demo" and not args.config:
         # the demo preset only fills in what the user did not say
         given = {k for k in vars(args) if k in DEMO_PRESET}
         config = replace(config, **{k: v for k, v in DEMO_PRESET.items() if k not in given})
-    from defect_train.trainer import NonFiniteLossError, TrainingInterrupted, train_concept
+    from defect_train.trainer import TrainingInterrupted, train_concept
 
     try:
         concept = train_concept(config)
     except TrainingInterrupted as exc:
         print(f"defect-train: {exc}", file=sys.stderr)
         return 130
-    except (DefectfillError, ValueError, NonFiniteLossError) as exc:
+    except (DefectfillError, ValueError) as exc:  # NonFiniteLossError is a DefectfillError
         print(f"defect-train: error: {exc}", file=sys.stderr)
         return 2
+    if quiet_rank:
+        return 0
     run = config.output_dir
     print(f"concept:  {concept}\npreview:  {run / 'preview.png'}\nloss log: {run / 'loss.csv'} "
           f"(plot: {run / 'loss.png'})\nconfig:   {run / 'config.toml'}\nlog:      {run / 'train.log'}")

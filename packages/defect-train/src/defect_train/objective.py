@@ -23,9 +23,11 @@ from defect_sample.conditioning import (
     token_positions,
     tokenize,
     unet_input,
+    vae_scale_factor,
 )
 from defect_train.attention import AttentionStore, install_attention_capture
 from defect_train.data import TrainingBatch
+from defect_train.keyed_dropout import DropoutKeys, use_keyed_dropout
 from defect_train.losses import LossWeights, attention_loss, defect_loss, object_loss
 
 
@@ -44,16 +46,16 @@ class StepLosses:
 
 @dataclass(frozen=True)
 class BoxSpec:
-    """M_rand: ``count`` boxes with sides in [min_frac, max_frac] of the image side."""
+    """M_rand: ``count`` boxes, each side in [min_frac, max_frac] of the image's side along it."""
 
     count: int = 30
     min_frac: float = 0.03
     max_frac: float = 0.25
 
-    def draw(self, batch: int, resolution: int, rng: np.random.Generator) -> torch.Tensor:
-        """float (batch, 1, R, R) of 0 / 1."""
-        boxes = [random_boxes((resolution, resolution), rng, count=self.count, min_frac=self.min_frac,
-                              max_frac=self.max_frac) for _ in range(batch)]
+    def draw(self, batch: int, size: tuple[int, int], rng: np.random.Generator) -> torch.Tensor:
+        """float (batch, 1, H, W) of 0 / 1 for ``size`` = (H, W)."""
+        boxes = [random_boxes(size, rng, count=self.count, min_frac=self.min_frac, max_frac=self.max_frac)
+                 for _ in range(batch)]
         return torch.from_numpy(np.stack(boxes).astype(np.float32))[:, None]
 
 
@@ -70,31 +72,53 @@ class DefectFillObjective:
         self.input_ids = tokenize(tokenizer, list(prompts))  # (2, L): defect prompt, object prompt
         columns = token_positions(tokenizer, self.input_ids[1], token)
         self.store = AttentionStore(token_columns=columns)
+        # the models may come wrapped for multi-process training (DDP keeps them in .module)
         base_unet = unet.module if hasattr(unet, "module") else unet
+        base_text_encoder = text_encoder.module if hasattr(text_encoder, "module") else text_encoder
         self.capture_layers = install_attention_capture(base_unet, self.store)
+        self.dropout_keys = DropoutKeys(rows={"text_encoder": tuple(range(len(self.input_ids)))})
+        use_keyed_dropout(base_unet, self.dropout_keys, "unet")
+        use_keyed_dropout(base_text_encoder, self.dropout_keys, "text_encoder")
 
-    def __call__(self, batch: TrainingBatch, rng: np.random.Generator, generator: torch.Generator) -> StepLosses:
+    def __call__(self, batch: TrainingBatch, rng: np.random.Generator, generator: torch.Generator,
+                 rows: slice = slice(None)) -> StepLosses:
+        """The losses of the samples ``rows`` of ``batch`` (default: all of them).
+
+        ``batch`` is the step's whole batch, images (B, 3, H, W). Every random quantity (M_rand, the VAE's
+        posterior draws, ε, t and the LoRA dropout masks, see :mod:`defect_train.keyed_dropout`) is drawn
+        for all B samples in the same order whatever ``rows`` is, and each loss is a mean over the rows:
+        processes that take equal shares of the rows and average their gradients (DDP) compute what one
+        process computes on the whole batch, up to float rounding.
+        """
         device = generator.device
-        images = batch.images.to(device)
-        masks = batch.masks.to(device)
-        b, _, res, _ = images.shape
-        rand_masks = self.boxes.draw(b, res, rng).to(device)
+        total, _, height, width = batch.images.shape
+        ids = range(total)[rows]
+        b = len(ids)
+        rand_masks = self.boxes.draw(total, (height, width), rng)[rows].to(device)
+        self.dropout_keys.seed = int(rng.integers(2 ** 63))
+        images = batch.images[rows].to(device)
+        masks = batch.masks[rows].to(device)
 
-        # one VAE pass for the image and both backgrounds
+        f = vae_scale_factor(self.vae)
+        latent_shape = (total, self.vae.config.latent_channels, height // f, width // f)
+        # one VAE pass for the image and both backgrounds; the posterior draws of all three, for every sample
+        posterior = torch.randn((3, *latent_shape), generator=generator, device=device)[:, rows].flatten(0, 1)
         latents = encode_latents(self.vae, torch.cat([images, masked_image(images, masks),
-                                                      masked_image(images, rand_masks)]), generator=generator)
+                                                      masked_image(images, rand_masks)]), noise=posterior)
         x0, def_background, obj_background = latents.float().chunk(3)
         hw = tuple(x0.shape[-2:])
         m_lat, mrand_lat = latent_mask(masks, hw), latent_mask(rand_masks, hw)
 
-        noise = torch.randn(x0.shape, generator=generator, device=device)
-        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (b,), generator=generator,
-                          device=device)
+        noise = torch.randn(latent_shape, generator=generator, device=device)[rows]
+        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (total,), generator=generator,
+                          device=device)[rows]
         x_t = self.noise_scheduler.add_noise(x0, noise, t)
 
         embeds = encode_prompt_ids(self.text_encoder, self.input_ids)  # (2, L, D)
         context = torch.cat([embeds[0:1].expand(b, -1, -1), embeds[1:2].expand(b, -1, -1)])
         model_in = torch.cat([unet_input(x_t, m_lat, def_background), unet_input(x_t, mrand_lat, obj_background)])
+        # UNet rows: the defect branch of samples `ids`, then their object branch (ids total + i)
+        self.dropout_keys.rows["unet"] = (*ids, *(total + i for i in ids))
 
         self.store.reset()
         self.store.rows, self.store.latent_hw = slice(b, 2 * b), hw

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from defect_core.atomic import save_image_atomic
 from defect_core.images import load_rgb
 from defect_core.preview import preview_grid
+from defect_sample.working_size import resize_pair, working_size
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +26,14 @@ def write_training_preview(pipe, data, config, path: Path) -> Path | None:
         return None
     from defect_sample.sampler import DefectFillSampler
 
-    size = (config.resolution, config.resolution)
+    # the sampler's geometry (aspect kept, long side = resolution); one sampler call takes one size, that
+    # of the first background (the good images of one object share their size)
+    size = working_size(load_rgb(backgrounds[0]).size, config.resolution)
     images, mask_arrays = [], []
     for i, example in enumerate(masks):
-        images.append(load_rgb(backgrounds[i % len(backgrounds)]).resize(size))
-        mask_im = load_rgb(example.mask).convert("L").resize(size)
-        mask_arrays.append(np.asarray(mask_im) >= example.mask_threshold)
+        image, mask = resize_pair(load_rgb(backgrounds[i % len(backgrounds)]), example.load_mask(), size)
+        images.append(image)
+        mask_arrays.append(mask)
     sampler = DefectFillSampler(pipe.vae, pipe.text_encoder, pipe.tokenizer, pipe.unet, pipe.scheduler)
     # LoRA dropout must be off while sampling; the training mode is restored afterwards
     modes = [(m, m.training) for m in (pipe.unet, pipe.text_encoder)]

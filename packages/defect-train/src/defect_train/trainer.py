@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,13 +21,15 @@ import torch
 from tqdm.auto import tqdm
 
 from defect_core.atomic import write_text_atomic
-from defect_core.concept_card import BaseModelRef, ConceptCard
+from defect_core.concept_card import ConceptCard
 from defect_core.concept_file import save_concept
 from defect_core.configs import config_to_dict, save_config
-from defect_core.datasets import create_reader
+from defect_core.datasets import open_dataset
+from defect_core.errors import NonFiniteLossError
 from defect_core.example import DefectExample
-from defect_core.splits import select_split
-from defect_sample.model_loading import load_inpaint_pipeline, model_fingerprint
+from defect_core.splits import resolve_split_rule, select_split
+from defect_sample.devices import resolve_device
+from defect_sample.model_loading import load_base_model
 from defect_train import __version__
 from defect_train.checkpoints import TrainingState, list_checkpoints, load_checkpoint, save_checkpoint
 from defect_train.config import TrainConfig
@@ -37,14 +40,11 @@ from defect_train.loss_log import LossLog
 from defect_train.losses import LossWeights
 from defect_train.objective import BoxSpec, DefectFillObjective
 from defect_train.preview import write_training_preview
+from defect_train.processes import agree_on_step, batch_rows
 
 logger = logging.getLogger(__name__)
 LOSS_COLUMNS = ("total", "defect", "object", "attention", "lr")
 PLOTTED_LOSSES = ("total", "defect", "object", "attention")
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 @dataclass(frozen=True)
@@ -59,26 +59,14 @@ class TrainingData:
 
 def resolve_training_data(config: TrainConfig) -> TrainingData:
     """Read the dataset through a defect-core reader; unknown names raise ``ValueError`` listing the choices."""
-    if config.dataset == "demo":
-        from defect_core.demo import ensure_demo_dataset
-
-        root, kind, kwargs = ensure_demo_dataset(), "mvtec", {}
-    else:
-        root, kind = Path(config.root), config.dataset
-        kwargs = ({"object_name": config.object_name, "defect_name": config.defect_name}
-                  if kind == "folder" else {})
-    reader = create_reader(kind, root, **kwargs)
+    reader = open_dataset(config.dataset, config.root, object_name=config.object_name,
+                          defect_name=config.defect_name)
     all_examples = reader.defect_examples(config.object_name, config.defect_name)
-    examples = select_split(all_examples, config.split)
-    held_out = select_split(all_examples, "held_out") or all_examples
+    rule = resolve_split_rule(config.split_rule, reader.split_rule)
+    examples = select_split(all_examples, config.split, rule)
+    held_out = select_split(all_examples, "held_out", rule) or all_examples
     normals = reader.normal_images(config.object_name, "train")
-    return TrainingData(examples, held_out, normals, root)
-
-
-def _device(config: TrainConfig) -> str:
-    if config.device != "auto":
-        return config.device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return TrainingData(examples, held_out, normals, reader.root)
 
 
 def _warmup(warmup_steps: int):
@@ -86,32 +74,45 @@ def _warmup(warmup_steps: int):
     return lambda step: min(1.0, (step + 1) / max(1, warmup_steps))
 
 
-def train_concept(config: TrainConfig) -> Path:
-    """Learn the concept of ``config.object_name`` / ``config.defect_name``; return the concept file path."""
+@dataclass(frozen=True)
+class StepReport:
+    """What ``train_concept``'s ``on_step`` receives after each optimisation step, in every process.
+
+    ``losses``: the batch's loss terms (the same in every process); ``trainable``: name → LoRA parameter
+    after the step (the live tensors: read them, do not change them).
+    """
+
+    step: int
+    losses: dict[str, float]
+    trainable: dict[str, torch.Tensor]
+    process_index: int
+    num_processes: int
+
+
+def train_concept(config: TrainConfig, *, on_step: Callable[[StepReport], None] | None = None) -> Path:
+    """Learn the concept of ``config.object_name`` / ``config.defect_name``; return the concept file path.
+
+    Under ``torchrun`` / ``accelerate launch`` every process runs this; ``config.batch_size`` is the global
+    batch, split evenly between the processes (:mod:`defect_train.processes`), and only the main process
+    writes files. ``on_step`` is called after every step (progress reporting, experiment tracking, tests).
+    """
     run_dir = Path(config.output_dir)
+    accelerator = _accelerator(config)
+    if not accelerator.is_main_process:
+        return _train(config, run_dir, accelerator, on_step)
     run_dir.mkdir(parents=True, exist_ok=True)
     log_handler = logging.FileHandler(run_dir / "train.log")
     log_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("defect_train").addHandler(log_handler)
     try:
-        return _train(config, run_dir)
+        return _train(config, run_dir, accelerator, on_step)
     finally:
         logging.getLogger("defect_train").removeHandler(log_handler)
         log_handler.close()
 
 
-def _train(config: TrainConfig, run_dir: Path) -> Path:
-    from accelerate import Accelerator
-    from diffusers import DDPMScheduler
-
-    started = time.time()
-    data = resolve_training_data(config)
-    pairs = DefectPairs(data.examples, config.resolution, config.batch_size, config.min_resize, config.max_resize)
-    logger.info("learning %s/%s from %d example(s) at %d px", config.object_name, config.defect_name,
-                len(pairs), config.resolution)
-    save_config(config, run_dir / "config.toml")
-
-    device = _device(config)
+def _accelerator(config: TrainConfig):
+    from accelerate import Accelerator, DataLoaderConfiguration
     from accelerate.state import AcceleratorState
 
     # accelerate keeps one process-wide state; a second run in the same process (a notebook, the
@@ -119,9 +120,37 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
     # is kept; only the precision settings are dropped.
     if AcceleratorState._shared_state and AcceleratorState().mixed_precision != config.mixed_precision:
         AcceleratorState._reset_state(reset_partial_state=False)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=device == "cpu")
+    # split_batches: each step's batch is split between the processes (defect_train.processes), so the learning
+    # rate schedule advances one step per step; by default accelerate advances it once per process and step,
+    # which on N processes ran the warm-up N times too fast
+    return Accelerator(mixed_precision=config.mixed_precision, cpu=resolve_device(config.device).type == "cpu",
+                       dataloader_config=DataLoaderConfiguration(split_batches=True))
+
+
+def _train(config: TrainConfig, run_dir: Path, accelerator, on_step: Callable[[StepReport], None] | None) -> Path:
+    from diffusers import DDPMScheduler
+
+    started = time.time()
+    # the main process writes what is built on first use (the demo data, builtin models, hub downloads) before
+    # the others read it
+    with accelerator.main_process_first():
+        data = resolve_training_data(config)
+    pairs = DefectPairs(data.examples, config.resolution, config.batch_size, config.min_resize, config.max_resize)
+    logger.info("learning %s/%s from %d example(s) at %d px", config.object_name, config.defect_name,
+                len(pairs), config.resolution)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    rows = batch_rows(config.batch_size, rank, world)  # this process's share of each step's batch
+    if world > 1:
+        logger.info("%d processes, %d sample(s) of each batch of %d per process", world,
+                    rows.stop - rows.start, config.batch_size)
+    if accelerator.is_main_process:
+        save_config(config, run_dir / "config.toml")
     weight_dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.mixed_precision]
-    pipe = load_inpaint_pipeline(config.base_model, dtype=weight_dtype, device=accelerator.device)
+    # the card's base-model identity (requested / loaded id, hub commit, fingerprints) is taken at load time
+    with accelerator.main_process_first():
+        base = load_base_model(config.base_model, dtype=weight_dtype, device=accelerator.device,
+                               revision=config.base_model_revision)
+    pipe = base.pipe
     vae, unet, text_encoder, tokenizer = pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer
     vae.requires_grad_(False)
     torch.manual_seed(config.seed)  # LoRA initialisation
@@ -141,7 +170,12 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
         groups.append({"params": list(te_params.values()), "lr": config.text_encoder_learning_rate})
     optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
     lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup(config.warmup_steps))
-    unet, text_encoder, optimizer, lr_scheduler = accelerator.prepare(unet, text_encoder, optimizer, lr_scheduler)
+    # DDP wraps what is trained: a text encoder without LoRA has no gradient to synchronise (and DDP refuses it)
+    if te_params:
+        unet, text_encoder, optimizer, lr_scheduler = accelerator.prepare(unet, text_encoder, optimizer,
+                                                                          lr_scheduler)
+    else:
+        unet, optimizer, lr_scheduler = accelerator.prepare(unet, optimizer, lr_scheduler)
 
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     objective = DefectFillObjective(
@@ -150,11 +184,10 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
         weights=LossWeights(config.defect_loss_weight, config.object_loss_weight, config.attention_loss_weight),
         object_alpha=config.object_alpha, boxes=BoxSpec(config.random_boxes, config.box_min_frac, config.box_max_frac))
 
-    # each process of a multi-GPU run draws its own batches and noise; gradients are averaged by DDP
-    rank = accelerator.process_index
-    generator = torch.Generator(accelerator.device).manual_seed(config.seed + 7919 * rank)
-    torch.manual_seed(config.seed + 1 + 7919 * rank)  # LoRA dropout draws from the global generator
-    rng = np.random.default_rng(config.seed if rank == 0 else [config.seed, rank])
+    # every process draws the same batch, M_rand, noise, t and dropout keys for the whole batch and computes
+    # its rows (objective): the generators are the same in all processes, whatever their number
+    generator = torch.Generator(accelerator.device).manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
     state = TrainingState(0, {**unet_params, **te_params}, optimizer, lr_scheduler, rng, generator)
     if config.resume:
         found = list_checkpoints(run_dir)
@@ -171,12 +204,13 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
         while state.step < config.steps:
             batch = pairs.draw(state.rng)
             with accelerator.autocast():
-                losses = objective(batch, state.rng, state.generator)
-            if not torch.isfinite(losses.total):
+                losses = objective(batch, state.rng, state.generator, rows)
+            batch_losses, stop = agree_on_step(accelerator, losses, interrupt["stop"])
+            if not all(math.isfinite(v) for v in batch_losses.values()):
                 objective.end_step()
                 kept = list_checkpoints(run_dir)
                 raise NonFiniteLossError(
-                    f"non-finite loss at step {state.step + 1} ({losses.as_floats()}); stopping. Last good "
+                    f"non-finite loss at step {state.step + 1} ({batch_losses}); stopping. Last good "
                     f"checkpoint: {kept[-1] if kept else 'none'}. Lower the learning rate, or use bf16 / fp32.")
             accelerator.backward(losses.total)
             objective.end_step()
@@ -186,13 +220,12 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
             lr_scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             state.step += 1
-            row = loss_log.append(state.step, {**losses.as_floats(), "lr": lr_scheduler.get_last_lr()[0]})
+            row = loss_log.append(state.step, {**batch_losses, "lr": lr_scheduler.get_last_lr()[0]})
             bar.update(1)
             bar.set_postfix(loss=f"{row['total']:.4f}", l_def=f"{row['defect']:.4f}")
             done = state.step == config.steps
             if accelerator.is_main_process:
-                checkpoint = interrupt["stop"] or bool(config.checkpoint_every
-                                                       and state.step % config.checkpoint_every == 0)
+                checkpoint = stop or bool(config.checkpoint_every and state.step % config.checkpoint_every == 0)
                 # the log is written with every checkpoint, so that a resumed run finds all its rows
                 if done or checkpoint or state.step % config.log_every == 0:
                     loss_log.write()
@@ -200,7 +233,10 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
                     save_checkpoint(run_dir, state, config.keep_checkpoints)
                 if config.preview_every and state.step % config.preview_every == 0 and not done:
                     write_training_preview(pipe, data, config, run_dir / f"preview-step{state.step:06d}.png")
-            if interrupt["stop"]:
+            if on_step is not None:
+                on_step(StepReport(state.step, batch_losses, state.trainable, rank, world))
+            if stop:
+                accelerator.wait_for_everyone()  # the others leave once the main process wrote the checkpoint
                 raise TrainingInterrupted(f"interrupted at step {state.step}; checkpoint written in "
                                           f"{run_dir / 'checkpoints'}; continue with --resume")
 
@@ -209,7 +245,7 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
     if accelerator.is_main_process:
         card = ConceptCard(
             object_name=config.object_name, defect_name=config.defect_name,
-            base_model=BaseModelRef(config.base_model, model_fingerprint(unet_plain.config, te_plain.config)),
+            base_model=base.ref,
             token=config.token, lora_rank=config.rank, lora_alpha=config.lora_alpha,
             lora_dropout=config.lora_dropout, resolution=config.resolution,
             training_config=config_to_dict(replace(config, resume=False)), package_version=__version__)
@@ -221,12 +257,14 @@ def _train(config: TrainConfig, run_dir: Path) -> Path:
         final = loss_log.last
         manifest = {
             "concept": str(concept_path.resolve()), "concept_id": card.concept_id, "base_model": config.base_model,
+            "base_model_loaded": base.ref.source, "base_model_revision": base.ref.revision,
             "examples": [e.to_dict(relative_to=run_dir) for e in data.examples],
             "steps": config.steps, "final_losses": final, "seconds": round(time.time() - started, 2),
             "preview": preview.name if preview else None, "package_version": __version__,
         }
         write_text_atomic(run_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
         logger.info("concept written to %s", concept_path)
+    accelerator.wait_for_everyone()  # every process returns once the concept is written
     if not all(math.isfinite(r["total"]) for r in loss_log.rows):
         raise NonFiniteLossError("non-finite losses in the log")
     return concept_path

@@ -36,6 +36,8 @@ class DatasetReader(ABC):
 
     kind: ClassVar[str] = ""
     mask_threshold: int = 128
+    split_rule: ClassVar[str] = "first-third"
+    """The train / held-out rule of the DefectFill protocol on this dataset (:mod:`defect_core.splits`)."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)

@@ -90,6 +90,8 @@ class VisaReader(DatasetReader):
     """Reader of VisA through ``split_csv/1cls.csv`` (or another file with the same columns)."""
 
     mask_threshold = 1
+    # DefectFill (appendix B.2) learns each VisA object from its first 10 anomaly / mask pairs
+    split_rule = "first-10"
 
     def __init__(
         self, root: str | Path, *, split_file: str | Path | None = None, defect_name: str = "anomaly"

@@ -28,6 +28,7 @@ def training_items(
     real_train: bool = False,
     normals: Path | None = None,
     dataset_normals: bool = True,
+    split_rule: str = "auto",
 ) -> list[InspectionItem]:
     """Every training item: generated defects, the real training third (``real_train``) and defect-free
     images (``normals``, or the dataset's ``train/good`` when ``dataset_normals``).
@@ -41,7 +42,7 @@ def training_items(
     if real_train:
         if reader is None or object_name is None:
             raise ValueError("the real training split needs a dataset (--dataset, --dataset-root, --object-name)")
-        items += real_defect_items(reader, object_name, "train", defects)
+        items += real_defect_items(reader, object_name, "train", defects, split_rule)
     if defects:
         dropped = sorted({i.label for i in items if i.label not in defects})
         if dropped:
@@ -62,11 +63,12 @@ def training_items(
 
 def evaluation_items(
     reader: DatasetReader, object_name: str, *, defects: Sequence[str] = (), split: str = "held_out",
-    normals: bool = True,
+    normals: bool = True, split_rule: str = "auto",
 ) -> list[InspectionItem]:
-    """The real test set: the defects of ``split`` (the held-out two thirds by default) and, with
-    ``normals``, the dataset's ``test/good`` images."""
-    items = real_defect_items(reader, object_name, split, resolve_defects(reader, object_name, defects))  # type: ignore[arg-type]
+    """The real test set: the defects of ``split`` (the held-out two thirds by default, under ``split_rule``)
+    and, with ``normals``, the dataset's ``test/good`` images."""
+    items = real_defect_items(reader, object_name, split, resolve_defects(reader, object_name, defects),  # type: ignore[arg-type]
+                              split_rule)
     if normals:
         items += normal_items(reader, object_name, "test")
     if not items:

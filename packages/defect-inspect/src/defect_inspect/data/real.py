@@ -2,8 +2,8 @@
 
 The real defects of each category are split by defect-core (first ``len // 3`` by file name train, the rest
 held out); inspection models are tested on the held-out two thirds, as in DefectFill and AnomalyDiffusion.
-``"demo"`` and ``"surface-strips"`` name the built-in datasets (:mod:`defect_core.builtin_datasets`: MVTec
-layout, written on first use; they need ``defect-core[demo]``).
+Datasets are opened by kind through :func:`defect_core.datasets.open_dataset` (every kind of
+``DATASET_KINDS``, the built-in ``demo`` and ``surface-strips`` included).
 """
 
 from __future__ import annotations
@@ -12,38 +12,22 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from defect_core.builtin_datasets import BUILTIN_DATASETS, builtin_dataset_root, is_builtin_dataset
-from defect_core.datasets import DatasetReader, available_readers, create_reader
+from defect_core.datasets import DatasetReader, open_dataset
 from defect_core.errors import InputFileError
 from defect_core.images import list_images
-from defect_core.splits import SplitName, select_split
+from defect_core.splits import SplitName, resolve_split_rule, select_split
 from defect_inspect.data.items import GOOD, InspectionItem
 
 logger = logging.getLogger(__name__)
 
 
-
-
-def dataset_kinds() -> list[str]:
-    """Dataset kinds that :func:`open_dataset` accepts: the defect-core readers and the built-in datasets."""
-    return sorted([*BUILTIN_DATASETS, *available_readers()])
-
-
-def open_dataset(kind: str, root: str | Path | None, object_name: str | None = None) -> DatasetReader:
-    """The reader of a dataset folder (``root`` is ignored for a built-in dataset).
-
-    A plain ``"folder"`` dataset names neither object nor defect: its object is ``object_name`` and its
-    defect is the folder's name.
-    """
-    if is_builtin_dataset(kind):
-        return create_reader("mvtec", builtin_dataset_root(kind))
-    if root is None:
-        raise ValueError(f"dataset {kind!r} needs a root folder (--dataset-root DIR)")
-    if kind == "folder":
-        if not object_name:
-            raise ValueError("dataset 'folder' needs an object name (--object-name NAME)")
-        return create_reader(kind, root, object_name=object_name, defect_name=Path(root).resolve().name)
-    return create_reader(kind, root)
+def open_real_dataset(
+    kind: str, root: str | Path | None, object_name: str | None, defects: Sequence[str] = ()
+) -> DatasetReader:
+    """The dataset of an inspect command: ``open_dataset`` with the command's options. A ``folder`` dataset
+    holds one defect category, which the command names as its only ``--defects`` entry."""
+    defect_name = defects[0] if len(defects) == 1 else None
+    return open_dataset(kind, root, object_name=object_name, defect_name=defect_name)
 
 
 def resolve_defects(reader: DatasetReader, object_name: str, defects: Sequence[str] = ()) -> list[str]:
@@ -59,12 +43,14 @@ def resolve_defects(reader: DatasetReader, object_name: str, defects: Sequence[s
 
 
 def real_defect_items(
-    reader: DatasetReader, object_name: str, split: SplitName, defects: Sequence[str] = ()
+    reader: DatasetReader, object_name: str, split: SplitName, defects: Sequence[str] = (), split_rule: str = "auto"
 ) -> list[InspectionItem]:
-    """The real defect images of one side of the split (``"train"``, ``"held_out"`` or ``"all"``)."""
+    """The real defect images of one side of the split (``"train"``, ``"held_out"`` or ``"all"``) under
+    ``split_rule`` (``"auto"``: the reader's, i.e. the DefectFill protocol of the dataset)."""
+    rule = resolve_split_rule(split_rule, reader.split_rule)
     items: list[InspectionItem] = []
     for defect in resolve_defects(reader, object_name, defects):
-        examples = select_split(reader.defect_examples(object_name, defect), split)
+        examples = select_split(reader.defect_examples(object_name, defect), split, rule)
         items += [
             InspectionItem(e.image, e.mask, e.defect_name, "real", mask_threshold=e.mask_threshold) for e in examples
         ]

@@ -2,8 +2,8 @@
 
 Images are resized to ``resolution`` × ``resolution`` (bilinear) and normalised with the ImageNet mean and
 standard deviation (what timm's and torchvision's ResNets and smp's encoders were trained with). Masks are
-resized by area and a target pixel is defect when any of its source pixels is (a 1-pixel scratch survives
-downscaling), the rule DESIGN.md §4 uses for latent masks.
+resized by :func:`defect_core.masks.resize_mask_covering`: a defect pixel marks every target pixel it
+touches (a 1-pixel scratch survives downscaling), the rule DESIGN.md §4 uses for latent masks.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from defect_core.errors import InputFileError
+from defect_core.masks import resize_mask_covering
 from defect_inspect.data.items import InspectionItem
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -35,14 +36,6 @@ def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
     array = tensor.detach().float().cpu().numpy().transpose(1, 2, 0)
     array = array * np.asarray(IMAGENET_STD, np.float32) + np.asarray(IMAGENET_MEAN, np.float32)
     return Image.fromarray(np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8))
-
-
-def resize_mask_any(mask: np.ndarray, resolution: int) -> np.ndarray:
-    """bool (H, W) → bool (R, R): a target pixel is True when any source pixel under it is (area resize)."""
-    if mask.shape == (resolution, resolution):
-        return mask.copy()
-    image = Image.fromarray(mask.astype(np.uint8) * 255, mode="L")
-    return np.asarray(image.resize((resolution, resolution), Image.Resampling.BOX)) > 0
 
 
 class InspectionDataset(Dataset):
@@ -87,7 +80,7 @@ class InspectionDataset(Dataset):
                                  f"image {item.image.name} is {image.width}x{image.height}")
         loaded = (
             image_to_tensor(image, self.resolution),
-            torch.from_numpy(resize_mask_any(mask, self.resolution).astype(np.float32))[None],
+            torch.from_numpy(resize_mask_covering(mask, (self.resolution,) * 2).astype(np.float32))[None],
         )
         if self.cache:
             self._cached[index] = loaded

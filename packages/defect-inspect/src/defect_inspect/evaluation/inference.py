@@ -42,12 +42,14 @@ class Inference:
 
     classifier: ``probabilities`` float32 (N, C) over ``info.classes``; detector: ``scores`` float32 (N,),
     P(defect); segmenter: ``maps``, N float32 (H_i, W_i) arrays of P(defect) in [0, 1] at each image's own
-    size, and with ``multiclass`` ``label_maps``, N int64 (H_i, W_i) arrays of class indices.
+    size, ``model_maps``, the same N maps at the model's resolution (R, R) before that resize, and with
+    ``multiclass`` ``label_maps``, N int64 (H_i, W_i) arrays of class indices.
     """
 
     probabilities: np.ndarray | None = None
     scores: np.ndarray | None = None
     maps: list[np.ndarray] = field(default_factory=list)
+    model_maps: list[np.ndarray] = field(default_factory=list)
     label_maps: list[np.ndarray] = field(default_factory=list)
 
 
@@ -87,11 +89,14 @@ def run_inference(
         for k in range(probs.shape[0]):
             size = (int(batch["height"][k]), int(batch["width"][k]))
             full = F.interpolate(probs[k : k + 1], size=size, mode="bilinear", align_corners=False)[0]
+            own = probs[k]
             if info.multiclass:
                 out.maps.append((1.0 - full[0]).clamp(0.0, 1.0).cpu().numpy().astype(np.float32))
+                out.model_maps.append((1.0 - own[0]).clamp(0.0, 1.0).cpu().numpy().astype(np.float32))
                 out.label_maps.append(full.argmax(dim=0).cpu().numpy().astype(np.int64))
             else:
                 out.maps.append(full[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32))
+                out.model_maps.append(own[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32))
     if info.task == "classifier":
         out.probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(info.classes)), np.float32)
     elif info.task == "detector":

@@ -9,14 +9,14 @@ and ``config.toml``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from defect_core.atomic import save_image_atomic
-from defect_core.configs import save_config
+from defect_core.configs import coerce_paths, config_field, require, save_config
 from defect_core.errors import InputFileError
 from defect_core.images import list_images, load_rgb, mask_to_image
 from defect_inspect.evaluation.picture import PictureRow, prediction_picture
@@ -28,32 +28,24 @@ logger = logging.getLogger(__name__)
 class PredictConfig:
     """Settings of ``defect-inspect predict``."""
 
-    checkpoint: Path | None = field(default=None, metadata={"help": "model.safetensors of a training run"})
-    images: Path | None = field(default=None, metadata={"help": "folder of images to predict"})
-    out: Path | None = field(default=None, metadata={"help": "output folder"})
-    threshold: float | None = field(default=None, metadata={
-        "help": "decision threshold on P(defect) (default: the training run's)"})
-    batch_size: int = field(default=16, metadata={"help": "images per forward pass"})
-    device: str = field(default="auto", metadata={"help": "device: auto, cpu, cuda, ..."})
-    mixed_precision: bool = field(default=True, metadata={"help": "mixed precision on a GPU"})
-    preview_count: int = field(default=8, metadata={"help": "rows of predictions.png"})
+    checkpoint: Path | None = config_field(None, "model.safetensors of a training run")
+    images: Path | None = config_field(None, "folder of images to predict")
+    out: Path | None = config_field(None, "output folder")
+    threshold: float | None = config_field(None, "decision threshold on P(defect) (default: the training run's)")
+    batch_size: int = config_field(16, "images per forward pass")
+    device: str = config_field("auto", "device: auto, cpu, cuda, ...")
+    mixed_precision: bool = config_field(True, "mixed precision on a GPU")
+    preview_count: int = config_field(8, "rows of predictions.png")
 
     def __post_init__(self) -> None:
-        for name in ("checkpoint", "images", "out"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                object.__setattr__(self, name, Path(value))
+        coerce_paths(self)
 
-        def need(ok: bool, name: str, why: str) -> None:
-            if not ok:
-                raise ValueError(f"PredictConfig.{name}={getattr(self, name)!r}: {why}")
-
-        need(self.checkpoint is not None, "checkpoint", "give the trained model (--checkpoint FILE)")
-        need(self.images is not None, "images", "give a folder of images (--images DIR)")
-        need(self.out is not None, "out", "an output folder is required (--out DIR)")
-        need(self.threshold is None or 0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
-        need(self.batch_size >= 1, "batch_size", "must be >= 1")
-        need(self.preview_count >= 1, "preview_count", "must be >= 1")
+        require(self, self.checkpoint is not None, "checkpoint", "give the trained model (--checkpoint FILE)")
+        require(self, self.images is not None, "images", "give a folder of images (--images DIR)")
+        require(self, self.out is not None, "out", "an output folder is required (--out DIR)")
+        require(self, self.threshold is None or 0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
+        require(self, self.batch_size >= 1, "batch_size", "must be >= 1")
+        require(self, self.preview_count >= 1, "preview_count", "must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -82,8 +74,8 @@ def predict(config: PredictConfig, *, progress: bool = False) -> PredictionResul
     from defect_inspect.evaluation.inference import run_inference
     from defect_inspect.evaluation.scoring import PICTURE_NAME, save_map, write_csv
     from defect_inspect.training.checkpoint import load_checkpoint
-    from defect_inspect.training.device import resolve_device
     from defect_inspect.training.tasks import DEFECT
+    from defect_metrics import resolve_device
 
     assert config.checkpoint is not None and config.images is not None and config.out is not None
     images = list_images(config.images)

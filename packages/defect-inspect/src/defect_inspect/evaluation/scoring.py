@@ -5,8 +5,12 @@ Every metric comes from defect-metrics, computed on exactly the arrays written t
 predictions.csv``) on the written files gives the same numbers. Files written into ``out_dir``:
 
 - segmenter: ``maps/<stem>.npy`` (float32 P(defect), the image's size), ``masks/<stem>.png`` (true mask,
-  0 / 255), ``predictions/<stem>.png`` (P >= threshold, 0 / 255); with ``multiclass`` also
-  ``targets/<stem>.png`` and ``predictions/<stem>.png`` as class-index images;
+  0 / 255), ``predictions/<stem>.png`` (P >= threshold, 0 / 255), ``image_scores.csv`` (each image's score
+  under the run's image-score rule, :mod:`defect_inspect.evaluation.image_score`); with ``multiclass`` also
+  ``targets/<stem>.png`` and ``predictions/<stem>.png`` as class-index images. With the default ``pooled``
+  image score the image metrics come from the model-resolution maps, so ``defect-metrics localization`` on
+  ``maps/`` reproduces the pixel metrics, and the image metrics with ``--smoothing 21 --smoothing-border zero``
+  only up to that resize (``image_scores.csv`` holds the exact scores);
 - classifier and detector: ``predictions.csv`` (image, label, prediction, probabilities);
 - every task: ``predictions.png``.
 """
@@ -30,6 +34,7 @@ from defect_core.atomic import save_image_atomic, write_bytes_atomic, write_text
 from defect_core.errors import InputFileError
 from defect_core.images import mask_to_image
 from defect_inspect.data.items import GOOD, InspectionItem
+from defect_inspect.evaluation.image_score import DESCRIPTIONS, image_score_arguments
 from defect_inspect.evaluation.inference import Inference, run_inference
 from defect_inspect.evaluation.picture import PictureRow, prediction_picture, spread_indices
 from defect_inspect.training.checkpoint import CheckpointInfo
@@ -92,9 +97,10 @@ def _masks(items: Sequence[InspectionItem], sizes: Sequence[tuple[int, int]]) ->
 
 
 def score_segmenter(info: CheckpointInfo, items: Sequence[InspectionItem], inference: Inference, out_dir: Path,
-                    threshold: float) -> Scores:
-    """Localization (pixel / image AUROC, AP, F1-max, AUPRO) and segmentation (IoU, mIoU) metrics."""
-    from defect_metrics import localization_metrics, segmentation_metrics
+                    threshold: float, image_score: str = "pooled") -> Scores:
+    """Localization (pixel / image AUROC, AP, F1-max, AUPRO) and segmentation (IoU, mIoU) metrics; the image
+    scores follow ``image_score`` (:mod:`defect_inspect.evaluation.image_score`)."""
+    from defect_metrics import image_scores, localization_metrics, segmentation_metrics
 
     stems = item_stems(items)
     maps = inference.maps
@@ -102,7 +108,13 @@ def score_segmenter(info: CheckpointInfo, items: Sequence[InspectionItem], infer
     for stem, amap, mask in zip(stems, maps, masks, strict=True):
         save_map(amap, out_dir / "maps" / f"{stem}.npy")
         save_image_atomic(mask_to_image(mask), out_dir / "masks" / f"{stem}.png")
-    localization = localization_metrics(maps, masks)
+    score_arguments = image_score_arguments(image_score, inference.model_maps)
+    localization = localization_metrics(maps, masks, **score_arguments)
+    per_image = image_scores(score_arguments.get("image_maps", maps), score_arguments["smoothing"],
+                             score_arguments.get("smoothing_border", "reflect"))
+    score_file = write_csv(out_dir / "image_scores.csv", ["image", "label", "defective", "score"],
+                           [[str(item.image), item.label, int(bool(mask.any())), f"{score:.8f}"]
+                            for item, mask, score in zip(items, masks, per_image, strict=True)])
     if info.multiclass:
         index = {name: i for i, name in enumerate(info.classes)}
         unknown = sorted({i.label for i in items if i.is_defect and i.label not in index})
@@ -126,8 +138,10 @@ def score_segmenter(info: CheckpointInfo, items: Sequence[InspectionItem], infer
             save_image_atomic(mask_to_image(prediction), out_dir / "predictions" / f"{stem}.png")
         segmentation = segmentation_metrics([p.astype(np.int64) for p in predictions],
                                             [m.astype(np.int64) for m in masks], 2, class_names=list(info.classes))
-    results = {"localization": localization.scalars(), "segmentation": segmentation.as_dict()}
-    files = {"maps": out_dir / "maps", "masks": out_dir / "masks", "predictions": out_dir / "predictions"}
+    results = {"localization": {**localization.scalars(), "image_score": DESCRIPTIONS[image_score]},
+               "segmentation": segmentation.as_dict()}
+    files = {"maps": out_dir / "maps", "masks": out_dir / "masks", "predictions": out_dir / "predictions",
+             "image_scores": score_file}
     return Scores(results, dict(localization.curves), files)
 
 
@@ -212,11 +226,13 @@ def score_items(
     num_workers: int = 0,
     picture_path: str | Path | None = None,
     progress: bool = False,
+    image_score: str = "pooled",
 ) -> Scores:
     """Run ``model`` on ``items``, write the files of the module docstring into ``out_dir``, return the metrics.
 
     ``threshold`` (default: the checkpoint's) turns P(defect) into a mask (segmenter) or a decision (detector);
-    the picture goes to ``picture_path`` (default ``out_dir/predictions.png``).
+    the picture goes to ``picture_path`` (default ``out_dir/predictions.png``); ``image_score``: how a
+    segmenter's map becomes an image score (:mod:`defect_inspect.evaluation.image_score`).
     """
     if not items:
         raise ValueError("no test items to score")
@@ -226,7 +242,7 @@ def score_items(
     inference = run_inference(model, info, [i.image for i in items], device=device, batch_size=batch_size,
                               mixed_precision=mixed_precision, num_workers=num_workers, progress=progress)
     if info.task == "segmenter":
-        scores = score_segmenter(info, items, inference, out_dir, threshold)
+        scores = score_segmenter(info, items, inference, out_dir, threshold, image_score)
     elif info.task == "classifier":
         scores = score_classifier(info, items, inference, out_dir)
     else:

@@ -1,7 +1,7 @@
 """Inspection networks: a registry (``register_model`` / ``create_model``) of timm / torchvision
 classifiers and detectors and smp segmenters, ImageNet weights from the caches, and the losses."""
 
-from defect_inspect.models.pretrained import MissingWeightsError
+from defect_core.errors import MissingWeightsError
 from defect_inspect.models.registry import (
     MODEL_KINDS,
     ModelRequest,

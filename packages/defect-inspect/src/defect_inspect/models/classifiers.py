@@ -9,17 +9,17 @@ file of the tag's ``url``, where torchvision keeps its checkpoints); see :mod:`d
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from torch import nn
 
+from defect_core.weight_files import torch_hub_file
 from defect_inspect.models.pretrained import (
-    MissingWeightsError,
     explicit_weights,
     hf_cached_file,
     hf_weights,
     load_state_dict_file,
+    missing_weights,
     torch_hub_weights,
 )
 from defect_inspect.models.registry import ModelRequest, register_model
@@ -37,18 +37,14 @@ def timm_weights_file(name: str) -> Path:
     cfg = get_pretrained_cfg(name)
     what = f"timm model {name!r}"
     if cfg is None or not (cfg.hf_hub_id or cfg.url):
-        raise MissingWeightsError(what, "(nowhere)", "a weights file", "timm knows no pretrained weights for it")
+        raise missing_weights(what, None, "a weights file", "timm knows no pretrained weights for it")
     files = (cfg.hf_hub_filename,) if cfg.hf_hub_filename else _HF_FILES
     if cfg.hf_hub_id:
         cached = hf_cached_file(cfg.hf_hub_id, files)
         if cached is not None:
             return cached
-    if cfg.url:
-        import torch.hub
-
-        torch_cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(cfg.url)
-        if torch_cached.is_file() or not cfg.hf_hub_id:
-            return torch_hub_weights(what, cfg.url)
+    if cfg.url and (torch_hub_file(cfg.url).is_file() or not cfg.hf_hub_id):
+        return torch_hub_weights(what, cfg.url)
     return hf_weights(what, cfg.hf_hub_id, files)
 
 

@@ -2,7 +2,7 @@
 
 A cached file is used as it is, without any network access. A missing file is downloaded by the library
 that owns it, unless the machine is offline (``HF_HUB_OFFLINE=1`` or ``DEFECTFILL_OFFLINE=1``) or the
-download fails: then :class:`MissingWeightsError` names the file, where it goes, and the way out
+download fails: then :class:`~defect_core.errors.MissingWeightsError` names the file, where it goes, and the way out
 (``--weights FILE`` or ``--no-pretrained``). Nothing ever falls back silently to random weights.
 """
 
@@ -12,24 +12,20 @@ import logging
 import os
 from pathlib import Path
 
-from defect_core.errors import DefectfillError, InputFileError
+from defect_core.errors import InputFileError, MissingWeightsError
+from defect_core.weight_files import torch_hub_file
 
 logger = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
+WAY_OUT = "pass the file with --weights FILE, or train from random weights with --no-pretrained"
+"""What :class:`~defect_core.errors.MissingWeightsError` tells the user to do instead (the CLI's flags)."""
+OFFLINE = "offline: HF_HUB_OFFLINE / DEFECTFILL_OFFLINE is set"
 
 
-class MissingWeightsError(DefectfillError, FileNotFoundError):
-    """Pretrained weights are neither cached nor downloadable; the message says which file and where."""
-
-    def __init__(self, what: str, location: str, source: str, reason: str) -> None:
-        self.location = location
-        self.source = source
-        super().__init__(
-            f"{what}: pretrained ImageNet weights not found at {location} ({reason}). Get {source} on a "
-            f"machine with network access and copy it there, or pass the file with --weights FILE, or train "
-            f"from random weights with --no-pretrained."
-        )
+def missing_weights(what: str, location: str | Path | None, source: str, reason: str) -> MissingWeightsError:
+    """The error for ImageNet weights of ``what`` that are neither cached nor downloadable."""
+    return MissingWeightsError(f"{what}: pretrained ImageNet", location, source, reason=reason, way_out=WAY_OUT)
 
 
 def offline() -> bool:
@@ -74,30 +70,30 @@ def hf_weights(
     location = hf_location(repo_id, filenames[0], revision)
     source = f"'huggingface-cli download {repo_id} {filenames[0]}" + (f" --revision {revision}'" if revision else "'")
     if offline():
-        raise MissingWeightsError(what, location, source, "offline: HF_HUB_OFFLINE / DEFECTFILL_OFFLINE is set")
+        raise missing_weights(what, location, source, OFFLINE)
     from huggingface_hub import hf_hub_download
 
     try:
         return Path(hf_hub_download(repo_id, filenames[0], revision=revision, cache_dir=hf_cache_dir()))
     except Exception as exc:  # any transport or hub error means the same thing to the user
-        raise MissingWeightsError(what, location, source, f"download failed: {exc}") from exc
+        raise missing_weights(what, location, source, f"download failed: {exc}") from exc
 
 
 def torch_hub_weights(what: str, url: str) -> Path:
     """A torchvision checkpoint in torch's hub cache (``$TORCH_HOME/hub/checkpoints``), downloaded when online."""
     import torch.hub
 
-    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+    path = torch_hub_file(url)
     if path.is_file():
         logger.info("%s: using cached weights %s", what, path)
         return path
     if offline():
-        raise MissingWeightsError(what, str(path), url, "offline: HF_HUB_OFFLINE / DEFECTFILL_OFFLINE is set")
+        raise missing_weights(what, path, url, OFFLINE)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(url, str(path), progress=True)
     except Exception as exc:  # any transport error means the same thing to the user
-        raise MissingWeightsError(what, str(path), url, f"download failed: {exc}") from exc
+        raise missing_weights(what, path, url, f"download failed: {exc}") from exc
     return path
 
 

@@ -1,20 +1,10 @@
-"""Device and mixed-precision choice."""
+"""Mixed-precision choice (the device itself comes from defect-metrics' picker, :func:`defect_metrics.resolve_device`)."""
 
 from __future__ import annotations
 
 import contextlib
 
 import torch
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else as torch reads it."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was asked for but no CUDA GPU is visible")
-    return device
 
 
 def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:

@@ -14,16 +14,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from defect_core.errors import NonFiniteLossError
 from defect_inspect.training.device import autocast, autocast_dtype
 from defect_inspect.training.early_stopping import EarlyStopping
 
 logger = logging.getLogger(__name__)
 
 LossFn = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
-
-
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ from torch.utils.data import DataLoader
 
 from defect_core.configs import config_to_dict, save_config
 from defect_core.plotting import line_plot
+from defect_core.splits import resolve_split_rule
 from defect_inspect.data.assemble import evaluation_items, training_items
 from defect_inspect.data.balance import balance_classes
 from defect_inspect.data.items import InspectionItem, label_counts
-from defect_inspect.data.real import open_dataset
+from defect_inspect.data.real import open_real_dataset
 from defect_inspect.data.torch_dataset import InspectionDataset
 from defect_inspect.data.validation_split import stratified_split
 from defect_inspect.evaluation.metrics_json import write_run_metrics
@@ -31,9 +32,9 @@ from defect_inspect.evaluation.scoring import PICTURE_NAME, Scores, score_items,
 from defect_inspect.models.registry import create_model
 from defect_inspect.training.checkpoint import CheckpointInfo, save_checkpoint
 from defect_inspect.training.config import InspectConfig
-from defect_inspect.training.device import resolve_device
 from defect_inspect.training.loop import EpochRecord, FitResult, fit
 from defect_inspect.training.tasks import DEFECT, Task, create_task
+from defect_metrics import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +100,12 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
     torch.manual_seed(config.seed)  # the new head's initialisation, data order and flips
 
     task = create_task(config.task, include_good=config.include_good, multiclass=config.multiclass, loss=config.loss)
-    reader = open_dataset(config.dataset, config.dataset_root, config.object_name) if config.dataset else None
+    reader = (open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects)
+              if config.dataset else None)
     items = task.select_train_items(training_items(
         config.train, reader=reader, object_name=config.object_name, defects=config.defects,
         real_train=config.real_train, normals=config.normals, dataset_normals=config.dataset_normals,
+        split_rule=config.split_rule,
     ))
     classes = task.classes(items)
     key = balance_key(task)
@@ -114,7 +117,8 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
     test: list[InspectionItem] = []
     if reader is not None and config.test_split != "none" and config.object_name:
         test = task.select_test_items(
-            evaluation_items(reader, config.object_name, defects=config.defects, split=config.test_split)
+            evaluation_items(reader, config.object_name, defects=config.defects, split=config.test_split,
+                             split_rule=config.split_rule)
         )
     logger.info("classes %s; training %s, validation %s, test %s", classes, label_counts(train_part),
                 label_counts(val_part), label_counts(test))
@@ -151,6 +155,7 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         model, info, scored_items, out_dir / scored_split, device=device, batch_size=config.batch_size,
         mixed_precision=config.mixed_precision, preview_count=config.preview_count,
         num_workers=config.num_workers, picture_path=out_dir / PICTURE_NAME, progress=progress,
+        image_score=config.image_score,
     )
     training = {
         "best_epoch": result.best_epoch,
@@ -167,6 +172,7 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
             "dataset": config.dataset,
             "object_name": config.object_name,
             "scored_split": config.test_split if scored_split == "test" else scored_split,
+            "split_rule": resolve_split_rule(config.split_rule, reader.split_rule) if reader is not None else None,
             "training_items": label_counts(train_part),
             "validation_items": label_counts(val_part),
             "scored_items": label_counts(list(scored_items)),
@@ -174,7 +180,7 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         },
         settings={k: v for k, v in config_to_dict(config).items()
                   if k in ("model", "encoder", "resolution", "epochs", "batch_size", "learning_rate",
-                           "pretrained", "balance", "loss", "threshold", "seed")},
+                           "pretrained", "balance", "loss", "threshold", "seed", "image_score")},
     )
     return TrainResult(out_dir, checkpoint, config_file, out_dir / METRICS_NAME, out_dir / PICTURE_NAME, document,
                        result)

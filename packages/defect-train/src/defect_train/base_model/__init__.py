@@ -8,24 +8,30 @@ Torch-heavy modules are imported on first use.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from defect_train.base_model.config import ExportConfig, UnetStageConfig, VaeStageConfig
 
+if TYPE_CHECKING:
+    from defect_train.base_model.stage_loop import StageResult
 
-def train_vae(config: VaeStageConfig):  # -> StageResult
+
+def train_vae(config: VaeStageConfig) -> StageResult:
     """Stage 1; see :func:`defect_train.base_model.vae_stage.train_vae`."""
     from defect_train.base_model.vae_stage import train_vae as _train_vae
 
     return _train_vae(config)
 
 
-def train_unet(config: UnetStageConfig):  # -> StageResult
+def train_unet(config: UnetStageConfig) -> StageResult:
     """Stage 2; see :func:`defect_train.base_model.unet_stage.train_unet`."""
     from defect_train.base_model.unet_stage import train_unet as _train_unet
 
     return _train_unet(config)
 
 
-def export_pipeline(config: ExportConfig):  # -> Path
+def export_pipeline(config: ExportConfig) -> Path:
     """See :func:`defect_train.base_model.export.export_pipeline`."""
     from defect_train.base_model.export import export_pipeline as _export_pipeline
 

@@ -24,7 +24,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from defect_core.configs import add_config_arguments, build_config, load_toml
+from defect_core.configs import add_config_arguments, parse_config
 from defect_core.errors import DefectfillError
 from defect_train.base_model.config import ExportConfig, UnetStageConfig, VaeStageConfig
 
@@ -48,18 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    cls = COMMANDS[args.command][0]
-    names = {f for f in cls.__dataclass_fields__}
-    try:
-        config = build_config(cls, load_toml(args.config) if args.config else None,
-                              {k: v for k, v in vars(args).items() if k in names})
-    except (ValueError, DefectfillError) as exc:
-        parser.error(str(exc))
+    command = parser.parse_args(argv).command
+    config, args = parse_config(COMMANDS[command][0], argv, parser)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     from defect_train.base_model import export_pipeline, train_unet, train_vae
-    from defect_train.base_model.stage_loop import NonFiniteLossError
     from defect_train.base_model.stage_pictures import FILLS, RECONSTRUCTIONS
     from defect_train.interrupt import TrainingInterrupted
 
@@ -73,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TrainingInterrupted as exc:
         print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
         return 130
-    except (DefectfillError, ValueError, NonFiniteLossError) as exc:
+    except (DefectfillError, ValueError) as exc:  # NonFiniteLossError is a DefectfillError
         print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
         return 2
     if args.command != "export":

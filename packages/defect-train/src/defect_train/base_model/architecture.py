@@ -7,15 +7,20 @@ model behaves like the real base models the rest of defectfill expects.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from defect_train.base_model.config import UnetStageConfig, VaeStageConfig
+
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL, DDIMScheduler, DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
 
 SD_SCHEDULE = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
                "beta_schedule": "scaled_linear", "prediction_type": "epsilon"}
 
 
-def build_vae(config: VaeStageConfig):  # -> AutoencoderKL
+def build_vae(config: VaeStageConfig) -> AutoencoderKL:
     """A freshly initialised ``AutoencoderKL`` (the caller seeds torch)."""
     from diffusers import AutoencoderKL
 
@@ -29,7 +34,7 @@ def build_vae(config: VaeStageConfig):  # -> AutoencoderKL
     )
 
 
-def build_text_encoder(config: UnetStageConfig, tokenizer):  # -> CLIPTextModel
+def build_text_encoder(config: UnetStageConfig, tokenizer) -> CLIPTextModel:
     """A freshly initialised CLIP text encoder sized by ``config`` for ``tokenizer``'s vocabulary."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -42,7 +47,7 @@ def build_text_encoder(config: UnetStageConfig, tokenizer):  # -> CLIPTextModel
     ))
 
 
-def build_unet(config: UnetStageConfig, vae_factor: int):  # -> UNet2DConditionModel
+def build_unet(config: UnetStageConfig, vae_factor: int) -> UNet2DConditionModel:
     """A freshly initialised 9-channel inpainting UNet: cross-attention in every block but the lowest."""
     from diffusers import UNet2DConditionModel
 
@@ -57,19 +62,15 @@ def build_unet(config: UnetStageConfig, vae_factor: int):  # -> UNet2DConditionM
     )
 
 
-def training_scheduler():  # -> DDPMScheduler
+def training_scheduler() -> DDPMScheduler:
     from diffusers import DDPMScheduler
 
     return DDPMScheduler(**SD_SCHEDULE, clip_sample=False)
 
 
-def inference_scheduler():  # -> DDIMScheduler
+def inference_scheduler() -> DDIMScheduler:
     from diffusers import DDIMScheduler
 
     return DDIMScheduler(**SD_SCHEDULE, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from defect_core.errors import NonFiniteLossError
 from defect_train.base_model.config import UnetStageConfig, VaeStageConfig
 from defect_train.checkpoints import (
     CHECKPOINT_DIR,
@@ -34,10 +35,6 @@ class StageResult:
 
     model_dir: Path
     losses: list[float] = field(default_factory=list)
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the last checkpoint is kept."""
 
 
 def warmup_factor(warmup_steps: int) -> Callable[[int], float]:

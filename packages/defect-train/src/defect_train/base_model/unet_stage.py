@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -33,13 +34,13 @@ from defect_sample.conditioning import (
     unet_input,
     vae_scale_factor,
 )
+from defect_sample.devices import resolve_device
 from defect_sample.sampler import DefectFillSampler
 from defect_sample.tiny_model import write_tiny_tokenizer_files
 from defect_train.base_model.architecture import (
     build_text_encoder,
     build_unet,
     inference_scheduler,
-    resolve_device,
     training_scheduler,
 )
 from defect_train.base_model.config import UnetStageConfig
@@ -57,12 +58,16 @@ from defect_train.base_model.stage_outputs import finish_stage, parameter_count
 from defect_train.base_model.stage_pictures import FILLS, fill_holes, held_out_crops, hole_mask, write_fills
 from defect_train.base_model.vae_stage import texture_crops
 
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL
+
+
 logger = logging.getLogger(__name__)
 
 UNET_FOLDER, EMA_UNET_FOLDER, TEXT_ENCODER_FOLDER, TOKENIZER_FOLDER = "unet", "unet_ema", "text_encoder", "tokenizer"
 
 
-def load_trained_vae(folder: Path, device: torch.device):  # -> AutoencoderKL
+def load_trained_vae(folder: Path, device: torch.device) -> AutoencoderKL:
     """The stage-1 VAE, frozen, in eval mode; a missing folder is an error naming it."""
     from diffusers import AutoencoderKL
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from defect_core.configs import save_config
-from defect_train.base_model.architecture import build_vae, resolve_device
+from defect_sample.devices import resolve_device
+from defect_train.base_model.architecture import build_vae
 from defect_train.base_model.config import VaeStageConfig
 from defect_train.base_model.marks import add_random_marks
 from defect_train.base_model.model_folders import save_pretrained_atomic
@@ -29,12 +31,16 @@ from defect_train.base_model.stage_outputs import finish_stage, parameter_count
 from defect_train.base_model.stage_pictures import RECONSTRUCTIONS, held_out_crops, write_reconstructions
 from defect_train.base_model.texture_data import TextureCrops
 
+if TYPE_CHECKING:
+    from diffusers import AutoencoderKL
+
+
 logger = logging.getLogger(__name__)
 
 VAE_FOLDER = "vae"
 
 
-def load_vae(folder: Path):  # -> AutoencoderKL
+def load_vae(folder: Path) -> AutoencoderKL:
     """A trained VAE folder (diffusers layout), in float32 whatever dtype it was saved in."""
     from diffusers import AutoencoderKL
 

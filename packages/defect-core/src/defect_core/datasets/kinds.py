@@ -1,0 +1,69 @@
+"""Every dataset kind a command accepts, and opening a dataset by its kind: :func:`open_dataset`.
+
+Two families share one list of names, :data:`DATASET_KINDS`:
+
+- reader kinds (``folder``, ``ksdd2``, ``mvtec``, ``visa``): a dataset folder on disk, ``root``;
+- built-in datasets (``demo``, ``surface-strips``, :mod:`defect_core.builtin_datasets`): written by the code
+  into the cache on first use, in MVTec AD layout, so they take no root (they need ``defect-core[demo]``).
+
+A ``folder`` dataset names neither its object nor its one defect category; the caller names both, as
+:class:`~defect_core.datasets.folder.FolderReader` takes them. The other kinds name their own, so a command
+passes the names it has and the same call opens every kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from defect_core.builtin_datasets import BUILTIN_DATASETS, builtin_dataset_root, is_builtin_dataset
+
+# the reader modules register their kinds on import; DATASET_KINDS below lists what they registered
+from defect_core.datasets import folder, ksdd2, mvtec, visa  # noqa: F401
+from defect_core.datasets.base import DatasetReader, available_readers, create_reader
+
+logger = logging.getLogger(__name__)
+
+UNNAMED_KINDS = ("folder",)
+"""Kinds whose folder does not name its object and defect: the caller's ``object_name`` / ``defect_name``."""
+
+DATASET_KINDS: tuple[str, ...] = (*BUILTIN_DATASETS, *available_readers())
+"""Every kind :func:`open_dataset` opens and every command accepts: built-in datasets, then readers."""
+
+
+def open_dataset(
+    kind: str,
+    root: str | Path | None = None,
+    *,
+    object_name: str | None = None,
+    defect_name: str | None = None,
+    **options: object,
+) -> DatasetReader:
+    """The reader of the dataset of ``kind`` (one of :data:`DATASET_KINDS`).
+
+    ``root`` is the dataset folder; a built-in dataset has its own (written on first use, read as ``mvtec``)
+    and ignores a given one with a warning. ``object_name`` and ``defect_name`` name the object and the
+    defect category of a ``folder`` dataset, which needs both; the other kinds name their own and do not
+    use them. ``options`` go to the reader's constructor (``mask_threshold`` of ``folder``,
+    ``split_file`` of ``visa``, ``defect_split`` of ``ksdd2``). Raises ``ValueError`` for an unknown kind
+    (listing the kinds), a missing root or a missing name, and
+    :class:`~defect_core.errors.InputFileError` for a root that is not a folder.
+    """
+    if is_builtin_dataset(kind):
+        if options:
+            raise ValueError(f"built-in dataset {kind!r} takes no reader options, got {sorted(options)}")
+        if root is not None:
+            logger.warning("dataset %r is built in: ignoring the dataset root %s", kind, root)
+        return create_reader("mvtec", builtin_dataset_root(kind))
+    if kind not in available_readers():
+        raise ValueError(f"unknown dataset kind {kind!r}; available: {', '.join(DATASET_KINDS)}")
+    if root is None:
+        raise ValueError(f"dataset {kind!r} needs its root folder")
+    if kind in UNNAMED_KINDS:
+        missing = [name for name, value in (("object_name", object_name), ("defect_name", defect_name))
+                   if not value]
+        if missing:
+            raise ValueError(f"a {kind!r} dataset does not name its object and defect: give "
+                             f"{' and '.join(missing)} ({root})")
+        options = {"object_name": object_name, "defect_name": defect_name, **options}
+    return create_reader(kind, root, **options)
