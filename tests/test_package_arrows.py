@@ -67,7 +67,11 @@ def _imports(tree: ast.AST, package: str, module: str, is_init: bool) -> Iterato
             yield target, [a.name for a in node.names], node.lineno
         elif isinstance(node, ast.Call):
             for arg in node.args[:1]:
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and _MODULE_STRING.match(arg.value):
+                if (
+                    isinstance(arg, ast.Constant)
+                    and isinstance(arg.value, str)
+                    and _MODULE_STRING.match(arg.value)
+                ):
                     yield arg.value, [], node.lineno
 
 
@@ -89,7 +93,9 @@ def arrow_violations(packages_dir: Path) -> list[str]:
                 continue
             if top not in allowed:
                 problems.append(f"{where}:{line}: {package} imports {target} (no such arrow in DESIGN.md §2)")
-            private = [p for p in target.split(".")[1:] if _is_private(p)] + [n for n in names if _is_private(n)]
+            private = [p for p in target.split(".")[1:] if _is_private(p)] + [
+                n for n in names if _is_private(n)
+            ]
             if private:
                 problems.append(f"{where}:{line}: imports private {', '.join(private)} of {target}")
     return problems
@@ -110,42 +116,74 @@ def _write(root: Path, relative: str, text: str) -> None:
 
 def test_the_checker_finds_wrong_arrows_and_private_imports(tmp_path: Path) -> None:
     _write(tmp_path, "defect-core/src/defect_core/__init__.py", "")
-    _write(tmp_path, "defect-core/src/defect_core/bad.py", """\
+    _write(
+        tmp_path,
+        "defect-core/src/defect_core/bad.py",
+        """\
         import numpy
         import defect_sample
         from . import errors
-        """)
-    _write(tmp_path, "defect-metrics/src/defect_metrics/ok.py", """\
+        """,
+    )
+    _write(
+        tmp_path,
+        "defect-metrics/src/defect_metrics/ok.py",
+        """\
         from defect_core.configs import require
         from defect_core.errors import MissingWeightsError
-        """)
-    _write(tmp_path, "defect-metrics/src/defect_metrics/wrong.py", """\
+        """,
+    )
+    _write(
+        tmp_path,
+        "defect-metrics/src/defect_metrics/wrong.py",
+        """\
         import importlib
         from defect_sample.conditioning import unet_input
         from defect_core._private import helper
         from defect_core.configs import _path_kind
         def load():
             return importlib.import_module("defect_train.trainer")
-        """)
+        """,
+    )
     _write(tmp_path, "defect-inspect/src/defect_inspect/data/real.py", "import defect_train\n")
-    _write(tmp_path, "defect-inspect/src/defect_inspect/experiment.py", """\
+    _write(
+        tmp_path,
+        "defect-inspect/src/defect_inspect/experiment/protocol.py",
+        """\
         import defect_sample
         import defect_train
         from defect_metrics import kid
-        """)
-    _write(tmp_path, "defect-inspect/src/defect_inspect/experiment_report.py", "from defect_sample import working_size\n")
-    _write(tmp_path, "defect-sample/src/defect_sample/review/feedback.py", """\
+        """,
+    )
+    _write(
+        tmp_path,
+        "defect-inspect/src/defect_inspect/experiment/report.py",
+        "from defect_sample import working_size\n",
+    )
+    _write(
+        tmp_path,
+        "defect-sample/src/defect_sample/review/feedback.py",
+        """\
         def kid():
             return _require("defect_metrics", "the KID panel")
-        """)
-    _write(tmp_path, "defect-sample/src/defect_sample/review/__init__.py", "from ..conditioning import unet_input\n")
+        """,
+    )
+    _write(
+        tmp_path,
+        "defect-sample/src/defect_sample/review/__init__.py",
+        "from ..conditioning import unet_input\n",
+    )
     _write(tmp_path, "defect-sample/src/defect_sample/generate.py", "from defect_metrics import kid\n")
     _write(tmp_path, "defect-sample/src/defect_sample/reviewer.py", "import defect_metrics\n")
-    _write(tmp_path, "defect-train/src/defect_train/trainer.py", """\
+    _write(
+        tmp_path,
+        "defect-train/src/defect_train/trainer.py",
+        """\
         from defect_sample.devices import resolve_device
         from defect_sample.__main__ import main
         from defect_inspect import evaluate
-        """)
+        """,
+    )
 
     found = arrow_violations(tmp_path)
     expected = [
@@ -181,14 +219,29 @@ def test_relative_imports_resolve_inside_their_own_package() -> None:
 #: helper -> how many top-level definitions the packages hold (issue 12: config helpers, errors, weight
 #: files, devices; one device picker per torch package family: defect-sample's and defect-metrics')
 ONE_HOME = {
-    "config_field": 1, "require": 1, "coerce_paths": 1, "parse_config": 1,
-    "NonFiniteLossError": 1, "MissingWeightsError": 1,
-    "torch_hub_checkpoints_dir": 1, "torch_hub_file": 1, "clean_fid_cache_dir": 1, "inception_weights_path": 1,
-    "lpips_backbone_path": 1, "load_lpips_trunk": 1,
-    "choose_device": 1, "resolve_device": 2,
+    "config_field": 1,
+    "require": 1,
+    "coerce_paths": 1,
+    "parse_config": 1,
+    "NonFiniteLossError": 1,
+    "MissingWeightsError": 1,
+    "torch_hub_checkpoints_dir": 1,
+    "torch_hub_file": 1,
+    "clean_fid_cache_dir": 1,
+    "inception_weights_path": 1,
+    "lpips_backbone_path": 1,
+    "load_lpips_trunk": 1,
+    "choose_device": 1,
+    "resolve_device": 2,
     # the names the copies had: none may come back
-    "_f": 0, "need": 0, "_need": 0, "bad": 0, "_device_for_rank": 0, "LpipsWeightsError": 0,
-    "torch_hub_checkpoint_dir": 0, "load_trunk_weights": 0,
+    "_f": 0,
+    "need": 0,
+    "_need": 0,
+    "bad": 0,
+    "_device_for_rank": 0,
+    "LpipsWeightsError": 0,
+    "torch_hub_checkpoint_dir": 0,
+    "load_trunk_weights": 0,
 }
 
 

@@ -109,8 +109,14 @@ def test_temporary_names_map_back_to_their_target(tmp_path: Path) -> None:
     assert temp_path_for(target, 4242) == tmp_path / "defect" / ".crack_00001.png.tmp-4242"
     assert temp_target(temp_path_for(target, 4242)) == target
     assert temp_target(tmp_path / ".preview.png.tmp-7") == tmp_path / "preview.png"
-    for other in ("preview.png", ".preview.png.tmp-", ".preview.png.tmp-12.bak", "x.png.tmp-3", ".notes.tmp",
-                  ".preview.png.tmp-ab12"):
+    for other in (
+        "preview.png",
+        ".preview.png.tmp-",
+        ".preview.png.tmp-12.bak",
+        "x.png.tmp-3",
+        ".notes.tmp",
+        ".preview.png.tmp-ab12",
+    ):
         assert temp_target(tmp_path / other) is None, other
     with atomic_path(target) as tmp:  # the writer uses that name
         assert temp_target(tmp) == target

@@ -25,20 +25,27 @@ from defect_core.errors import ConceptFileError
 
 
 def make_card(**kw) -> ConceptCard:
-    return ConceptCard(object_name="bottle", defect_name="scratch",
-                       base_model=BaseModelRef(id="builtin:tiny", fingerprint="0123456789abcdef"),
-                       training_config={"steps": 10, "lr_unet": 2e-4}, **kw)
+    return ConceptCard(
+        object_name="bottle",
+        defect_name="scratch",
+        base_model=BaseModelRef(id="builtin:tiny", fingerprint="0123456789abcdef"),
+        training_config={"steps": 10, "lr_unet": 2e-4},
+        **kw,
+    )
 
 
 def make_tensors() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     return {
-        "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.lora_A.weight":
-            rng.standard_normal((8, 32)).astype(np.float32),
-        "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.lora_B.weight":
-            rng.standard_normal((32, 8)).astype(np.float32),
-        "text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight":
-            rng.standard_normal((8, 32)).astype(np.float16),
+        "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.lora_A.weight": rng.standard_normal(
+            (8, 32)
+        ).astype(np.float32),
+        "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.lora_B.weight": rng.standard_normal(
+            (32, 8)
+        ).astype(np.float32),
+        "text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight": rng.standard_normal(
+            (8, 32)
+        ).astype(np.float16),
         "unet.scalar_like": np.array([3], dtype=np.int64),
     }
 
@@ -65,7 +72,7 @@ def test_file_is_plain_safetensors_with_card_json_in_metadata(concept_path: Path
     # parse the header by hand (safetensors spec: u64 little-endian size, then JSON)
     data = concept_path.read_bytes()
     (size,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + size])
+    header = json.loads(data[8 : 8 + size])
     card = json.loads(header["__metadata__"][CARD_METADATA_KEY])
     assert card["format_version"] == CONCEPT_FORMAT_VERSION
     assert card["object_name"] == "bottle" and card["token"] == "sks"
@@ -156,8 +163,11 @@ def test_refuses_safetensors_without_a_card(tmp_path: Path) -> None:
 
 
 def test_refuses_a_card_with_a_newer_format_version(tmp_path: Path) -> None:
-    path = save_concept(tmp_path / "future.safetensors", make_tensors(),
-                        dataclasses.replace(make_card(), format_version=CONCEPT_FORMAT_VERSION + 1))
+    path = save_concept(
+        tmp_path / "future.safetensors",
+        make_tensors(),
+        dataclasses.replace(make_card(), format_version=CONCEPT_FORMAT_VERSION + 1),
+    )
     with pytest.raises(ConceptFileError, match=f"version {CONCEPT_FORMAT_VERSION + 1} is newer") as info:
         load_concept(path)
     assert str(path) in str(info.value)
@@ -177,11 +187,14 @@ def test_refuses_a_missing_file(tmp_path: Path) -> None:
     expect_refusal(tmp_path / "absent.safetensors", "does not exist")
 
 
-@pytest.mark.parametrize(("name", "tensors", "needle"), [
-    ("c.pt", {"unet.w": np.zeros(2, np.float32)}, ".safetensors suffix"),
-    ("c.safetensors", {}, "without tensors"),
-    ("c.safetensors", {"vae.w": np.zeros(2, np.float32)}, "must start with 'unet.' or 'text_encoder.'"),
-])
+@pytest.mark.parametrize(
+    ("name", "tensors", "needle"),
+    [
+        ("c.pt", {"unet.w": np.zeros(2, np.float32)}, ".safetensors suffix"),
+        ("c.safetensors", {}, "without tensors"),
+        ("c.safetensors", {"vae.w": np.zeros(2, np.float32)}, "must start with 'unet.' or 'text_encoder.'"),
+    ],
+)
 def test_save_refuses_bad_input(tmp_path: Path, name: str, tensors: dict, needle: str) -> None:
     with pytest.raises(ConceptFileError, match=needle.replace(".", r"\.")):
         save_concept(tmp_path / name, tensors, make_card())
@@ -199,8 +212,9 @@ def test_existing_file_is_not_clobbered_when_writing_fails(concept_path: Path) -
     assert load_concept(concept_path).card == make_card()
 
 
-def test_existing_file_is_not_clobbered_when_the_disk_write_fails(concept_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_existing_file_is_not_clobbered_when_the_disk_write_fails(
+    concept_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import defect_core.atomic
 
     before = concept_path.read_bytes()

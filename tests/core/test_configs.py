@@ -46,6 +46,7 @@ class ToyConfig:
 
 # -- TOML -----------------------------------------------------------------------------------------------
 
+
 def test_dump_toml_round_trips_through_tomllib() -> None:
     data = {
         "name": 'say "sks" \\ twice',
@@ -77,8 +78,16 @@ def test_dump_toml_round_trips_through_tomllib() -> None:
 
 
 def test_dump_toml_special_floats_paths_and_none() -> None:
-    text = dump_toml({"a": math.inf, "b": -math.inf, "c": math.nan, "p": Path("x") / "y.png", "skip": None,
-                      "t": (1, None, 2)})
+    text = dump_toml(
+        {
+            "a": math.inf,
+            "b": -math.inf,
+            "c": math.nan,
+            "p": Path("x") / "y.png",
+            "skip": None,
+            "t": (1, None, 2),
+        }
+    )
     back = tomllib.loads(text)
     assert back["a"] == math.inf and back["b"] == -math.inf and math.isnan(back["c"])
     assert back["p"] == str(Path("x") / "y.png")
@@ -95,8 +104,17 @@ def test_save_and_load_config(tmp_path: Path) -> None:
     config = ToyConfig(steps=5, out=Path("a/b"), targets=("q_proj",), resume=None, extra={"k": {"v": 1}})
     path = save_config(config, tmp_path / "config.toml")
     loaded = load_toml(path)
-    assert loaded == {"steps": 5, "lr": 2e-4, "prompt": "A photo of sks", "out": "a/b", "hflip": False,
-                      "targets": ["q_proj"], "rank": 8, "metric": "lpips", "extra": {"k": {"v": 1}}}
+    assert loaded == {
+        "steps": 5,
+        "lr": 2e-4,
+        "prompt": "A photo of sks",
+        "out": "a/b",
+        "hflip": False,
+        "targets": ["q_proj"],
+        "rank": 8,
+        "metric": "lpips",
+        "extra": {"k": {"v": 1}},
+    }
     assert build_config(ToyConfig, loaded) == config
     assert config_to_dict(config)["out"] == "a/b"
 
@@ -114,6 +132,7 @@ def test_load_toml_errors_name_the_file(tmp_path: Path) -> None:
 
 # -- dataclass -> argparse ------------------------------------------------------------------------------
 
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toy")
     parser.add_argument("--config", type=Path)
@@ -128,18 +147,46 @@ def test_defaults_when_nothing_is_given() -> None:
 
 def test_file_values_override_defaults_and_cli_overrides_file(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
-    path.write_text('steps = 30\nlr = 1\nprompt = "from file"\ntargets = ["a", "b", "c"]\nhflip = true\n'
-                    "rank = 4\n[extra]\nnote = 'x'\n")
+    path.write_text(
+        'steps = 30\nlr = 1\nprompt = "from file"\ntargets = ["a", "b", "c"]\nhflip = true\n'
+        "rank = 4\n[extra]\nnote = 'x'\n"
+    )
     config, _ = parse_config(ToyConfig, ["--config", str(path)], make_parser())
-    assert config == ToyConfig(steps=30, lr=1.0, prompt="from file", targets=("a", "b", "c"), hflip=True,
-                               rank=4, extra={"note": "x"})
+    assert config == ToyConfig(
+        steps=30, lr=1.0, prompt="from file", targets=("a", "b", "c"), hflip=True, rank=4, extra={"note": "x"}
+    )
     assert isinstance(config.lr, float) and isinstance(config.targets, tuple)
 
-    argv = ["--config", str(path), "--steps", "7", "--no-hflip", "--targets", "x", "--rank", "16",
-            "--metric", "psnr", "--out", "o", "--resume", "ckpt.safetensors"]
+    argv = [
+        "--config",
+        str(path),
+        "--steps",
+        "7",
+        "--no-hflip",
+        "--targets",
+        "x",
+        "--rank",
+        "16",
+        "--metric",
+        "psnr",
+        "--out",
+        "o",
+        "--resume",
+        "ckpt.safetensors",
+    ]
     config, _ = parse_config(ToyConfig, argv, make_parser())
-    assert config == ToyConfig(steps=7, lr=1.0, prompt="from file", targets=("x",), hflip=False, rank=16,
-                               metric="psnr", out=Path("o"), resume=Path("ckpt.safetensors"), extra={"note": "x"})
+    assert config == ToyConfig(
+        steps=7,
+        lr=1.0,
+        prompt="from file",
+        targets=("x",),
+        hflip=False,
+        rank=16,
+        metric="psnr",
+        out=Path("o"),
+        resume=Path("ckpt.safetensors"),
+        extra={"note": "x"},
+    )
 
 
 def test_section_of_a_shared_file(tmp_path: Path) -> None:
@@ -191,8 +238,9 @@ def test_skip_leaves_out_fields() -> None:
     assert vars(parser.parse_args(["--lr", "0.5"])) == {"lr": 0.5}
 
 
-def test_missing_or_invalid_config_file_is_a_usage_error_naming_it(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_or_invalid_config_file_is_a_usage_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name, content in (("absent.toml", None), ("bad.toml", "steps = = 3\n")):
         path = tmp_path / name
         if content is not None:
@@ -205,6 +253,7 @@ def test_missing_or_invalid_config_file_is_a_usage_error_naming_it(tmp_path: Pat
 
 
 # -- the helpers every config is written with -----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class HelperConfig:

@@ -16,7 +16,7 @@ from defect_core.concept_card import (
     BaseModelRef,
     ConceptCard,
 )
-from defect_core.example import DefectExample
+from defect_core.defect_example import DefectExample
 from defect_core.sample_record import SampleRecord
 
 FINGERPRINT = "0123456789abcdef"
@@ -27,24 +27,36 @@ def base_ref(**kw: Any) -> BaseModelRef:
 
 
 def card(**kw: Any) -> ConceptCard:
-    values: dict[str, Any] = {"object_name": "bottle", "defect_name": "broken_large", "base_model": base_ref(),
-                              "created": "2025-01-02T03:04:05+00:00"}
+    values: dict[str, Any] = {
+        "object_name": "bottle",
+        "defect_name": "broken_large",
+        "base_model": base_ref(),
+        "created": "2025-01-02T03:04:05+00:00",
+    }
     return ConceptCard(**{**values, **kw})
 
 
 def example(**kw: Any) -> DefectExample:
-    values: dict[str, Any] = {"image": Path("/data/bottle/test/broken_large/000.png"),
-                              "mask": Path("/data/bottle/ground_truth/broken_large/000_mask.png"),
-                              "object_name": "bottle", "defect_name": "broken_large"}
+    values: dict[str, Any] = {
+        "image": Path("/data/bottle/test/broken_large/000.png"),
+        "mask": Path("/data/bottle/ground_truth/broken_large/000_mask.png"),
+        "object_name": "bottle",
+        "defect_name": "broken_large",
+    }
     return DefectExample(**{**values, **kw})
 
 
 def record(**kw: Any) -> SampleRecord:
     values: dict[str, Any] = {
-        "item_id": "bottle_broken_large_0000", "image": Path("/out/defect/bottle_broken_large_0000.png"),
-        "mask": Path("/out/mask/bottle_broken_large_0000.png"), "source_image": Path("/data/good/000.png"),
-        "mask_source": "held-out:/data/gt/003_mask.png", "defect_name": "broken_large", "seed": 7,
-        "base_model": "builtin:tiny", "concept": "bottle/broken_large",
+        "item_id": "bottle_broken_large_0000",
+        "image": Path("/out/defect/bottle_broken_large_0000.png"),
+        "mask": Path("/out/mask/bottle_broken_large_0000.png"),
+        "source_image": Path("/data/good/000.png"),
+        "mask_source": "held-out:/data/gt/003_mask.png",
+        "defect_name": "broken_large",
+        "seed": 7,
+        "base_model": "builtin:tiny",
+        "concept": "bottle/broken_large",
     }
     return SampleRecord(**{**values, **kw})
 
@@ -59,14 +71,18 @@ def check_names_field_and_value(make, field_name: str, value: Any) -> None:
 
 # -- validation -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("field_name", "value"), [
-    ("object_name", ""),
-    ("object_name", "   "),
-    ("defect_name", ""),
-    ("mask_threshold", 0),
-    ("mask_threshold", 256),
-    ("image", 3.5),
-])
+
+@pytest.mark.parametrize(
+    ("field_name", "value"),
+    [
+        ("object_name", ""),
+        ("object_name", "   "),
+        ("defect_name", ""),
+        ("mask_threshold", 0),
+        ("mask_threshold", 256),
+        ("image", 3.5),
+    ],
+)
 def test_defect_example_rejects(field_name: str, value: Any) -> None:
     check_names_field_and_value(example, field_name, value)
 
@@ -81,35 +97,41 @@ def test_defect_example_accepts_strings_as_paths() -> None:
     assert ex.image == Path("a.png") and ex.mask == Path("b.png")
 
 
-@pytest.mark.parametrize(("field_name", "value"), [
-    ("id", ""),
-    ("fingerprint", "XYZ"),
-    ("fingerprint", "0123456789ABCDEF"),  # upper case: not what model_fingerprint writes
-    ("fingerprint", "0123"),  # too short to tell architectures apart
-    ("weights_fingerprint", "not hex"),
-    ("loaded", ""),
-    ("revision", "two words"),
-])
+@pytest.mark.parametrize(
+    ("field_name", "value"),
+    [
+        ("id", ""),
+        ("fingerprint", "XYZ"),
+        ("fingerprint", "0123456789ABCDEF"),  # upper case: not what model_fingerprint writes
+        ("fingerprint", "0123"),  # too short to tell architectures apart
+        ("weights_fingerprint", "not hex"),
+        ("loaded", ""),
+        ("revision", "two words"),
+    ],
+)
 def test_base_model_ref_rejects(field_name: str, value: Any) -> None:
     check_names_field_and_value(base_ref, field_name, value)
 
 
-@pytest.mark.parametrize(("field_name", "value"), [
-    ("object_name", " "),
-    ("defect_name", ""),
-    ("token", ""),
-    ("token", "two words"),
-    ("format_version", 0),
-    ("format_version", 1.5),
-    ("lora_rank", 0),
-    ("lora_alpha", 0.0),
-    ("lora_dropout", 1.0),
-    ("lora_dropout", -0.1),
-    ("resolution", 500),
-    ("resolution", 0),
-    ("unet_targets", ()),
-    ("base_model", "builtin:tiny"),
-])
+@pytest.mark.parametrize(
+    ("field_name", "value"),
+    [
+        ("object_name", " "),
+        ("defect_name", ""),
+        ("token", ""),
+        ("token", "two words"),
+        ("format_version", 0),
+        ("format_version", 1.5),
+        ("lora_rank", 0),
+        ("lora_alpha", 0.0),
+        ("lora_dropout", 1.0),
+        ("lora_dropout", -0.1),
+        ("resolution", 500),
+        ("resolution", 0),
+        ("unet_targets", ()),
+        ("base_model", "builtin:tiny"),
+    ],
+)
 def test_concept_card_rejects(field_name: str, value: Any) -> None:
     check_names_field_and_value(card, field_name, value)
 
@@ -123,13 +145,16 @@ def test_concept_card_defaults_are_the_papers() -> None:
     assert c.concept_id == "bottle/broken_large"
 
 
-@pytest.mark.parametrize(("field_name", "value"), [
-    ("item_id", ""),
-    ("seed", -1),
-    ("selection_metric", "fid"),
-    ("candidate_index", 3),
-    ("candidate_index", -1),
-])
+@pytest.mark.parametrize(
+    ("field_name", "value"),
+    [
+        ("item_id", ""),
+        ("seed", -1),
+        ("selection_metric", "fid"),
+        ("candidate_index", 3),
+        ("candidate_index", -1),
+    ],
+)
 def test_sample_record_rejects(field_name: str, value: Any) -> None:
     check_names_field_and_value(lambda **kw: record(scores=(0.1, 0.2, 0.3), **kw), field_name, value)
 
@@ -140,7 +165,9 @@ def test_sample_record_rejects_nan_score() -> None:
 
 
 @pytest.mark.parametrize(("concept", "prompt"), [(None, None), ("bottle/broken_large", "white marks")])
-def test_sample_record_needs_exactly_one_of_concept_and_prompt(concept: str | None, prompt: str | None) -> None:
+def test_sample_record_needs_exactly_one_of_concept_and_prompt(
+    concept: str | None, prompt: str | None
+) -> None:
     with pytest.raises(ValueError, match=r"SampleRecord\.concept=.*exactly one"):
         record(concept=concept, prompt=prompt)
 
@@ -152,6 +179,7 @@ def test_contracts_are_frozen() -> None:
 
 
 # -- JSON round trips -----------------------------------------------------------------------------------
+
 
 def test_defect_example_round_trip_without_folder() -> None:
     ex = example()
@@ -174,8 +202,9 @@ def test_paths_are_written_relative_to_the_folder_and_resolved_back(tmp_path: Pa
     assert moved.image == tmp_path / "elsewhere" / "out" / "defect" / "a.png"
 
 
-def test_relative_path_in_memory_is_relative_to_the_working_directory(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_path_in_memory_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "runs" / "out"
     ex = example(image=Path("data/a.png"), mask=Path("data/a_mask.png"))
@@ -187,17 +216,28 @@ def test_relative_path_in_memory_is_relative_to_the_working_directory(tmp_path: 
 
 
 def test_concept_card_round_trip() -> None:
-    c = card(token="zwx", lora_rank=4, lora_alpha=8.0, resolution=64, unet_targets=("to_q", "to_v"),
-             training_config={"steps": 2000, "lr": 2e-4, "losses": {"def": 0.5, "obj": 0.2}, "size": [64, 64]},
-             package_version="0.1.0")
+    c = card(
+        token="zwx",
+        lora_rank=4,
+        lora_alpha=8.0,
+        resolution=64,
+        unet_targets=("to_q", "to_v"),
+        training_config={"steps": 2000, "lr": 2e-4, "losses": {"def": 0.5, "obj": 0.2}, "size": [64, 64]},
+        package_version="0.1.0",
+    )
     text = c.to_json()
     back = ConceptCard.from_json(text)
     assert back == c
     assert isinstance(back.base_model, BaseModelRef)
     assert isinstance(back.unet_targets, tuple)
     raw = json.loads(text)
-    assert raw["base_model"] == {"id": "builtin:tiny", "fingerprint": FINGERPRINT, "weights_fingerprint": None,
-                                 "loaded": None, "revision": None}
+    assert raw["base_model"] == {
+        "id": "builtin:tiny",
+        "fingerprint": FINGERPRINT,
+        "weights_fingerprint": None,
+        "loaded": None,
+        "revision": None,
+    }
     assert raw["unet_targets"] == ["to_q", "to_v"]
 
 
@@ -227,11 +267,21 @@ def test_from_dict_validates() -> None:
 def test_sample_record_round_trip_relative_to_output_folder(tmp_path: Path) -> None:
     out = tmp_path / "out"
     rec = record(
-        image=out / "defect" / "x.png", mask=out / "mask" / "x.png", source_image=tmp_path / "good" / "001.png",
-        concept=None, prompt='white "marks" on the wall', candidate_index=2, selection_metric="psnr",
-        scores=(3, 2.5, 1.25), candidates=(out / "candidates" / "x_0.png", out / "candidates" / "x_1.png",
-                                          out / "candidates" / "x_2.png"),
-        sampler={"steps": 50, "guidance": 7.5, "scheduler": "DDIM"}, package_version="0.1.0",
+        image=out / "defect" / "x.png",
+        mask=out / "mask" / "x.png",
+        source_image=tmp_path / "good" / "001.png",
+        concept=None,
+        prompt='white "marks" on the wall',
+        candidate_index=2,
+        selection_metric="psnr",
+        scores=(3, 2.5, 1.25),
+        candidates=(
+            out / "candidates" / "x_0.png",
+            out / "candidates" / "x_1.png",
+            out / "candidates" / "x_2.png",
+        ),
+        sampler={"steps": 50, "guidance": 7.5, "scheduler": "DDIM"},
+        package_version="0.1.0",
     )
     assert rec.scores == (3.0, 2.5, 1.25)
     data = json.loads(rec.to_json(relative_to=out))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from defect_core.datasets import FolderReader, create_reader
+from defect_core.defect_example import DefectExample
 from defect_core.errors import DatasetError, InputFileError
-from defect_core.example import DefectExample
 
 
 @pytest.fixture
@@ -52,7 +52,9 @@ def test_normal_images(folder: Path, tmp_path: Path, files) -> None:
 
 def test_names_are_required_and_checked(folder: Path) -> None:
     reader = FolderReader(folder, object_name="tile", defect_name="crack")
-    with pytest.raises(ValueError, match=re.escape("unknown defect 'dent' for object 'tile'; available: crack")):
+    with pytest.raises(
+        ValueError, match=re.escape("unknown defect 'dent' for object 'tile'; available: crack")
+    ):
         reader.defect_examples("tile", "dent")
     with pytest.raises(ValueError, match=re.escape(f"unknown object 'wood' in {folder}; available: tile")):
         reader.defect_names("wood")
@@ -90,7 +92,12 @@ def test_one_error_lists_every_bad_pair(folder: Path, files) -> None:
     got = [(p.path, p.problem) for p in info.value.problems]
     assert got[0] == (images / "d.png", "has no mask: looked for masks/d.* and masks/d_mask.*")
     assert got[1] == (images / "e.png", "has several masks (e.png, e_mask.png); keep one")
-    assert [path for path, _ in got[2:]] == [masks / "f.png", masks / "g.png", images / "h.png", masks / "i_mask.png"]
+    assert [path for path, _ in got[2:]] == [
+        masks / "f.png",
+        masks / "g.png",
+        images / "h.png",
+        masks / "i_mask.png",
+    ]
     assert "16x16" in got[2][1] and "16x20" in got[2][1]
     assert "empty" in got[3][1]
     assert "cannot be read" in got[4][1]

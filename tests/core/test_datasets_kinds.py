@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from defect_core.builtin_datasets import BUILTIN_DATASETS, builtin_dataset_root
+from defect_core.builtin.datasets import BUILTIN_DATASETS, builtin_dataset_root
 from defect_core.datasets import DATASET_KINDS, FolderReader, MVTecReader, available_readers, open_dataset
 
 OBJECT = "brick"
@@ -36,7 +36,9 @@ def test_a_folder_takes_the_names_the_caller_gives(tmp_path: Path) -> None:
 
 
 def test_open_dataset_names_what_is_missing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with pytest.raises(ValueError, match=r"unknown dataset kind 'coco'; available: demo, surface-strips, folder"):
+    with pytest.raises(
+        ValueError, match=r"unknown dataset kind 'coco'; available: demo, surface-strips, folder"
+    ):
         open_dataset("coco", tmp_path)
     with pytest.raises(ValueError, match="'mvtec' needs its root folder"):
         open_dataset("mvtec")

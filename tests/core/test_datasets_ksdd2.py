@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from defect_core.datasets import KSDD2Reader, create_reader
+from defect_core.defect_example import DefectExample
 from defect_core.errors import DatasetError
-from defect_core.example import DefectExample
 
 
 @pytest.fixture
@@ -33,7 +33,9 @@ def ksdd2(tmp_path: Path, files) -> Path:
 
 
 def example(root: Path, split: str, name: str, obj: str = "ksdd2", defect: str = "defect") -> DefectExample:
-    return DefectExample(root / split / f"{name}.png", root / split / f"{name}_GT.png", obj, defect, mask_threshold=1)
+    return DefectExample(
+        root / split / f"{name}.png", root / split / f"{name}_GT.png", obj, defect, mask_threshold=1
+    )
 
 
 def test_defects_and_normals(ksdd2: Path) -> None:
@@ -42,7 +44,9 @@ def test_defects_and_normals(ksdd2: Path) -> None:
     assert reader.object_names() == ["ksdd2"]
     assert reader.defect_names("ksdd2") == ["defect"]
     # 0 / 1 and 0 / 255 ground truths are both defects
-    assert reader.defect_examples("ksdd2", "defect") == [example(ksdd2, "train", n) for n in ("10002", "10003")]
+    assert reader.defect_examples("ksdd2", "defect") == [
+        example(ksdd2, "train", n) for n in ("10002", "10003")
+    ]
     assert reader.normal_images("ksdd2") == [ksdd2 / "train/10000.png", ksdd2 / "train/10001.png"]
     assert reader.normal_images("ksdd2", split="test") == [ksdd2 / "test/20001.png"]
 
@@ -67,7 +71,9 @@ def test_names_can_be_given(ksdd2: Path) -> None:
     ]
     with pytest.raises(ValueError, match=re.escape("unknown object 'ksdd2'") + ".*available: commutator"):
         reader.normal_images("ksdd2")
-    with pytest.raises(ValueError, match=re.escape("unknown defect 'defect' for object 'commutator'; available: crack")):
+    with pytest.raises(
+        ValueError, match=re.escape("unknown defect 'defect' for object 'commutator'; available: crack")
+    ):
         reader.defect_examples("commutator", "defect")
 
 

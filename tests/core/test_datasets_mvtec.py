@@ -15,8 +15,8 @@ from defect_core.datasets import (
     validate_pairs,
 )
 from defect_core.datasets.base import DatasetReader
+from defect_core.defect_example import DefectExample
 from defect_core.errors import DatasetError, InputFileError
-from defect_core.example import DefectExample
 
 
 @pytest.fixture
@@ -44,7 +44,10 @@ def test_objects_defects_and_normals(mvtec: Path) -> None:
     assert reader.object_names() == ["bottle", "cable"]
     assert reader.defect_names("bottle") == ["broken_large", "broken_small"]
     assert reader.defect_names("cable") == []
-    assert reader.normal_images("bottle") == [mvtec / "bottle/train/good/000.png", mvtec / "bottle/train/good/001.png"]
+    assert reader.normal_images("bottle") == [
+        mvtec / "bottle/train/good/000.png",
+        mvtec / "bottle/train/good/001.png",
+    ]
     assert reader.normal_images("bottle", split="test") == [mvtec / "bottle/test/good/000.png"]
     assert reader.normal_images("cable", split="train") == []
 
@@ -65,8 +68,10 @@ def test_defect_examples_sorted_with_masks(mvtec: Path) -> None:
 
 def test_unknown_names_list_the_available_ones(mvtec: Path) -> None:
     reader = MVTecReader(mvtec)
-    with pytest.raises(ValueError, match=re.escape("unknown defect 'foo' for object 'bottle'; available: "
-                                                   "broken_large, broken_small")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("unknown defect 'foo' for object 'bottle'; available: broken_large, broken_small"),
+    ):
         reader.defect_examples("bottle", "foo")
     with pytest.raises(ValueError, match=re.escape("unknown object 'car'") + r".*available: bottle, cable"):
         reader.defect_names("car")
@@ -146,7 +151,9 @@ def test_registry(mvtec: Path) -> None:
     reader = create_reader("mvtec", mvtec)
     assert isinstance(reader, MVTecReader)
     assert reader.kind == "mvtec"
-    with pytest.raises(ValueError, match=re.escape("unknown dataset reader 'coco'; available: folder, ksdd2, mvtec, visa")):
+    with pytest.raises(
+        ValueError, match=re.escape("unknown dataset reader 'coco'; available: folder, ksdd2, mvtec, visa")
+    ):
         create_reader("coco", mvtec)
     with pytest.raises(ValueError, match="already registered"):
         register_reader("mvtec")(type("Other", (MVTecReader,), {}))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from defect_core.datasets import VisaReader, create_reader
+from defect_core.defect_example import DefectExample
 from defect_core.errors import DatasetError, InputFileError
-from defect_core.example import DefectExample
 from defect_core.images import load_mask
 
 HEADER = "object,split,label,image,mask\n"
@@ -89,7 +89,9 @@ def test_defect_name_can_be_given(visa: Path) -> None:
     reader = VisaReader(visa, defect_name="defect")
     assert reader.defect_names("candle") == ["defect"]
     assert {e.defect_name for e in reader.defect_examples("candle", "defect")} == {"defect"}
-    with pytest.raises(ValueError, match=re.escape("unknown defect 'anomaly' for object 'candle'; available: defect")):
+    with pytest.raises(
+        ValueError, match=re.escape("unknown defect 'anomaly' for object 'candle'; available: defect")
+    ):
         reader.defect_examples("candle", "anomaly")
     with pytest.raises(ValueError, match="defect_name"):
         VisaReader(visa, defect_name=" ")
@@ -99,7 +101,9 @@ def test_unknown_names(visa: Path) -> None:
     reader = VisaReader(visa)
     with pytest.raises(ValueError, match=re.escape("unknown object 'bottle'") + r".*available: candle, pcb1"):
         reader.defect_examples("bottle", "anomaly")
-    with pytest.raises(ValueError, match=re.escape("unknown defect 'anomaly' for object 'pcb1'; available: (none)")):
+    with pytest.raises(
+        ValueError, match=re.escape("unknown defect 'anomaly' for object 'pcb1'; available: (none)")
+    ):
         reader.defect_examples("pcb1", "anomaly")
 
 
@@ -161,7 +165,9 @@ def test_malformed_split_file(tmp_path: Path) -> None:
         VisaReader(root)
     assert info.value.path == path
 
-    path.write_text(HEADER + "candle,val,normal,x.JPG,\ncandle,test,broken,y.JPG,\ncandle,test,normal,z.JPG,\n")
+    path.write_text(
+        HEADER + "candle,val,normal,x.JPG,\ncandle,test,broken,y.JPG,\ncandle,test,normal,z.JPG,\n"
+    )
     with pytest.raises(DatasetError) as info:
         VisaReader(root)
     assert [(p.path, p.problem) for p in info.value.problems] == [
@@ -173,7 +179,7 @@ def test_malformed_split_file(tmp_path: Path) -> None:
 def test_defectfill_protocol_on_visa_is_the_first_ten_pairs(tmp_path: Path, files) -> None:
     """DefectFill (appendix B.2) learns a VisA object from its first 10 anomaly / mask pairs by file name."""
     from defect_core.datasets import MVTecReader
-    from defect_core.splits import resolve_split_rule, select_split
+    from defect_core.datasets.splits import resolve_split_rule, select_split
 
     root = tmp_path / "visa"
     stems = [f"{i:03d}" for i in range(14)]

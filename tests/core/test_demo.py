@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from defect_core import demo
-from defect_core.demo import DEMO_DEFECTS, ensure_demo_dataset, paint_defect, write_demo_dataset
+from defect_core.builtin import demo
+from defect_core.builtin.demo import DEMO_DEFECTS, ensure_demo_dataset, paint_defect, write_demo_dataset
 from defect_core.images import load_mask, load_rgb
 from defect_core.masks import validate_mask
 

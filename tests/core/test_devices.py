@@ -7,16 +7,19 @@ import pytest
 from defect_core.devices import choose_device
 
 
-@pytest.mark.parametrize(("requested", "cuda", "local_rank", "expected"), [
-    ("auto", True, None, "cuda"),
-    (None, True, None, "cuda"),
-    ("auto", False, None, "cpu"),
-    (None, False, 3, "cpu"),
-    ("auto", True, 2, "cuda:2"),  # one process of a multi-process launch: its own GPU
-    ("cpu", True, 2, "cpu"),
-    ("cuda:1", True, 0, "cuda:1"),  # an explicit device is taken as given, rank or not
-    (" mps ", False, None, "mps"),
-])
+@pytest.mark.parametrize(
+    ("requested", "cuda", "local_rank", "expected"),
+    [
+        ("auto", True, None, "cuda"),
+        (None, True, None, "cuda"),
+        ("auto", False, None, "cpu"),
+        (None, False, 3, "cpu"),
+        ("auto", True, 2, "cuda:2"),  # one process of a multi-process launch: its own GPU
+        ("cpu", True, 2, "cpu"),
+        ("cuda:1", True, 0, "cuda:1"),  # an explicit device is taken as given, rank or not
+        (" mps ", False, None, "mps"),
+    ],
+)
 def test_choose_device(requested, cuda: bool, local_rank, expected: str) -> None:
     assert choose_device(requested, cuda_available=cuda, local_rank=local_rank) == expected
 

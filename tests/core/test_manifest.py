@@ -14,9 +14,17 @@ from defect_core.sample_record import SampleRecord
 
 def make_record(out: Path, i: int) -> SampleRecord:
     return SampleRecord(
-        item_id=f"item_{i:04d}", image=out / "defect" / f"item_{i:04d}.png", mask=out / "mask" / f"item_{i:04d}.png",
-        source_image=out.parent / "good" / f"{i:03d}.png", mask_source="random", defect_name="scratch", seed=i,
-        base_model="builtin:tiny", concept="bottle/scratch", scores=(0.5, 0.25), candidate_index=0,
+        item_id=f"item_{i:04d}",
+        image=out / "defect" / f"item_{i:04d}.png",
+        mask=out / "mask" / f"item_{i:04d}.png",
+        source_image=out.parent / "good" / f"{i:03d}.png",
+        mask_source="random",
+        defect_name="scratch",
+        seed=i,
+        base_model="builtin:tiny",
+        concept="bottle/scratch",
+        scores=(0.5, 0.25),
+        candidate_index=0,
         sampler={"steps": 50},
     )
 
@@ -82,8 +90,9 @@ def test_line_torn_inside_a_multibyte_character(manifest: Path, caplog: pytest.L
     assert any("torn last line" in r.getMessage() for r in caplog.records)
 
 
-def test_invalid_line_in_the_middle_is_reported_and_skipped(manifest: Path,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_invalid_line_in_the_middle_is_reported_and_skipped(
+    manifest: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     out = manifest.parent
     append_record(manifest, make_record(out, 0))
     with open(manifest, "ab") as fh:

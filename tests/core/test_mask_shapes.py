@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from defect_core import mask_shapes
-from defect_core.mask_shapes import (
+from defect_core.masks import mask_bbox
+from defect_core.masks import shapes as mask_shapes
+from defect_core.masks.shapes import (
     available_shapes,
     boxes_to_mask,
     create_mask,
@@ -18,7 +19,6 @@ from defect_core.mask_shapes import (
     random_boxes,
     register_shape,
 )
-from defect_core.masks import mask_bbox
 
 FAST = settings(max_examples=25, deadline=None)
 NAMES = ["blob", "boxes", "ellipse", "polygon", "rectangle", "scratch", "star"]

@@ -157,10 +157,10 @@ def test_covering_resize_onto_a_non_integer_grid_by_hand():
     # 64 x 64 px onto 8 rows x 23 columns: rows are 8 px each; column j spans [64 j / 23, 64 (j + 1) / 23),
     # i.e. 2.78 px: column 2 = [5.57, 8.35), 3 = [8.35, 11.13), 4 = [11.13, 13.91), 22 = [61.22, 64)
     mask = np.zeros((64, 64), bool)
-    mask[37, 8] = True   # row cell 37 // 8 = 4; pixel [8, 9) overlaps columns 2 and 3
+    mask[37, 8] = True  # row cell 37 // 8 = 4; pixel [8, 9) overlaps columns 2 and 3
     mask[20, 10] = True  # row 2; [10, 11) lies inside column 3 only
     mask[21, 11] = True  # row 2; [11, 12) overlaps columns 3 and 4
-    mask[0, 0] = True    # row 0, column 0 = [0, 2.78)
+    mask[0, 0] = True  # row 0, column 0 = [0, 2.78)
     mask[63, 63] = True  # row 7, column 22
     out = resize_mask_covering(mask, (23, 8))
     assert out.shape == (8, 23)
@@ -169,11 +169,17 @@ def test_covering_resize_onto_a_non_integer_grid_by_hand():
 
 def test_covering_resize_grows_by_nearest_neighbour_and_keeps_a_scratch_of_a_shrunk_axis():
     # 3 px onto 4 cells of 0.75 px: centres 0.375, 1.125, 1.875, 2.625 lie in pixels 0, 1, 1, 2
-    assert resize_mask_covering(np.array([[True, False, False]]), (4, 1)).tolist() == [[True, False, False, False]]
-    assert resize_mask_covering(np.array([[False, True, False]]), (4, 1)).tolist() == [[False, True, True, False]]
+    assert resize_mask_covering(np.array([[True, False, False]]), (4, 1)).tolist() == [
+        [True, False, False, False]
+    ]
+    assert resize_mask_covering(np.array([[False, True, False]]), (4, 1)).tolist() == [
+        [False, True, True, False]
+    ]
     # an integer factor repeats each pixel
     mask = np.random.default_rng(2).random((5, 7)) < 0.5
-    np.testing.assert_array_equal(resize_mask_covering(mask, (21, 10)), np.repeat(np.repeat(mask, 2, 0), 3, 1))
+    np.testing.assert_array_equal(
+        resize_mask_covering(mask, (21, 10)), np.repeat(np.repeat(mask, 2, 0), 3, 1)
+    )
     # growing on both axes is exactly PIL's nearest neighbour (resize_mask), ties on pixel edges included
     for size in [(9, 8), (11, 13), (12, 7), (40, 33)]:
         np.testing.assert_array_equal(resize_mask_covering(mask, size), resize_mask(mask, size))
@@ -181,7 +187,12 @@ def test_covering_resize_grows_by_nearest_neighbour_and_keeps_a_scratch_of_a_shr
     # Nearest neighbour on both axes samples rows 2, 6, 10, 14 and loses it.
     scratch = np.zeros((16, 3), bool)
     scratch[5] = True
-    assert resize_mask_covering(scratch, (4, 4)).tolist() == [[False] * 4, [True] * 4, [False] * 4, [False] * 4]
+    assert resize_mask_covering(scratch, (4, 4)).tolist() == [
+        [False] * 4,
+        [True] * 4,
+        [False] * 4,
+        [False] * 4,
+    ]
     assert not resize_mask(scratch, (4, 4)).any()
 
 

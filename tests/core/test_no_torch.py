@@ -18,7 +18,7 @@ PROBE = textwrap.dedent(
     names = sorted(m.name for m in pkgutil.walk_packages(defect_core.__path__, "defect_core."))
     imported = []
     for name in names:
-        if name == "defect_core.demo":
+        if name == "defect_core.builtin.demo":
             continue
         importlib.import_module(name)
         imported.append(name)
@@ -28,12 +28,19 @@ PROBE = textwrap.dedent(
 
 
 def test_defect_core_does_not_import_torch() -> None:
-    result = subprocess.run([sys.executable, "-c", PROBE % (FORBIDDEN,)], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE % (FORBIDDEN,)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     # the sweep really covered the package (a broken walk must not pass vacuously)
-    for name in ("defect_core.concept_file", "defect_core.configs", "defect_core.manifest",
-                 "defect_core.output_layout", "defect_core.masks", "defect_core.datasets.mvtec"):
+    for name in (
+        "defect_core.concept_file",
+        "defect_core.configs",
+        "defect_core.manifest",
+        "defect_core.output_layout",
+        "defect_core.masks",
+        "defect_core.datasets.mvtec",
+    ):
         assert name in report["imported"]
     assert report["forbidden"] == []

@@ -24,16 +24,24 @@ def make_image(seed: int) -> Image.Image:
 def make_mask(seed: int) -> np.ndarray:
     mask = np.zeros((H, W), dtype=bool)
     y, x = np.random.default_rng(seed).integers(0, 16, 2)
-    mask[y:y + 5, x:x + 9] = True
+    mask[y : y + 5, x : x + 9] = True
     return mask
 
 
 def make_record(item_id: str, source: Path, scores: tuple[float, ...] = (0.3, 0.7)) -> SampleRecord:
     # image / mask / candidates are placeholders: the writer replaces them by the paths it writes
     return SampleRecord(
-        item_id=item_id, image=Path("pending.png"), mask=Path("pending_mask.png"), source_image=source,
-        mask_source="held-out", defect_name="scratch", seed=3, base_model="builtin:tiny",
-        concept="bottle/scratch", scores=scores, candidate_index=int(np.argmax(scores)),
+        item_id=item_id,
+        image=Path("pending.png"),
+        mask=Path("pending_mask.png"),
+        source_image=source,
+        mask_source="held-out",
+        defect_name="scratch",
+        seed=3,
+        base_model="builtin:tiny",
+        concept="bottle/scratch",
+        scores=scores,
+        candidate_index=int(np.argmax(scores)),
     )
 
 
@@ -55,7 +63,9 @@ def test_layout_matches_the_design(tmp_path: Path, normal: Path) -> None:
     cands = [make_image(10), make_image(11)]
     writer.write_item(make_record("bottle_scratch_0000", normal), cands[1], make_mask(0), candidates=cands)
     writer.write_item(make_record("bottle_scratch_0001", normal), make_image(2), make_mask(1))
-    writer.write_preview([(make_image(99), make_mask(0), cands[1]), (make_image(99), make_mask(1), make_image(2))])
+    writer.write_preview(
+        [(make_image(99), make_mask(0), cands[1]), (make_image(99), make_mask(1), make_image(2))]
+    )
 
     # DESIGN.md §3: defect/<stem>.png, mask/<stem>.png, candidates/<stem>_<k>.png, manifest.jsonl, preview.png
     assert relative_files(out) == [
@@ -94,13 +104,19 @@ def test_written_files_hold_what_was_given(tmp_path: Path, normal: Path) -> None
 def test_manifest_records_the_written_paths(tmp_path: Path, normal: Path) -> None:
     out = tmp_path / "out"
     writer = GenerationWriter(out)
-    final = writer.write_item(make_record("a", normal), make_image(1), make_mask(1), candidates=[make_image(2)])
+    final = writer.write_item(
+        make_record("a", normal), make_image(1), make_mask(1), candidates=[make_image(2)]
+    )
     assert final.image == out.resolve() / "defect" / "a.png"
     assert final.mask == out.resolve() / "mask" / "a.png"
     assert final.candidates == (out.resolve() / "candidates" / "a_0.png",)
     assert read_manifest(out / "manifest.jsonl") == [final] == writer.records()
     line = json.loads((out / "manifest.jsonl").read_text().splitlines()[0])
-    assert (line["image"], line["mask"], line["source_image"]) == ("defect/a.png", "mask/a.png", "../good/000.png")
+    assert (line["image"], line["mask"], line["source_image"]) == (
+        "defect/a.png",
+        "mask/a.png",
+        "../good/000.png",
+    )
 
 
 def test_finished_item_ids(tmp_path: Path, normal: Path) -> None:
@@ -148,7 +164,9 @@ def test_anomalib_folder_compatibility(tmp_path: Path, normal: Path) -> None:
     for i, item in enumerate(("b_10", "a_2", "b_9", "a_10")):
         writer.write_item(make_record(item, normal), make_image(i), make_mask(i), candidates=[make_image(7)])
     pairs = anomalib_folder_pairs(out, "defect", "mask")
-    assert [(image.stem, mask.stem) for image, mask in pairs] == [(s, s) for s in sorted(("b_10", "a_2", "b_9", "a_10"))]
+    assert [(image.stem, mask.stem) for image, mask in pairs] == [
+        (s, s) for s in sorted(("b_10", "a_2", "b_9", "a_10"))
+    ]
     for image, mask in pairs:
         with Image.open(image) as im, Image.open(mask) as mk:
             assert im.size == mk.size

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from defect_core.placement import estimate_foreground, generate_placed_mask, place_mask
+from defect_core.masks.placement import estimate_foreground, generate_placed_mask, place_mask
 
 
 def _object_on_background(size: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -23,4 +23,4 @@ def test_square_images_fill_their_cell_as_before() -> None:
     grid = np.asarray(image_grid([[square, square]], cell=40))
     ys, xs = np.nonzero(grid.sum(axis=2) < 60)
     assert ys.max() - ys.min() + 1 == 40 and xs.max() - xs.min() + 1 == 2 * 40 + 2
-    assert np.all(grid[ys.min():ys.max() + 1, 2:42] < 60)
+    assert np.all(grid[ys.min() : ys.max() + 1, 2:42] < 60)

@@ -10,11 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from defect_core.example import DefectExample
-from defect_core.splits import Split, resolve_split_rule, select_split, split_examples, train_size
+from defect_core.datasets.splits import Split, resolve_split_rule, select_split, split_examples, train_size
+from defect_core.defect_example import DefectExample
 
 
-def ex(name: str, obj: str = "bottle", defect: str = "broken_large", folder: str = "/data/test") -> DefectExample:
+def ex(
+    name: str, obj: str = "bottle", defect: str = "broken_large", folder: str = "/data/test"
+) -> DefectExample:
     image = Path(folder) / defect / name
     return DefectExample(image, image.with_name(image.stem + "_mask.png"), obj, defect)
 

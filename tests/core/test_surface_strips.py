@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from defect_core.builtin.surface_photos import HELD_OUT_FRACTION, held_out_boundary
+from defect_core.builtin.surface_strips import strip_regions, strip_view, write_surface_strips
 from defect_core.datasets import create_reader
-from defect_core.splits import select_split
-from defect_core.surface_photos import HELD_OUT_FRACTION, held_out_boundary
-from defect_core.surface_strips import strip_regions, strip_view, write_surface_strips
+from defect_core.datasets.splits import select_split
 
 
 def test_regions_are_the_two_halves_of_the_held_out_strip() -> None:
@@ -37,19 +37,30 @@ def test_a_view_only_holds_pixels_of_its_region() -> None:
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_benchmark_layout_split_and_determinism(tmp_path: Path) -> None:
-    kwargs = {"objects": ("gravel",), "defects": ("hole",), "pairs_per_defect": 6, "normals": 4, "test_normals": 2}
+    kwargs = {
+        "objects": ("gravel",),
+        "defects": ("hole",),
+        "pairs_per_defect": 6,
+        "normals": 4,
+        "test_normals": 2,
+    }
     first = write_surface_strips(tmp_path / "a", **kwargs)
     second = write_surface_strips(tmp_path / "b", **kwargs)
     assert _digest(first) == _digest(second)
     reader = create_reader("mvtec", first)
     examples = reader.defect_examples("gravel", "hole")
     assert len(examples) == 6 and len(select_split(examples, "train")) == 2  # len // 3 learn from
-    assert len(reader.normal_images("gravel", "train")) == 4 and len(reader.normal_images("gravel", "test")) == 2
+    assert (
+        len(reader.normal_images("gravel", "train")) == 4 and len(reader.normal_images("gravel", "test")) == 2
+    )
     for example in examples:
         mask = example.load_mask()
         assert mask.shape == (64, 64) and mask.any() and not mask.all()

@@ -17,10 +17,13 @@ from defect_core.errors import InputFileError, MissingWeightsError
 
 def _hub_dir_in_fresh_process(env: dict[str, str]) -> Path:
     # a process of its own: torch is not imported there, so the environment rule is what answers
-    code = "import sys; from defect_core.weight_files import torch_hub_checkpoints_dir as d; " \
-           "print(d()); print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60,
-                         check=True).stdout.split()
+    code = (
+        "import sys; from defect_core.weight_files import torch_hub_checkpoints_dir as d; "
+        "print(d()); print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split()
     assert out[1] == "False"
     return Path(out[0])
 
@@ -38,11 +41,13 @@ def test_torch_hub_dir_follows_torch_home_then_xdg_then_home(tmp_path: Path) -> 
 def test_torch_hub_file_is_the_last_url_component(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     assert weight_files.torch_hub_file("https://download.pytorch.org/models/resnet18-f37072fd.pth") == (
-        tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth")
+        tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    )
 
 
 def test_lpips_backbone_path_names_the_missing_file_its_source_and_the_way_out(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     expected = tmp_path / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth"
     with pytest.raises(MissingWeightsError) as info:
@@ -86,16 +91,23 @@ class _Trunk:
         self.loaded: dict | None = None
 
     def state_dict(self) -> dict[str, _Tensor]:
-        return {"slice1.0.weight": _Tensor(64, 3, 11, 11), "slice1.0.bias": _Tensor(64),
-                "slice2.3.weight": _Tensor(192, 64, 5, 5)}
+        return {
+            "slice1.0.weight": _Tensor(64, 3, 11, 11),
+            "slice1.0.bias": _Tensor(64),
+            "slice2.3.weight": _Tensor(192, 64, 5, 5),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.loaded = state
 
 
 def test_load_lpips_trunk_maps_torchvision_names_onto_the_slices(tmp_path: Path) -> None:
-    checkpoint = {"features.0.weight": _Tensor(64, 3, 11, 11), "features.0.bias": _Tensor(64),
-                  "features.3.weight": _Tensor(192, 64, 5, 5), "classifier.1.weight": _Tensor(4096, 9216)}
+    checkpoint = {
+        "features.0.weight": _Tensor(64, 3, 11, 11),
+        "features.0.bias": _Tensor(64),
+        "features.3.weight": _Tensor(192, 64, 5, 5),
+        "classifier.1.weight": _Tensor(4096, 9216),
+    }
     calls = []
 
     def fake_load(path, **kwargs):
@@ -105,17 +117,31 @@ def test_load_lpips_trunk_maps_torchvision_names_onto_the_slices(tmp_path: Path)
     trunk = _Trunk()
     weight_files.load_lpips_trunk(trunk, tmp_path / "alex.pth", fake_load)
     assert calls == [(tmp_path / "alex.pth", {"map_location": "cpu", "weights_only": True})]
-    assert trunk.loaded == {"slice1.0.weight": checkpoint["features.0.weight"],
-                            "slice1.0.bias": checkpoint["features.0.bias"],
-                            "slice2.3.weight": checkpoint["features.3.weight"]}
+    assert trunk.loaded == {
+        "slice1.0.weight": checkpoint["features.0.weight"],
+        "slice1.0.bias": checkpoint["features.0.bias"],
+        "slice2.3.weight": checkpoint["features.3.weight"],
+    }
 
 
-@pytest.mark.parametrize(("checkpoint", "message"), [
-    ({"features.0.weight": _Tensor(64, 3, 11, 11), "features.0.bias": _Tensor(64)}, "has no 'features.3.weight'"),
-    ({"features.0.weight": _Tensor(64, 3, 3, 3), "features.0.bias": _Tensor(64),
-      "features.3.weight": _Tensor(192, 64, 5, 5)}, r"features.0.weight has shape \(64, 3, 3, 3\)"),
-    ([1, 2], "holds a list, not a state dict"),
-])
+@pytest.mark.parametrize(
+    ("checkpoint", "message"),
+    [
+        (
+            {"features.0.weight": _Tensor(64, 3, 11, 11), "features.0.bias": _Tensor(64)},
+            "has no 'features.3.weight'",
+        ),
+        (
+            {
+                "features.0.weight": _Tensor(64, 3, 3, 3),
+                "features.0.bias": _Tensor(64),
+                "features.3.weight": _Tensor(192, 64, 5, 5),
+            },
+            r"features.0.weight has shape \(64, 3, 3, 3\)",
+        ),
+        ([1, 2], "holds a list, not a state dict"),
+    ],
+)
 def test_load_lpips_trunk_rejects_another_file_naming_it(tmp_path: Path, checkpoint, message: str) -> None:
     trunk = _Trunk()
     with pytest.raises(InputFileError, match=message) as info:
@@ -132,8 +158,15 @@ def test_load_lpips_trunk_names_an_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_missing_weights_without_any_file_says_so() -> None:
-    error = MissingWeightsError("timm model 'x': pretrained ImageNet", None, "a weights file",
-                                reason="timm knows none", way_out="train with --no-pretrained")
+    error = MissingWeightsError(
+        "timm model 'x': pretrained ImageNet",
+        None,
+        "a weights file",
+        reason="timm knows none",
+        way_out="train with --no-pretrained",
+    )
     assert error.path is None
-    assert str(error) == ("timm model 'x': pretrained ImageNet weights: none exist (timm knows none); "
-                          "train with --no-pretrained.")
+    assert str(error) == (
+        "timm model 'x': pretrained ImageNet weights: none exist (timm knows none); "
+        "train with --no-pretrained."
+    )

@@ -47,6 +47,6 @@ def generated_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_root() -> Path:
-    from defect_core.demo import ensure_demo_dataset
+    from defect_core.builtin.demo import ensure_demo_dataset
 
     return ensure_demo_dataset()

@@ -45,7 +45,9 @@ def normal_image(rng: np.random.Generator, size: int = SIZE) -> np.ndarray:
     return rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
 
 
-def write_synthetic_dataset(root: Path, pairs: int = 9, train_good: int = 8, test_good: int = 3, seed: int = 0) -> Path:
+def write_synthetic_dataset(
+    root: Path, pairs: int = 9, train_good: int = 8, test_good: int = 3, seed: int = 0
+) -> Path:
     """MVTec layout: ``tile/{train,test}/good``, ``tile/test/<defect>``, ``tile/ground_truth/<defect>``."""
     rng = np.random.default_rng(seed)
     base = root / OBJECT
@@ -60,16 +62,27 @@ def write_synthetic_dataset(root: Path, pairs: int = 9, train_good: int = 8, tes
     return root
 
 
-def write_generation_output(out: Path, count: int = 12, seed: int = 1, defects: tuple[str, ...] = DEFECTS) -> Path:
+def write_generation_output(
+    out: Path, count: int = 12, seed: int = 1, defects: tuple[str, ...] = DEFECTS
+) -> Path:
     """A generation output folder written by defect-core's GenerationWriter, one manifest record per image."""
     rng = np.random.default_rng(seed)
     writer = GenerationWriter(out)
     for defect in defects:
         for j in range(count):
             image, mask = synthetic_pair(rng, defect)
-            record = SampleRecord(item_id=f"{defect}_{j:05d}", image=Path(), mask=Path(), source_image=out / "n.png",
-                                  mask_source="shape:test", defect_name=defect, seed=j, base_model="builtin:tiny",
-                                  concept=f"{OBJECT}/{defect}", selection_metric="none")
+            record = SampleRecord(
+                item_id=f"{defect}_{j:05d}",
+                image=Path(),
+                mask=Path(),
+                source_image=out / "n.png",
+                mask_source="shape:test",
+                defect_name=defect,
+                seed=j,
+                base_model="builtin:tiny",
+                concept=f"{OBJECT}/{defect}",
+                selection_metric="none",
+            )
             writer.write_item(record, Image.fromarray(image), mask)
     return out
 
@@ -78,9 +91,22 @@ def tiny_config(tmp_path: Path, task: str, **overrides):
     """An InspectConfig that trains in seconds on the CPU: 32 px, tiny networks, no ImageNet weights."""
     from defect_inspect import InspectConfig
 
-    models = {"classifier": ("test_efficientnet", None), "detector": ("test_efficientnet", None),
-              "segmenter": ("unet", "resnet18")}
+    models = {
+        "classifier": ("test_efficientnet", None),
+        "detector": ("test_efficientnet", None),
+        "segmenter": ("unet", "resnet18"),
+    }
     model, encoder = models[task]
-    values = {"task": task, "model": model, "encoder": encoder, "pretrained": False, "epochs": 1, "batch_size": 8,
-              "resolution": SIZE, "learning_rate": 1e-3, "out": tmp_path / task, "preview_count": 4}
+    values = {
+        "task": task,
+        "model": model,
+        "encoder": encoder,
+        "pretrained": False,
+        "epochs": 1,
+        "batch_size": 8,
+        "resolution": SIZE,
+        "learning_rate": 1e-3,
+        "out": tmp_path / task,
+        "preview_count": 4,
+    }
     return InspectConfig(**{**values, **overrides})

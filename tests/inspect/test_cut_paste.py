@@ -34,9 +34,12 @@ def test_cut_paste_copies_the_masked_pixels_and_nothing_else(seed: int) -> None:
     y0, x0, y1, x1 = mask_bbox(mask)
     sy0, sx0, sy1, sx1 = mask_bbox(source_mask)
     pasted, pasted_mask = image[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-    candidates = zip(_transforms(source[sy0:sy1, sx0:sx1]), _transforms(source_mask[sy0:sy1, sx0:sx1]), strict=True)
+    candidates = zip(
+        _transforms(source[sy0:sy1, sx0:sx1]), _transforms(source_mask[sy0:sy1, sx0:sx1]), strict=True
+    )
     assert any(
-        t_mask.shape == pasted_mask.shape and np.array_equal(t_mask, pasted_mask)
+        t_mask.shape == pasted_mask.shape
+        and np.array_equal(t_mask, pasted_mask)
         and np.array_equal(t_image[t_mask], pasted[pasted_mask])
         for t_image, t_mask in candidates
     )

@@ -28,15 +28,28 @@ def test_version_and_help(capsys) -> None:
     assert "train-segmenter" in capsys.readouterr().out
 
 
-def test_train_evaluate_predict_from_the_command_line(tmp_path: Path, generated_dir: Path, synthetic_root: Path,
-                                                      capsys) -> None:
+def test_train_evaluate_predict_from_the_command_line(
+    tmp_path: Path, generated_dir: Path, synthetic_root: Path, capsys
+) -> None:
     runs = {}
-    for command, model in (("train-classifier", ["--model", "test_efficientnet"]),
-                           ("train-segmenter", ["--encoder", "resnet18"]),
-                           ("train-detector", ["--model", "test_efficientnet"])):
+    for command, model in (
+        ("train-classifier", ["--model", "test_efficientnet"]),
+        ("train-segmenter", ["--encoder", "resnet18"]),
+        ("train-detector", ["--model", "test_efficientnet"]),
+    ):
         out = tmp_path / command
-        code = main([command, "--train", str(generated_dir), *_data_flags(synthetic_root), *model, *TINY,
-                     "--out", str(out)])
+        code = main(
+            [
+                command,
+                "--train",
+                str(generated_dir),
+                *_data_flags(synthetic_root),
+                *model,
+                *TINY,
+                "--out",
+                str(out),
+            ]
+        )
         assert code == 0, capsys.readouterr().err
         for name in ("model.safetensors", "config.toml", "metrics.json", "predictions.png"):
             assert (out / name).is_file(), (command, name)
@@ -47,30 +60,59 @@ def test_train_evaluate_predict_from_the_command_line(tmp_path: Path, generated_
     assert tomllib.loads((runs["train-segmenter"] / "config.toml").read_text())["model"] == "unet"
 
     checkpoint = runs["train-segmenter"] / "model.safetensors"
-    assert main(["evaluate", "--checkpoint", str(checkpoint), *_data_flags(synthetic_root), "--out",
-                 str(tmp_path / "eval")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(checkpoint),
+                *_data_flags(synthetic_root),
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
     evaluation = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     training = json.loads((runs["train-segmenter"] / "metrics.json").read_text())
     # evaluating the saved model on the same split reproduces the numbers of the training run
     assert evaluation["results"]["localization"] == training["results"]["localization"]
 
     images = synthetic_root / OBJECT / "test" / "square"
-    assert main(["predict", "--checkpoint", str(checkpoint), "--images", str(images), "--out",
-                 str(tmp_path / "pred")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--checkpoint",
+                str(checkpoint),
+                "--images",
+                str(images),
+                "--out",
+                str(tmp_path / "pred"),
+            ]
+        )
+        == 0
+    )
     assert len(list((tmp_path / "pred" / "maps").glob("*.npy"))) == 9
 
 
 def test_config_file_sets_defaults_and_flags_win(tmp_path: Path, generated_dir: Path) -> None:
     config = tmp_path / "run.toml"
-    config.write_text(f'model = "test_efficientnet"\ntrain = ["{generated_dir}"]\npretrained = false\n'
-                      'epochs = 1\nresolution = 32\nbatch_size = 4\nval_fraction = 0.25\n')
+    config.write_text(
+        f'model = "test_efficientnet"\ntrain = ["{generated_dir}"]\npretrained = false\n'
+        "epochs = 1\nresolution = 32\nbatch_size = 4\nval_fraction = 0.25\n"
+    )
     out = tmp_path / "run"
-    assert main(["train-classifier", "--config", str(config), "--batch-size", "6", "--out", str(out), "-q"]) == 0
+    assert (
+        main(["train-classifier", "--config", str(config), "--batch-size", "6", "--out", str(out), "-q"]) == 0
+    )
     saved = tomllib.loads((out / "config.toml").read_text())
-    assert saved["model"] == "test_efficientnet" and saved["batch_size"] == 6 and saved["task"] == "classifier"
+    assert (
+        saved["model"] == "test_efficientnet" and saved["batch_size"] == 6 and saved["task"] == "classifier"
+    )
     assert saved["train"] == [str(generated_dir)]
 
-    config.write_text('epochs = 1\nepoks = 2\n')
+    config.write_text("epochs = 1\nepoks = 2\n")
     with pytest.raises(SystemExit):
         main(["train-classifier", "--config", str(config), "--out", str(out)])
 
@@ -80,8 +122,21 @@ def test_bad_inputs_get_clear_errors(tmp_path: Path, generated_dir: Path, capsys
     assert main(["train-classifier", "--train", str(missing), *TINY, "--out", str(tmp_path / "a")]) == 1
     assert f"{missing}: generation output folder does not exist" in capsys.readouterr().err
 
-    assert main(["train-classifier", "--train", str(generated_dir), "--model", "resnet18", "-q",
-                 "--out", str(tmp_path / "b")]) == 1
+    assert (
+        main(
+            [
+                "train-classifier",
+                "--train",
+                str(generated_dir),
+                "--model",
+                "resnet18",
+                "-q",
+                "--out",
+                str(tmp_path / "b"),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "models--timm--resnet18.a1_in1k" in err and "--no-pretrained" in err
 

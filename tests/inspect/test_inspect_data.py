@@ -13,9 +13,9 @@ from inspect_helpers import DEFECTS, OBJECT
 from PIL import Image
 
 from defect_core.datasets import open_dataset
+from defect_core.datasets.splits import select_split
 from defect_core.errors import DatasetError, InputFileError
 from defect_core.images import load_mask
-from defect_core.splits import select_split
 from defect_inspect import InspectionItem, balance_classes, read_generation_output, stratified_split
 from defect_inspect.data.assemble import evaluation_items, training_items
 from defect_inspect.data.torch_dataset import InspectionDataset, image_to_tensor, tensor_to_image
@@ -31,7 +31,9 @@ def test_generation_output_labels_come_from_the_manifest(generated_dir: Path) ->
         assert item.mask == generated_dir / "mask" / f"{item.image.stem}.png"
 
 
-def test_folder_without_manifest_takes_the_folder_name_or_the_given_name(tmp_path: Path, generated_dir: Path) -> None:
+def test_folder_without_manifest_takes_the_folder_name_or_the_given_name(
+    tmp_path: Path, generated_dir: Path
+) -> None:
     folder = tmp_path / "crack"
     shutil.copytree(generated_dir, folder)
     (folder / "manifest.jsonl").unlink()
@@ -91,7 +93,10 @@ def test_training_items_filter_defects_and_need_defects(generated_dir: Path, syn
 def test_stratified_split_takes_a_share_of_each_class() -> None:
     items = [("a", i) for i in range(20)] + [("b", i) for i in range(7)] + [("c", 0)]
     train, val = stratified_split(items, key=lambda x: x[0], fraction=0.3, seed=3)
-    assert Counter(x[0] for x in val) == {"a": 6, "b": 2}  # round(0.3 * 20), round(0.3 * 7); c keeps its only one
+    assert Counter(x[0] for x in val) == {
+        "a": 6,
+        "b": 2,
+    }  # round(0.3 * 20), round(0.3 * 7); c keeps its only one
     assert sorted(train + val) == sorted(items)
     assert not set(train) & set(val)
     assert stratified_split(items, lambda x: x[0], 0.3, 3) == (train, val)
@@ -128,8 +133,9 @@ def test_dataset_mask_downscaling_keeps_thin_defects(tmp_path: Path) -> None:
     mask[40, 10:90] = True  # a 1-pixel scratch, shrunk 4 x 3 onto 32 x 32
     Image.new("RGB", (96, 128)).save(tmp_path / "a.png")
     Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "m.png")
-    dataset = InspectionDataset([InspectionItem(tmp_path / "a.png", tmp_path / "m.png", "crack", "real")],
-                                ["crack"], 32)
+    dataset = InspectionDataset(
+        [InspectionItem(tmp_path / "a.png", tmp_path / "m.png", "crack", "real")], ["crack"], 32
+    )
     small = dataset[0]["mask"]
     assert small.shape == (1, 32, 32) and small.dtype == torch.float32
     # brute force: a target cell is defect when any of the 4 x 3 source pixels under it is
@@ -143,7 +149,9 @@ def test_image_tensor_is_normalised_and_reversible() -> None:
     image = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
     tensor = image_to_tensor(image, 32)
     assert tensor.shape == (3, 32, 32) and tensor.dtype == torch.float32
-    manual = (np.asarray(image, np.float32) / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    manual = (np.asarray(image, np.float32) / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array(
+        [0.229, 0.224, 0.225]
+    )
     np.testing.assert_allclose(tensor.numpy().transpose(1, 2, 0), manual, rtol=1e-5, atol=1e-5)
     assert np.abs(np.asarray(tensor_to_image(tensor), np.int16) - np.asarray(image, np.int16)).max() <= 1
 
@@ -159,6 +167,8 @@ def test_dataset_yields_labels_masks_and_defect_flags(generated_dir: Path, synth
         assert int(sample["label"]) == {"square": 0, "stripe": 1}.get(item.label, -1)
         assert float(sample["defect"]) == float(item.is_defect)
         full = item.load_mask((32, 32))
-        np.testing.assert_array_equal(sample["mask"][0].numpy() > 0, full.reshape(16, 2, 16, 2).any(axis=(1, 3)))
+        np.testing.assert_array_equal(
+            sample["mask"][0].numpy() > 0, full.reshape(16, 2, 16, 2).any(axis=(1, 3))
+        )
     mask_path = items[0].mask
     assert mask_path is not None and load_mask(mask_path).any()

@@ -13,9 +13,9 @@ from inspect_helpers import tiny_config
 from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, roc_auc_score
 
 from defect_core.datasets import open_dataset
+from defect_core.datasets.splits import select_split
 from defect_core.errors import InputFileError
 from defect_core.images import load_mask
-from defect_core.splits import select_split
 from defect_inspect import EvaluateConfig, PredictConfig, evaluate, predict, train_inspection_model
 from defect_metrics import load_anomaly_map, localization_metrics, segmentation_metrics
 
@@ -28,11 +28,23 @@ def checkpoints(tmp_path_factory, demo_root: Path) -> dict[str, Path]:
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("runs")
     paths = {}
-    for task, extra in (("segmenter", {}), ("classifier", {}), ("detector", {}),
-                        ("multiclass", {"multiclass": True})):
+    for task, extra in (
+        ("segmenter", {}),
+        ("classifier", {}),
+        ("detector", {}),
+        ("multiclass", {"multiclass": True}),
+    ):
         kind = "segmenter" if task == "multiclass" else task
-        config = tiny_config(out / task, kind, real_train=True, dataset="demo", epochs=1, val_fraction=0.0,
-                             test_split="none", **extra)
+        config = tiny_config(
+            out / task,
+            kind,
+            real_train=True,
+            dataset="demo",
+            epochs=1,
+            val_fraction=0.0,
+            test_split="none",
+            **extra,
+        )
         paths[task] = train_inspection_model(config, progress=False).checkpoint
     return paths
 
@@ -42,9 +54,14 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_segmenter_evaluation_is_defect_metrics_on_the_written_maps(tmp_path: Path, checkpoints, demo_root) -> None:
-    result = evaluate(EvaluateConfig(checkpoint=checkpoints["segmenter"], dataset="demo", out=tmp_path / "eval",
-                                     image_score="max"))
+def test_segmenter_evaluation_is_defect_metrics_on_the_written_maps(
+    tmp_path: Path, checkpoints, demo_root
+) -> None:
+    result = evaluate(
+        EvaluateConfig(
+            checkpoint=checkpoints["segmenter"], dataset="demo", out=tmp_path / "eval", image_score="max"
+        )
+    )
     document = json.loads(result.metrics_file.read_text())
     out = result.out_dir
     maps_files = sorted((out / "maps").glob("*.npy"))
@@ -54,31 +71,53 @@ def test_segmenter_evaluation_is_defect_metrics_on_the_written_maps(tmp_path: Pa
     assert {m.shape for m in maps} == {(128, 128)}  # the images' own size, not the model's 32 px
     assert all(m.min() >= 0.0 and m.max() <= 1.0 for m in maps)
 
-    assert document["results"]["localization"] == {**localization_metrics(maps, masks).scalars(),
-                                                   "image_score": "max of the map at the image's size"}
+    assert document["results"]["localization"] == {
+        **localization_metrics(maps, masks).scalars(),
+        "image_score": "max of the map at the image's size",
+    }
     assert document["settings"]["image_score"] == "max"
     predictions = [load_mask(out / "predictions" / f"{p.stem}.png") for p in maps_files]
     for prediction, amap in zip(predictions, maps, strict=True):
         np.testing.assert_array_equal(prediction, amap >= 0.5)
-    expected = segmentation_metrics([p.astype(int) for p in predictions], [m.astype(int) for m in masks], 2,
-                                    class_names=["background", "defect"])
+    expected = segmentation_metrics(
+        [p.astype(int) for p in predictions],
+        [m.astype(int) for m in masks],
+        2,
+        class_names=["background", "defect"],
+    )
     assert document["results"]["segmentation"] == json.loads(json.dumps(expected.as_dict()))
 
     # the masks written are the dataset's held-out masks, read here straight from the dataset
     reader = open_dataset("demo", None)
     for defect in ("hole", "scratch"):
         for example in select_split(reader.defect_examples("brick", defect), "held_out"):
-            np.testing.assert_array_equal(load_mask(out / "masks" / f"{defect}_{example.image.stem}.png"),
-                                          example.load_mask())
+            np.testing.assert_array_equal(
+                load_mask(out / "masks" / f"{defect}_{example.image.stem}.png"), example.load_mask()
+            )
 
     # and defect-metrics' own command line on the same folders says the same
     from defect_metrics.cli import main as metrics_main
 
-    assert metrics_main(["localization", "--maps", str(out / "maps"), "--masks", str(out / "masks"),
-                         "--output", str(tmp_path / "cli.json")]) == 0
+    assert (
+        metrics_main(
+            [
+                "localization",
+                "--maps",
+                str(out / "maps"),
+                "--masks",
+                str(out / "masks"),
+                "--output",
+                str(tmp_path / "cli.json"),
+            ]
+        )
+        == 0
+    )
     cli_results = json.loads((tmp_path / "cli.json").read_text())["results"]
-    ours = {k: v for k, v in document["results"]["localization"].items()
-            if k not in ("fpr_limit", "smoothing", "smoothing_border", "image_score")}
+    ours = {
+        k: v
+        for k, v in document["results"]["localization"].items()
+        if k not in ("fpr_limit", "smoothing", "smoothing_border", "image_score")
+    }
     assert cli_results == ours
     assert (out / "predictions.png").is_file() and (out / "config.toml").is_file()
 
@@ -86,8 +125,12 @@ def test_segmenter_evaluation_is_defect_metrics_on_the_written_maps(tmp_path: Pa
 def _avg_pool_max(amap: np.ndarray, size: int = 21) -> float:
     """max of avg_pool2d(amap, size, stride=1, padding=size // 2) (zeros outside counted), as a numpy loop."""
     half, (height, width) = size // 2, amap.shape
-    return max(float(amap[max(0, y - half):y + half + 1, max(0, x - half):x + half + 1].astype(np.float64).sum())
-               / size**2 for y in range(height) for x in range(width))
+    return max(
+        float(amap[max(0, y - half) : y + half + 1, max(0, x - half) : x + half + 1].astype(np.float64).sum())
+        / size**2
+        for y in range(height)
+        for x in range(width)
+    )
 
 
 def test_segmenter_image_score_is_the_pooled_max_at_the_model_resolution(tmp_path: Path, checkpoints) -> None:
@@ -99,7 +142,9 @@ def test_segmenter_image_score_is_the_pooled_max_at_the_model_resolution(tmp_pat
     from defect_inspect.evaluation.inference import run_inference
     from defect_inspect.training.checkpoint import load_checkpoint
 
-    result = evaluate(EvaluateConfig(checkpoint=checkpoints["segmenter"], dataset="demo", out=tmp_path / "eval"))
+    result = evaluate(
+        EvaluateConfig(checkpoint=checkpoints["segmenter"], dataset="demo", out=tmp_path / "eval")
+    )
     document = json.loads(result.metrics_file.read_text())
     assert document["settings"]["image_score"] == "pooled"
     localization = document["results"]["localization"]
@@ -108,13 +153,15 @@ def test_segmenter_image_score_is_the_pooled_max_at_the_model_resolution(tmp_pat
 
     rows = _read_csv(result.out_dir / "image_scores.csv")
     model, info = load_checkpoint(checkpoints["segmenter"], torch.device("cpu"))
-    inference = run_inference(model, info, [Path(r["image"]) for r in rows], device=torch.device("cpu"),
-                              mixed_precision=False)
+    inference = run_inference(
+        model, info, [Path(r["image"]) for r in rows], device=torch.device("cpu"), mixed_precision=False
+    )
     for row, own, full in zip(rows, inference.model_maps, inference.maps, strict=True):
         assert own.shape == (info.resolution, info.resolution) == (32, 32)
         # the model-resolution map is the one the written full-size map was resized from
-        resized = F.interpolate(torch.from_numpy(own)[None, None], size=full.shape, mode="bilinear",
-                                align_corners=False)[0, 0].numpy()
+        resized = F.interpolate(
+            torch.from_numpy(own)[None, None], size=full.shape, mode="bilinear", align_corners=False
+        )[0, 0].numpy()
         np.testing.assert_allclose(resized, full, atol=1e-6)
         assert float(row["score"]) == pytest.approx(_avg_pool_max(own), abs=1e-6)
     labels = [int(r["defective"]) for r in rows]
@@ -124,7 +171,9 @@ def test_segmenter_image_score_is_the_pooled_max_at_the_model_resolution(tmp_pat
 
 
 def test_multiclass_segmenter_evaluation_writes_label_maps(tmp_path: Path, checkpoints) -> None:
-    result = evaluate(EvaluateConfig(checkpoint=checkpoints["multiclass"], dataset="demo", out=tmp_path / "eval"))
+    result = evaluate(
+        EvaluateConfig(checkpoint=checkpoints["multiclass"], dataset="demo", out=tmp_path / "eval")
+    )
     out = result.out_dir
     stems = sorted(p.stem for p in (out / "targets").glob("*.png"))
     from PIL import Image
@@ -135,13 +184,16 @@ def test_multiclass_segmenter_evaluation_writes_label_maps(tmp_path: Path, check
         # classes: background 0, hole 1, scratch 2 (sorted defect names)
         expected_class = {"good": 0, "hole": 1, "scratch": 2}[stem.split("_")[0]]
         assert set(np.unique(target)) <= {0, expected_class}
-    expected = segmentation_metrics(predictions, targets, 3, ignore_index=255,
-                                    class_names=["background", "hole", "scratch"])
+    expected = segmentation_metrics(
+        predictions, targets, 3, ignore_index=255, class_names=["background", "hole", "scratch"]
+    )
     assert result.metrics["results"]["segmentation"] == json.loads(json.dumps(expected.as_dict()))
 
 
 def test_classifier_evaluation_agrees_with_scikit_learn(tmp_path: Path, checkpoints) -> None:
-    result = evaluate(EvaluateConfig(checkpoint=checkpoints["classifier"], dataset="demo", out=tmp_path / "eval"))
+    result = evaluate(
+        EvaluateConfig(checkpoint=checkpoints["classifier"], dataset="demo", out=tmp_path / "eval")
+    )
     rows = _read_csv(result.out_dir / "predictions.csv")
     assert len(rows) == 12  # the classifier is scored on defects only
     labels = [r["label"] for r in rows]
@@ -156,7 +208,9 @@ def test_classifier_evaluation_agrees_with_scikit_learn(tmp_path: Path, checkpoi
 
 
 def test_detector_evaluation_agrees_with_scikit_learn(tmp_path: Path, checkpoints) -> None:
-    result = evaluate(EvaluateConfig(checkpoint=checkpoints["detector"], dataset="demo", out=tmp_path / "eval"))
+    result = evaluate(
+        EvaluateConfig(checkpoint=checkpoints["detector"], dataset="demo", out=tmp_path / "eval")
+    )
     rows = _read_csv(result.out_dir / "predictions.csv")
     truth = [r["label"] == "defect" for r in rows]
     scores = [float(r["score"]) for r in rows]
@@ -169,8 +223,9 @@ def test_detector_evaluation_agrees_with_scikit_learn(tmp_path: Path, checkpoint
 
 def test_predict_writes_maps_masks_and_labels(tmp_path: Path, checkpoints, demo_root: Path) -> None:
     images = demo_root / "brick" / "test" / "hole"
-    seg = predict(PredictConfig(checkpoint=checkpoints["segmenter"], images=images, out=tmp_path / "seg",
-                                threshold=0.3))
+    seg = predict(
+        PredictConfig(checkpoint=checkpoints["segmenter"], images=images, out=tmp_path / "seg", threshold=0.3)
+    )
     assert seg.images == 9
     for path in sorted(images.glob("*.png")):
         amap = np.load(tmp_path / "seg" / "maps" / f"{path.stem}.npy")
@@ -184,12 +239,23 @@ def test_predict_writes_maps_masks_and_labels(tmp_path: Path, checkpoints, demo_
 
 def test_evaluation_bad_inputs_name_the_problem(tmp_path: Path, checkpoints) -> None:
     with pytest.raises(InputFileError, match="checkpoint file does not exist"):
-        evaluate(EvaluateConfig(checkpoint=tmp_path / "missing.safetensors", dataset="demo", out=tmp_path / "e"))
+        evaluate(
+            EvaluateConfig(checkpoint=tmp_path / "missing.safetensors", dataset="demo", out=tmp_path / "e")
+        )
     with pytest.raises(InputFileError, match="dataset folder does not exist"):
-        evaluate(EvaluateConfig(checkpoint=checkpoints["segmenter"], dataset="mvtec", dataset_root=tmp_path / "none",
-                                object_name="brick", out=tmp_path / "e"))
+        evaluate(
+            EvaluateConfig(
+                checkpoint=checkpoints["segmenter"],
+                dataset="mvtec",
+                dataset_root=tmp_path / "none",
+                object_name="brick",
+                out=tmp_path / "e",
+            )
+        )
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputFileError, match="holds no images"):
-        predict(PredictConfig(checkpoint=checkpoints["segmenter"], images=tmp_path / "empty", out=tmp_path / "p"))
+        predict(
+            PredictConfig(checkpoint=checkpoints["segmenter"], images=tmp_path / "empty", out=tmp_path / "p")
+        )
     with pytest.raises(ValueError, match="EvaluateConfig.split"):
         EvaluateConfig(checkpoint=checkpoints["segmenter"], split="test", out=tmp_path / "e")

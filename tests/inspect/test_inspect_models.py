@@ -91,7 +91,9 @@ def test_timm_weights_come_from_the_hugging_face_cache() -> None:
 
     torch.manual_seed(1)
     reference = timm.create_model("resnet18")
-    _save_safetensors(reference, _hf_snapshot("timm/resnet18.a1_in1k", "a" * 40, set_main=True) / "model.safetensors")
+    _save_safetensors(
+        reference, _hf_snapshot("timm/resnet18.a1_in1k", "a" * 40, set_main=True) / "model.safetensors"
+    )
     model = create_model("classifier", "resnet18", True, num_outputs=3)
     assert torch.equal(model.conv1.weight, reference.conv1.weight)
     assert torch.equal(model.layer4[1].bn2.running_var, reference.layer4[1].bn2.running_var)
@@ -120,20 +122,25 @@ def test_smp_encoder_weights_come_from_the_cache_and_an_explicit_file(tmp_path: 
     torch.manual_seed(3)
     reference = smp.Unet("resnet18", encoder_weights=None).encoder
     revision = encoders["resnet18"]["pretrained_settings"]["imagenet"]["revision"]
-    _save_safetensors(reference, _hf_snapshot("smp-hub/resnet18.imagenet", revision, set_main=False) / "model.safetensors")
+    _save_safetensors(
+        reference, _hf_snapshot("smp-hub/resnet18.imagenet", revision, set_main=False) / "model.safetensors"
+    )
     model = create_model("segmenter", "unet", True, num_outputs=1, encoder="resnet18")
     assert torch.equal(model.encoder.conv1.weight, reference.conv1.weight)
 
     torch.manual_seed(4)
     other = smp.Unet("resnet18", encoder_weights=None).encoder
     _save_safetensors(other, tmp_path / "mine.safetensors")
-    explicit = create_model("segmenter", "unet", True, num_outputs=1, encoder="resnet18",
-                            weights=tmp_path / "mine.safetensors")
+    explicit = create_model(
+        "segmenter", "unet", True, num_outputs=1, encoder="resnet18", weights=tmp_path / "mine.safetensors"
+    )
     assert torch.equal(explicit.encoder.conv1.weight, other.conv1.weight)
     from defect_core.errors import InputFileError
 
     with pytest.raises(InputFileError, match="weights file does not exist"):
-        create_model("segmenter", "unet", True, num_outputs=1, encoder="resnet18", weights=tmp_path / "none.pt")
+        create_model(
+            "segmenter", "unet", True, num_outputs=1, encoder="resnet18", weights=tmp_path / "none.pt"
+        )
 
 
 def test_binary_focal_loss_matches_the_formula() -> None:
@@ -155,6 +162,8 @@ def test_multiclass_focal_loss_matches_the_formula_and_ce_is_cross_entropy() -> 
     p_t = softmax[[0, 2], [0, 1]]
     expected = np.mean(-((1 - p_t) ** 2) * np.log(p_t))
     assert float(multiclass_focal_loss(logits, target)) == pytest.approx(expected, rel=1e-6)
-    assert float(segmentation_loss("ce", True)(logits, target)) == pytest.approx(np.mean(-np.log(p_t)), rel=1e-6)
+    assert float(segmentation_loss("ce", True)(logits, target)) == pytest.approx(
+        np.mean(-np.log(p_t)), rel=1e-6
+    )
     with pytest.raises(ValueError, match="segmentation loss"):
         segmentation_loss("dice", False)

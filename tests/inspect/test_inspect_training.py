@@ -26,9 +26,19 @@ from defect_inspect.training.early_stopping import EarlyStopping
 from defect_inspect.training.loop import NonFiniteLossError, fit
 
 
-def test_segmenter_learns_a_trivially_separable_set(tmp_path: Path, generated_dir: Path, synthetic_root: Path) -> None:
-    config = tiny_config(tmp_path, "segmenter", train=(generated_dir,), dataset="mvtec", dataset_root=synthetic_root,
-                         object_name=OBJECT, epochs=6, val_fraction=0.0)
+def test_segmenter_learns_a_trivially_separable_set(
+    tmp_path: Path, generated_dir: Path, synthetic_root: Path
+) -> None:
+    config = tiny_config(
+        tmp_path,
+        "segmenter",
+        train=(generated_dir,),
+        dataset="mvtec",
+        dataset_root=synthetic_root,
+        object_name=OBJECT,
+        epochs=6,
+        val_fraction=0.0,
+    )
     result = train_inspection_model(config, progress=False)
     localization = result.metrics["results"]["localization"]
     assert localization["pixel_auroc"] > 0.95, localization
@@ -38,8 +48,15 @@ def test_segmenter_learns_a_trivially_separable_set(tmp_path: Path, generated_di
     assert history[-1] < history[0]
 
     out = result.out_dir
-    for name in ("config.toml", "model.safetensors", "metrics.json", "predictions.png", "history.csv", "loss.png",
-                 "checkpoints/last.safetensors"):
+    for name in (
+        "config.toml",
+        "model.safetensors",
+        "metrics.json",
+        "predictions.png",
+        "history.csv",
+        "loss.png",
+        "checkpoints/last.safetensors",
+    ):
         assert (out / name).is_file(), name
     saved = tomllib.loads((out / "config.toml").read_text())
     assert saved["task"] == "segmenter" and saved["encoder"] == "resnet18" and saved["epochs"] == 6
@@ -47,7 +64,9 @@ def test_segmenter_learns_a_trivially_separable_set(tmp_path: Path, generated_di
     assert len(list((out / "test" / "maps").glob("*.npy"))) == 15
 
 
-def test_classifier_run_without_test_set_scores_its_validation_split(tmp_path: Path, generated_dir: Path) -> None:
+def test_classifier_run_without_test_set_scores_its_validation_split(
+    tmp_path: Path, generated_dir: Path
+) -> None:
     config = tiny_config(tmp_path, "classifier", train=(generated_dir,), val_fraction=0.25, epochs=2)
     result = train_inspection_model(config, progress=False)
     assert result.metrics["inputs"]["scored_split"] == "validation"
@@ -87,8 +106,19 @@ def test_fit_restores_the_best_epoch_and_stops_early() -> None:
     def on_epoch_end(record, is_best):
         snapshots[record.epoch] = {k: v.clone() for k, v in model.state_dict().items()}
 
-    result = fit(model, loss_fn, train, _toy_loader(torch.zeros(4)), device=torch.device("cpu"), epochs=10,
-                 learning_rate=0.1, weight_decay=0.0, patience=2, on_epoch_end=on_epoch_end, progress=False)
+    result = fit(
+        model,
+        loss_fn,
+        train,
+        _toy_loader(torch.zeros(4)),
+        device=torch.device("cpu"),
+        epochs=10,
+        learning_rate=0.1,
+        weight_decay=0.0,
+        patience=2,
+        on_epoch_end=on_epoch_end,
+        progress=False,
+    )
     assert result.best_epoch == 1 and result.stopped_early and len(result.history) == 3
     for key, value in model.state_dict().items():
         assert torch.equal(value, snapshots[1][key])
@@ -97,8 +127,18 @@ def test_fit_restores_the_best_epoch_and_stops_early() -> None:
 def test_fit_stops_on_a_non_finite_loss() -> None:
     model = torch.nn.Linear(1, 1)
     with pytest.raises(NonFiniteLossError, match="epoch 1"):
-        fit(model, lambda outputs, batch: outputs.sum() * float("nan"), _toy_loader(torch.ones(4)), None,
-            device=torch.device("cpu"), epochs=2, learning_rate=0.1, weight_decay=0.0, patience=1, progress=False)
+        fit(
+            model,
+            lambda outputs, batch: outputs.sum() * float("nan"),
+            _toy_loader(torch.ones(4)),
+            None,
+            device=torch.device("cpu"),
+            epochs=2,
+            learning_rate=0.1,
+            weight_decay=0.0,
+            patience=1,
+            progress=False,
+        )
 
 
 def test_checkpoint_round_trip_and_bad_files(tmp_path: Path) -> None:
@@ -106,8 +146,17 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path: Path) -> None:
 
     torch.manual_seed(0)
     model = create_model("segmenter", "unet", False, num_outputs=3, encoder="resnet18").eval()
-    info = CheckpointInfo(task="segmenter", model="unet", encoder="resnet18", classes=("background", "a", "b"),
-                          num_outputs=3, resolution=32, multiclass=True, threshold=0.4, epoch=7)
+    info = CheckpointInfo(
+        task="segmenter",
+        model="unet",
+        encoder="resnet18",
+        classes=("background", "a", "b"),
+        num_outputs=3,
+        resolution=32,
+        multiclass=True,
+        threshold=0.4,
+        epoch=7,
+    )
     path = save_checkpoint(model, info, tmp_path / "model.safetensors")
     loaded, loaded_info = load_checkpoint(path)
     assert loaded_info == info and not loaded.training
@@ -152,8 +201,9 @@ def test_config_errors_name_the_field(tmp_path: Path, changes: dict, message: st
 
 def test_classifier_needs_two_classes_and_detector_needs_normals(tmp_path: Path, generated_dir: Path) -> None:
     with pytest.raises(ValueError, match="at least two classes"):
-        train_inspection_model(tiny_config(tmp_path, "classifier", train=(generated_dir,), defects=("square",)),
-                               progress=False)
+        train_inspection_model(
+            tiny_config(tmp_path, "classifier", train=(generated_dir,), defects=("square",)), progress=False
+        )
     with pytest.raises(ValueError, match="defect and defect-free"):
         train_inspection_model(tiny_config(tmp_path, "detector", train=(generated_dir,)), progress=False)
 
@@ -171,8 +221,17 @@ def test_mixed_precision_only_on_a_gpu() -> None:
 
 
 def test_detector_with_oversampled_defects(tmp_path: Path, generated_dir: Path, synthetic_root: Path) -> None:
-    config = tiny_config(tmp_path, "detector", train=(generated_dir,), dataset="mvtec", dataset_root=synthetic_root,
-                         object_name=OBJECT, balance="oversample", val_fraction=0.0, test_split="none")
+    config = tiny_config(
+        tmp_path,
+        "detector",
+        train=(generated_dir,),
+        dataset="mvtec",
+        dataset_root=synthetic_root,
+        object_name=OBJECT,
+        balance="oversample",
+        val_fraction=0.0,
+        test_split="none",
+    )
     result = train_inspection_model(config, progress=False)
     # 24 generated defects against 8 defect-free images: the defect-free ones are repeated up to 24
     assert result.metrics["inputs"]["training_items"] == {"good": 24, "square": 12, "stripe": 12}
@@ -187,7 +246,11 @@ def test_experiment_config_checks_and_demo_preset(tmp_path: Path) -> None:
     assert demo.settings == ("real", "cut-paste", "defectfill")
     assert ExperimentConfig().concept_steps == 2000 and ExperimentConfig().count == 1000  # the papers' values
     assert replace(demo, baselines=("cut-paste",)).settings == ("cut-paste", "defectfill")
-    for changes, field_name in (({"dataset": "mvtec"}, "dataset_root"), ({"count": 0}, "count"),
-                                ({"baselines": ("gan",)}, "baselines"), ({"select": "clip"}, "select")):
+    for changes, field_name in (
+        ({"dataset": "mvtec"}, "dataset_root"),
+        ({"count": 0}, "count"),
+        ({"baselines": ("gan",)}, "baselines"),
+        ({"select": "clip"}, "select"),
+    ):
         with pytest.raises(ValueError, match=f"ExperimentConfig.{field_name}"):
             replace(demo, **changes)

@@ -40,8 +40,13 @@ def fills(model: str, crops: torch.Tensor, surfaces: list[str]) -> torch.Tensor:
     out = []
     for surface in SURFACES:
         idx = [i for i, s in enumerate(surfaces) if s == surface]
-        result = sampler(images=[images[i] for i in idx], masks=[hole_mask()] * len(idx),
-                         prompt=f"a photo of {surface}", num_inference_steps=30, seed=0)
+        result = sampler(
+            images=[images[i] for i in idx],
+            masks=[hole_mask()] * len(idx),
+            prompt=f"a photo of {surface}",
+            num_inference_steps=30,
+            seed=0,
+        )
         out.extend((i, cands[0]) for i, cands in zip(idx, result.images, strict=True))
     return pil_to_tensor([im for _, im in sorted(out, key=lambda p: p[0])])
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from defect_core.builtin_datasets import BUILTIN_DATASETS, builtin_dataset_root
+from defect_core.builtin.datasets import BUILTIN_DATASETS, builtin_dataset_root
 from defect_core.datasets import DATASET_KINDS
 from defect_inspect import EvaluateConfig, InspectConfig
 from defect_inspect.data.real import normal_items, open_real_dataset, real_defect_items
@@ -30,14 +30,40 @@ def _configs(kind: str, root: Path | None, tmp: Path) -> list[object]:
     defects = (DEFECT,)
     return [
         TrainConfig(dataset=kind, root=root, object_name=OBJECT, defect_name=DEFECT),
-        SampleConfig(out=tmp / "out", prompt="a hole", base_model="builtin:tiny", defect_name=DEFECT,
-                     dataset=kind, dataset_root=root, object_name=OBJECT, mask_split="held_out"),
-        ReviewConfig(normals=tmp, out=tmp / "review", base_model="builtin:tiny", dataset=kind, dataset_root=root,
-                     object_name=OBJECT),
-        InspectConfig(train=(tmp,), out=tmp / "inspect", dataset=kind, dataset_root=root, object_name=OBJECT,
-                      defects=defects),
-        EvaluateConfig(checkpoint=tmp / "model.safetensors", out=tmp / "evaluate", dataset=kind, dataset_root=root,
-                       object_name=OBJECT, defects=defects),
+        SampleConfig(
+            out=tmp / "out",
+            prompt="a hole",
+            base_model="builtin:tiny",
+            defect_name=DEFECT,
+            dataset=kind,
+            dataset_root=root,
+            object_name=OBJECT,
+            mask_split="held_out",
+        ),
+        ReviewConfig(
+            normals=tmp,
+            out=tmp / "review",
+            base_model="builtin:tiny",
+            dataset=kind,
+            dataset_root=root,
+            object_name=OBJECT,
+        ),
+        InspectConfig(
+            train=(tmp,),
+            out=tmp / "inspect",
+            dataset=kind,
+            dataset_root=root,
+            object_name=OBJECT,
+            defects=defects,
+        ),
+        EvaluateConfig(
+            checkpoint=tmp / "model.safetensors",
+            out=tmp / "evaluate",
+            dataset=kind,
+            dataset_root=root,
+            object_name=OBJECT,
+            defects=defects,
+        ),
         ExperimentConfig(dataset=kind, dataset_root=root, object_name=OBJECT, defects=defects),
     ]
 
@@ -52,10 +78,23 @@ def test_every_command_config_accepts_every_kind(kind: str, tmp_path: Path) -> N
 def test_every_command_config_rejects_an_unknown_kind_and_a_missing_root(tmp_path: Path) -> None:
     for make in (
         lambda: TrainConfig(dataset="coco", root=tmp_path),
-        lambda: SampleConfig(out=tmp_path, prompt="x", base_model="builtin:tiny", dataset="coco",
-                             dataset_root=tmp_path, object_name=OBJECT, mask_split="all"),
-        lambda: ReviewConfig(normals=tmp_path, out=tmp_path, base_model="builtin:tiny", dataset="coco",
-                             dataset_root=tmp_path, object_name=OBJECT),
+        lambda: SampleConfig(
+            out=tmp_path,
+            prompt="x",
+            base_model="builtin:tiny",
+            dataset="coco",
+            dataset_root=tmp_path,
+            object_name=OBJECT,
+            mask_split="all",
+        ),
+        lambda: ReviewConfig(
+            normals=tmp_path,
+            out=tmp_path,
+            base_model="builtin:tiny",
+            dataset="coco",
+            dataset_root=tmp_path,
+            object_name=OBJECT,
+        ),
         lambda: InspectConfig(train=(tmp_path,), out=tmp_path, dataset="coco", dataset_root=tmp_path),
         lambda: EvaluateConfig(checkpoint=tmp_path, out=tmp_path, dataset="coco", dataset_root=tmp_path),
         lambda: ExperimentConfig(dataset="coco", dataset_root=tmp_path),
@@ -65,10 +104,18 @@ def test_every_command_config_rejects_an_unknown_kind_and_a_missing_root(tmp_pat
     with pytest.raises(ValueError, match="root"):
         TrainConfig(dataset="mvtec")
     with pytest.raises(ValueError, match="--dataset-root"):
-        SampleConfig(out=tmp_path, prompt="x", base_model="builtin:tiny", dataset="mvtec", object_name=OBJECT,
-                     mask_split="all")
+        SampleConfig(
+            out=tmp_path,
+            prompt="x",
+            base_model="builtin:tiny",
+            dataset="mvtec",
+            object_name=OBJECT,
+            mask_split="all",
+        )
     with pytest.raises(ValueError, match="--defects NAME"):  # a folder's one category must be named
-        InspectConfig(train=(tmp_path,), out=tmp_path, dataset="folder", dataset_root=tmp_path, object_name=OBJECT)
+        InspectConfig(
+            train=(tmp_path,), out=tmp_path, dataset="folder", dataset_root=tmp_path, object_name=OBJECT
+        )
 
 
 def _folder_dataset(tmp_path: Path) -> Path:

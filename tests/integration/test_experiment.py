@@ -49,13 +49,16 @@ def test_experiment_on_the_demo_data(tmp_path: Path, capsys) -> None:
         assert (out / "concepts" / "defectfill" / defect / "concept.safetensors").is_file()
     records = read_manifest(out / "generated" / "defectfill" / "manifest.jsonl")
     assert Counter(r.defect_name for r in records) == {"hole": 16, "scratch": 16}
+    from defect_core.builtin.demo import ensure_demo_dataset
     from defect_core.datasets import create_reader
-    from defect_core.demo import ensure_demo_dataset
-    from defect_core.splits import select_split
+    from defect_core.datasets.splits import select_split
 
     reader = create_reader("mvtec", ensure_demo_dataset())
-    held_out = {str(e.mask) for d in ("hole", "scratch") for e in select_split(reader.defect_examples("brick", d),
-                                                                              "held_out")}
+    held_out = {
+        str(e.mask)
+        for d in ("hole", "scratch")
+        for e in select_split(reader.defect_examples("brick", d), "held_out")
+    }
     assert {r.mask_source for r in records} <= held_out
     for defect in ("hole", "scratch"):
         assert len(list((out / "cut_paste" / defect / "defect").glob("*.png"))) == 16

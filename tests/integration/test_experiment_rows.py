@@ -26,8 +26,16 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_strip_rows_are_made_as_named(tmp_path: Path) -> None:
     config = ExperimentConfig.surface_strips(
-        out=tmp_path / "exp", base_model="builtin:tiny", defects=("hole",), concept_steps=2, count=4,
-        candidates=2, sample_steps=3, epochs=1, batch_size=4, baselines=("cut-paste",),
+        out=tmp_path / "exp",
+        base_model="builtin:tiny",
+        defects=("hole",),
+        concept_steps=2,
+        count=4,
+        candidates=2,
+        sample_steps=3,
+        epochs=1,
+        batch_size=4,
+        baselines=("cut-paste",),
         variants=("defectfill", "defectfill-no-lfs", "zero-shot", "no-attention-loss"),
     )
     result = run_experiment(config, progress=False)

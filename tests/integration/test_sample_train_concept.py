@@ -16,21 +16,35 @@ def trained_concept(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from defect_train import TrainConfig, train_concept
 
     run = tmp_path_factory.mktemp("train")
-    config = replace(TrainConfig(output_dir=run, base_model="builtin:tiny"), steps=3, resolution=64, batch_size=2, warmup_steps=1,
-                     checkpoint_every=0, preview_count=0, log_every=1, learning_rate=5e-2,
-                     text_encoder_learning_rate=1e-2, device="cpu")
+    config = replace(
+        TrainConfig(output_dir=run, base_model="builtin:tiny"),
+        steps=3,
+        resolution=64,
+        batch_size=2,
+        warmup_steps=1,
+        checkpoint_every=0,
+        preview_count=0,
+        log_every=1,
+        learning_rate=5e-2,
+        text_encoder_learning_rate=1e-2,
+        device="cpu",
+    )
     return train_concept(config)
 
 
 @torch.no_grad()
 def unet_output(pipe) -> torch.Tensor:
-    ids = pipe.tokenizer(["A photo of sks"], padding="max_length", max_length=77, return_tensors="pt").input_ids
+    ids = pipe.tokenizer(
+        ["A photo of sks"], padding="max_length", max_length=77, return_tensors="pt"
+    ).input_ids
     embeds = pipe.text_encoder(ids)[0]
     x = torch.randn(1, 9, 8, 8, generator=torch.Generator().manual_seed(0))
     return pipe.unet(x, 400, encoder_hidden_states=embeds).sample
 
 
-def test_trained_concept_loads_in_stock_diffusers_and_in_defect_sample_with_the_same_effect(trained_concept, tmp_path):
+def test_trained_concept_loads_in_stock_diffusers_and_in_defect_sample_with_the_same_effect(
+    trained_concept, tmp_path
+):
     from defect_core.concept_file import read_concept_card
     from defect_core.manifest import read_manifest
     from defect_sample.config import SampleConfig
@@ -52,8 +66,17 @@ def test_trained_concept_loads_in_stock_diffusers_and_in_defect_sample_with_the_
     normals = tmp_path / "good"
     normals.mkdir()
     Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(normals / "0.png")
-    config = SampleConfig(out=tmp_path / "out", concept=(trained_concept,), normals=normals, shapes=("ellipse",),
-                          count=2, candidates=2, steps=2, select="ssim", device="cpu")
+    config = SampleConfig(
+        out=tmp_path / "out",
+        concept=(trained_concept,),
+        normals=normals,
+        shapes=("ellipse",),
+        count=2,
+        candidates=2,
+        steps=2,
+        select="ssim",
+        device="cpu",
+    )
     assert run_generation(config, pipeline=ours, progress=False).written == 2
     records = read_manifest(config.out / "manifest.jsonl")
     assert [r.concept for r in records] == [card.concept_id] * 2

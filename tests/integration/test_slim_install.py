@@ -57,9 +57,12 @@ PROBE = textwrap.dedent(
 )
 
 
-def run(cmd: list[str | Path], env: dict[str, str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True,
-                            timeout=timeout)
+def run(
+    cmd: list[str | Path], env: dict[str, str], cwd: Path, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stdout}\n{result.stderr}"
     return result
 
@@ -79,8 +82,22 @@ def test_slim_install_of_core_and_sample(tmp_path: Path) -> None:
     assert [w.name.split("-")[0] for w in wheels] == ["defect_core", "defect_sample"], wheels
 
     constraints = tmp_path / "constraints.txt"
-    run([uv, "export", "--frozen", "--no-hashes", "--no-emit-workspace", "--no-header", "--format",
-         "requirements-txt", "-o", constraints], env, REPO)
+    run(
+        [
+            uv,
+            "export",
+            "--frozen",
+            "--no-hashes",
+            "--no-emit-workspace",
+            "--no-header",
+            "--format",
+            "requirements-txt",
+            "-o",
+            constraints,
+        ],
+        env,
+        REPO,
+    )
 
     venv = tmp_path / "venv"
     run([uv, "venv", "--python", sys.executable, venv], env, tmp_path)

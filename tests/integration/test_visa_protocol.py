@@ -50,17 +50,39 @@ def _stems(paths) -> list[str]:
 
 @pytest.mark.parametrize(("rule", "n_train"), [("auto", 10), ("first-10", 10), ("first-third", 4)])
 def test_train_sample_and_inspect_agree_on_the_split(visa, tmp_path, rule, n_train) -> None:
-    train = resolve_training_data(TrainConfig(dataset="visa", root=visa, object_name="candle", defect_name="anomaly",
-                                              split_rule=rule, output_dir=tmp_path / "run"))
+    train = resolve_training_data(
+        TrainConfig(
+            dataset="visa",
+            root=visa,
+            object_name="candle",
+            defect_name="anomaly",
+            split_rule=rule,
+            output_dir=tmp_path / "run",
+        )
+    )
     assert _stems(e.image for e in train.examples) == STEMS[:n_train]
     assert _stems(e.image for e in train.held_out) == STEMS[n_train:]
 
-    sample = SampleConfig(out=tmp_path / "gen", prompt="a photo of a defect", base_model="builtin:tiny",
-                          defect_name="anomaly", dataset="visa", dataset_root=visa, object_name="candle",
-                          mask_split="held_out", split_rule=rule)
+    sample = SampleConfig(
+        out=tmp_path / "gen",
+        prompt="a photo of a defect",
+        base_model="builtin:tiny",
+        defect_name="anomaly",
+        dataset="visa",
+        dataset_root=visa,
+        object_name="candle",
+        mask_split="held_out",
+        split_rule=rule,
+    )
     (group,) = build_groups(sample, [])
     assert _stems(group.mask_paths) == STEMS[n_train:]
 
     reader = create_reader("visa", visa)
-    assert _stems(i.image for i in real_defect_items(reader, "candle", "train", split_rule=rule)) == STEMS[:n_train]
-    assert _stems(i.image for i in real_defect_items(reader, "candle", "held_out", split_rule=rule)) == STEMS[n_train:]
+    assert (
+        _stems(i.image for i in real_defect_items(reader, "candle", "train", split_rule=rule))
+        == STEMS[:n_train]
+    )
+    assert (
+        _stems(i.image for i in real_defect_items(reader, "candle", "held_out", split_rule=rule))
+        == STEMS[n_train:]
+    )

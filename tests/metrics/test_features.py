@@ -14,7 +14,9 @@ from defect_metrics import MissingWeightsError, clean_resize, extract_features, 
 
 # clean-fid's file and address, as its README gives them
 INCEPTION_FILE = "inception-2015-12-05.pt"
-INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+INCEPTION_URL = (
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+)
 
 
 def _write_images(folder, count=3, sizes=((40, 30), (64, 64), (17, 90))):

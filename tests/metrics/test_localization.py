@@ -137,15 +137,20 @@ def test_zero_border_is_avg_pool2d_with_counted_padding(size):
     expected = [_avg_pool_zero_padded(m, size).max() for m in maps]
     assert image_scores(maps, size, "zero") == pytest.approx(expected, abs=1e-6)
     pooled = [
-        float(torch.nn.functional.avg_pool2d(torch.from_numpy(m)[None, None].double(), size, stride=1,
-                                             padding=size // 2).max())
+        float(
+            torch.nn.functional.avg_pool2d(
+                torch.from_numpy(m)[None, None].double(), size, stride=1, padding=size // 2
+            ).max()
+        )
         for m in maps
     ]
     assert image_scores(maps, size, "zero") == pytest.approx(pooled, abs=1e-9)
     # the border matters: reflected borders give other scores on these maps
     assert image_scores(maps, size, "reflect") != pytest.approx(expected, abs=1e-6)
     labels = np.array([m.any() for m in masks] + [False])
-    metrics = localization_metrics(maps, [*masks, np.zeros((40, 33), bool)], smoothing=size, smoothing_border="zero")
+    metrics = localization_metrics(
+        maps, [*masks, np.zeros((40, 33), bool)], smoothing=size, smoothing_border="zero"
+    )
     assert metrics.image_auroc == pytest.approx(roc_auc_score(labels, expected), abs=1e-12)
     assert metrics.smoothing == size and metrics.smoothing_border == "zero"
 

@@ -68,10 +68,13 @@ def test_core_hub_cache_path_is_torchs_own(tmp_path):
     env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "xdg"))
 
     def ask(code: str) -> str:
-        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+        ).stdout.strip()
 
-    core = ask("import sys; from defect_core.weight_files import torch_hub_checkpoints_dir as d; "
-               "assert 'torch' not in sys.modules; print(d())")
+    core = ask(
+        "import sys; from defect_core.weight_files import torch_hub_checkpoints_dir as d; "
+        "assert 'torch' not in sys.modules; print(d())"
+    )
     reference = ask("import os, torch.hub; print(os.path.join(torch.hub.get_dir(), 'checkpoints'))")
     assert core == reference == str(tmp_path / "xdg" / "torch" / "hub" / "checkpoints")

@@ -34,9 +34,13 @@ def tiny_review_pipeline(tmp_path_factory):
 
     torch.set_num_threads(1)
     base = load_inpaint_pipeline("builtin:tiny")
-    concept, _, _ = write_concept(tmp_path_factory.mktemp("concepts") / "crack.safetensors", base,
-                                  model_fingerprint(base.unet.config, base.text_encoder.config), seed=5,
-                                  defect="crack")
+    concept, _, _ = write_concept(
+        tmp_path_factory.mktemp("concepts") / "crack.safetensors",
+        base,
+        model_fingerprint(base.unet.config, base.text_encoder.config),
+        seed=5,
+        defect="crack",
+    )
     pipeline = DefectFillPipeline(base, "builtin:tiny")
     pipeline.load_concept(concept)
     return pipeline
@@ -68,8 +72,15 @@ def make_session(tmp_path: Path, normals: Path, tiny_review_pipeline, psnr_selec
     from defect_sample.review.session import ReviewSession
 
     def make(**changes):
-        values = dict(normals=normals, out=tmp_path / "out", base_model="builtin:tiny", select="psnr",
-                      device="cpu", dtype="float32", concept=(tiny_review_pipeline.concepts.concepts[0].path,))
+        values = dict(
+            normals=normals,
+            out=tmp_path / "out",
+            base_model="builtin:tiny",
+            select="psnr",
+            device="cpu",
+            dtype="float32",
+            concept=(tiny_review_pipeline.concepts.concepts[0].path,),
+        )
         values.update(changes)
         return ReviewSession(ReviewConfig(**values), pipeline=tiny_review_pipeline, selector=psnr_selector)
 

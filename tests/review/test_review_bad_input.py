@@ -28,6 +28,7 @@ def box(y0=10, x0=10, y1=30, x1=30, size=64) -> np.ndarray:
 
 def unchanged(session):
     """Context: the output folder holds exactly the same files before and after."""
+
     class Check:
         def __enter__(self):
             self.before = snapshot(session.out_dir)
@@ -35,6 +36,7 @@ def unchanged(session):
         def __exit__(self, *exc):
             assert snapshot(session.out_dir) == self.before
             return False
+
     return Check()
 
 
@@ -66,8 +68,11 @@ def test_uploads_that_are_not_images_too_large_or_too_wide_are_refused(session, 
     with unchanged(session):
         with pytest.raises(InputFileError, match=r"notes.png: cannot be read as an image"):
             session.upload_normal(not_image)
-        with pytest.raises(InputFileError, match=r"heavy.png: is 42.\d KiB; uploads are limited to images up to "
-                                                 r"20.5 KiB and 128 px a side"):
+        with pytest.raises(
+            InputFileError,
+            match=r"heavy.png: is 42.\d KiB; uploads are limited to images up to "
+            r"20.5 KiB and 128 px a side",
+        ):
             session.upload_normal(heavy)
         with pytest.raises(InputFileError, match=r"wide.png: is 200x20 px; uploads are limited"):
             session.upload_normal(wide)
@@ -104,7 +109,9 @@ def test_masks_of_another_size_empty_or_full_are_refused(session, tmp_path):
         with pytest.raises(InputFileError, match="mask is 32x32 .* but its image is 64x64"):
             session.generate(GenerationRequest(normal="000.png", mask=box(size=32), prompt="a pit"))
         with pytest.raises(InputFileError, match="mask is empty"):
-            session.generate(GenerationRequest(normal="000.png", mask=np.zeros((64, 64), bool), prompt="a pit"))
+            session.generate(
+                GenerationRequest(normal="000.png", mask=np.zeros((64, 64), bool), prompt="a pit")
+            )
         with pytest.raises(InputFileError, match="the drawing is 32x32 px but the image is 64x64"):
             session.region_from_layers("000.png", [np.zeros((32, 32, 4), np.uint8)])
         with pytest.raises(InputFileError, match="click at least two corners"):
@@ -118,7 +125,10 @@ def test_requests_that_cannot_be_generated_are_refused_before_anything_runs(sess
             (GenerationRequest(normal="000.png", mask=box(), prompt="   "), "write a prompt"),
             (GenerationRequest(normal="000.png", mask=box(), concept="tile/scratch"), "no loaded concept"),
             (GenerationRequest(normal="000.png", mask=box(), prompt="x", candidates=0), "candidates must be"),
-            (GenerationRequest(normal="000.png", mask=box(), prompt="x", candidates=17), "candidates must be"),
+            (
+                GenerationRequest(normal="000.png", mask=box(), prompt="x", candidates=17),
+                "candidates must be",
+            ),
             (GenerationRequest(normal="000.png", mask=box(), prompt="x", guidance=-1.0), "guidance >= 0"),
             (GenerationRequest(normal="000.png", mask=box(), prompt="x", seed=-1), "seed must be"),
             (GenerationRequest(normal="000.png", mask=box(), prompt="x", parent=3), "parent generation 3"),

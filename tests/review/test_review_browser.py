@@ -31,8 +31,15 @@ from defect_core.masks import mask_bbox
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "docs" / "review"
 SCREENSHOT_WIDTH = 820
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def find_chromium() -> str:
@@ -40,8 +47,10 @@ def find_chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed, but CI must run the browser test (.ci/run installs it: "
-                        "apt-get install chromium)")
+            pytest.fail(
+                "Chromium is not installed, but CI must run the browser test (.ci/run installs it: "
+                "apt-get install chromium)"
+            )
         pytest.skip("no system Chromium here (apt-get install chromium); CI installs it and runs this test")
     return path
 
@@ -68,8 +77,11 @@ def free_port() -> int:
 
 
 def message_contains(page, text: str, timeout_ms: int = 30_000) -> str:
-    page.wait_for_function("t => (document.querySelector('#review-message')?.innerText || '').includes(t)",
-                           arg=text, timeout=timeout_ms)
+    page.wait_for_function(
+        "t => (document.querySelector('#review-message')?.innerText || '').includes(t)",
+        arg=text,
+        timeout=timeout_ms,
+    )
     return page.inner_text("#review-message")
 
 
@@ -132,10 +144,14 @@ def test_review_page_in_a_real_browser(chromium, make_session, tmp_path):
             page.click("#review-generate")
             text = message_contains(page, "Generation g00001", timeout_ms=60_000)
             assert "2 candidate(s) at 64x64 px" in text
-            page.wait_for_function("() => { const imgs = [...document.querySelectorAll('#review-gallery img')];"
-                                   " return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0); }")
-            page.wait_for_function("() => { const i = document.querySelector('#review-detail img');"
-                                   " return i && i.complete && i.naturalWidth > 0; }")
+            page.wait_for_function(
+                "() => { const imgs = [...document.querySelectorAll('#review-gallery img')];"
+                " return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0); }"
+            )
+            page.wait_for_function(
+                "() => { const i = document.querySelector('#review-detail img');"
+                " return i && i.complete && i.naturalWidth > 0; }"
+            )
             save_screenshot(page, "2-candidates.png")
             # 4. review: accept with the button, reject with the keyboard shortcut
             page.click("#review-accept")
@@ -143,8 +159,9 @@ def test_review_page_in_a_real_browser(chromium, make_session, tmp_path):
             page.locator("h2").first.click()  # focus outside any text field
             page.keyboard.press("r")
             message_contains(page, "g00001-c1 rejected")
-            page.wait_for_function("() => (document.querySelector('#review-feedback')?.innerText || '')"
-                                   ".includes('50%')")
+            page.wait_for_function(
+                "() => (document.querySelector('#review-feedback')?.innerText || '').includes('50%')"
+            )
             save_screenshot(page, "3-decided.png")
 
             # a mask of another size: a message in the page, nothing written
@@ -175,8 +192,10 @@ def test_review_page_in_a_real_browser(chromium, make_session, tmp_path):
     y0, x0, y1, x1 = mask_bbox(drawn)  # the stroke crosses the middle of the 64 px picture
     assert drawn[32, 32] and 0 < drawn.mean() < 0.25 and y0 > 8 and x0 > 8 and y1 < 56 and x1 < 56
     decisions = [json.loads(line) for line in (out / "review.jsonl").read_text().splitlines()]
-    assert [(d["candidate_id"], d["status"]) for d in decisions] == [("g00001-c0", "accepted"),
-                                                                    ("g00001-c1", "rejected")]
+    assert [(d["candidate_id"], d["status"]) for d in decisions] == [
+        ("g00001-c0", "accepted"),
+        ("g00001-c1", "rejected"),
+    ]
     assert files_holding(out, gen.candidates[1]) == []  # the rejected one is nowhere else
     assert sorted(p.name for p in (out / "defect").iterdir()) == ["defect_g00001_c0.png"]
 

@@ -20,7 +20,10 @@ def test_without_the_extra_the_command_names_it_and_writes_nothing(tmp_path, nor
     code = main(["review", "--normals", str(normals), "--out", str(out), "--base-model", "builtin:tiny"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "needs gradio, which the optional 'review' extra installs" in err and "pip install 'defect-sample[review]'" in err
+    assert (
+        "needs gradio, which the optional 'review' extra installs" in err
+        and "pip install 'defect-sample[review]'" in err
+    )
     assert not out.exists()
 
 
@@ -55,10 +58,12 @@ def test_the_base_install_does_not_require_gradio_or_defect_metrics():
 
 
 def test_importing_the_review_package_imports_neither_gradio_nor_defect_metrics():
-    probe = ("import importlib, pkgutil, sys, defect_sample.review as r\n"
-             "for m in pkgutil.walk_packages(r.__path__, 'defect_sample.review.'):\n"
-             "    importlib.import_module(m.name)\n"
-             "print(sorted(n for n in ('gradio', 'defect_metrics') if n in sys.modules))")
+    probe = (
+        "import importlib, pkgutil, sys, defect_sample.review as r\n"
+        "for m in pkgutil.walk_packages(r.__path__, 'defect_sample.review.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(sorted(n for n in ('gradio', 'defect_metrics') if n in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -13,8 +13,8 @@ from defect_sample.review.views import outline, outlined, zoomed
 
 def test_editor_layers_union_above_the_alpha_threshold_round_trips_a_region():
     a = np.zeros((40, 50, 4), dtype=np.uint8)
-    a[5:10, 5:20, 3] = REGION_MIN_ALPHA          # counts
-    a[20:25, 5:20, 3] = REGION_MIN_ALPHA - 1     # a faint anti-aliased edge: does not
+    a[5:10, 5:20, 3] = REGION_MIN_ALPHA  # counts
+    a[20:25, 5:20, 3] = REGION_MIN_ALPHA - 1  # a faint anti-aliased edge: does not
     b = np.zeros((40, 50, 4), dtype=np.uint8)
     b[30:35, 40:45] = (255, 0, 0, 255)
     mask = mask_from_layers([a, None, b], (50, 40))
@@ -68,7 +68,7 @@ def test_real_masks_of_a_dataset_are_offered_and_resized_to_the_picked_image(mak
 
 
 def test_a_built_in_dataset_needs_no_root_and_its_cached_masks_may_be_read(make_session):
-    from defect_core.builtin_datasets import builtin_dataset_root
+    from defect_core.builtin.datasets import builtin_dataset_root
     from defect_core.images import load_mask
 
     session = make_session(dataset="demo", object_name="brick")

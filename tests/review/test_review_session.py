@@ -32,9 +32,19 @@ def test_generate_accept_reject_flag_writes_only_the_accepted_item(make_session,
     assert np.array_equal(region, expected)
 
     steps = []
-    gen = session.generate(GenerationRequest(normal="000.png", mask=region, mask_source="rectangle",
-                                             prompt="a dark scratch", negative_prompt="clean", defect_name="scratch",
-                                             seed=7, **FAST), on_step=lambda done, total: steps.append((done, total)))
+    gen = session.generate(
+        GenerationRequest(
+            normal="000.png",
+            mask=region,
+            mask_source="rectangle",
+            prompt="a dark scratch",
+            negative_prompt="clean",
+            defect_name="scratch",
+            seed=7,
+            **FAST,
+        ),
+        on_step=lambda done, total: steps.append((done, total)),
+    )
     assert steps == [(1, 2), (2, 2)]  # one UNet call per step: 3 candidates fit one batch
     info = gen.info
     assert (info.generation, info.seed, info.steps, info.guidance, info.candidates) == (1, 7, 2, 20.0, 3)
@@ -66,8 +76,10 @@ def test_generate_accept_reject_flag_writes_only_the_accepted_item(make_session,
 
     lines = [json.loads(line) for line in (out / "review.jsonl").read_text().splitlines()]
     assert [(d["candidate_id"], d["status"], d["reason"]) for d in lines] == [
-        ("g00001-c0", "accepted", ""), ("g00001-c1", "rejected", "looks like a stain"),
-        ("g00001-c2", "flagged", "edge bleeds")]
+        ("g00001-c0", "accepted", ""),
+        ("g00001-c1", "rejected", "looks like a stain"),
+        ("g00001-c2", "flagged", "edge bleeds"),
+    ]
     assert lines[0]["item_id"] == "scratch_g00001_c0" and lines[1]["item_id"] is None
     assert lines[1]["generation"]["prompt"] == "a dark scratch" and lines[1]["generation"]["seed"] == 7
     assert lines[1]["generation"]["source_image"] == "../good/000.png"  # relative to the output folder
@@ -83,16 +95,23 @@ def test_generate_accept_reject_flag_writes_only_the_accepted_item(make_session,
 
     feedback = session.feedback()
     assert [(r.description, r.accepted, r.rejected, r.flagged) for r in feedback.rows] == [
-        ('prompt "a dark scratch"', 1, 1, 1)]
+        ('prompt "a dark scratch"', 1, 1, 1)
+    ]
     assert feedback.rows[0].rate == pytest.approx(1 / 3) and feedback.accepted_per_defect == {"scratch": 1}
 
 
 def test_concept_mode_uses_the_concept_and_its_defaults(make_session):
     session = make_session()
     assert list(session.concepts) == ["tile/crack"]
-    assert session.defaults("tile/crack") == (50, 1.0) and session.defaults(None) == (30, 20.0)  # DefectFill, DIAG
-    gen = session.generate(GenerationRequest(normal="001.png", mask=corner_box(session, "001.png"),
-                                             concept="tile/crack", candidates=2, steps=2))
+    assert session.defaults("tile/crack") == (50, 1.0) and session.defaults(None) == (
+        30,
+        20.0,
+    )  # DefectFill, DIAG
+    gen = session.generate(
+        GenerationRequest(
+            normal="001.png", mask=corner_box(session, "001.png"), concept="tile/crack", candidates=2, steps=2
+        )
+    )
     assert gen.info.concept == "tile/crack" and gen.info.prompt is None and gen.info.defect_name == "crack"
     assert gen.info.guidance == 1.0
     record = session.decide(gen.id, 1, "accepted")
@@ -115,8 +134,11 @@ def test_restart_resumes_pending_candidates_numbering_and_lineage(make_session):
     assert np.array_equal(resumed.mask, gen.mask)
     assert again.next_generation == 2
 
-    child = again.generate(GenerationRequest(normal="000.png", mask=corner_box(again), prompt="a deeper dent",
-                                             seed=1, parent=1, **FAST))
+    child = again.generate(
+        GenerationRequest(
+            normal="000.png", mask=corner_box(again), prompt="a deeper dent", seed=1, parent=1, **FAST
+        )
+    )
     assert (child.id, child.info.parent) == (2, 1)
     again.decide(2, 0, "accepted")
     lines = [json.loads(line) for line in (again.out_dir / "review.jsonl").read_text().splitlines()]
@@ -127,7 +149,9 @@ def test_restart_resumes_pending_candidates_numbering_and_lineage(make_session):
 
 def test_an_accept_killed_after_the_manifest_line_is_recovered_on_restart(make_session, monkeypatch):
     session = make_session()
-    gen = session.generate(GenerationRequest(normal="000.png", mask=corner_box(session), prompt="a pit", **FAST))
+    gen = session.generate(
+        GenerationRequest(normal="000.png", mask=corner_box(session), prompt="a pit", **FAST)
+    )
 
     def killed(self, record):  # the process dies between the manifest line and the decision
         raise KeyboardInterrupt
@@ -144,7 +168,9 @@ def test_an_accept_killed_after_the_manifest_line_is_recovered_on_restart(make_s
     assert latest["g00001-c0"].status == "accepted" and latest["g00001-c0"].reason == RECOVERED_REASON
     assert again.generations[1].undecided() == [1, 2]
     assert [r.item_id for r in read_manifest(again.out_dir / "manifest.jsonl")] == ["defect_g00001_c0"]
-    assert np.array_equal(pixels(again.out_dir / "defect" / "defect_g00001_c0.png"), pixels(gen.candidates[0]))
+    assert np.array_equal(
+        pixels(again.out_dir / "defect" / "defect_g00001_c0.png"), pixels(gen.candidates[0])
+    )
 
 
 def test_an_accept_killed_before_the_manifest_line_leaves_the_candidate_pending(make_session, monkeypatch):
@@ -163,7 +189,10 @@ def test_an_accept_killed_before_the_manifest_line_leaves_the_candidate_pending(
     assert (out / "defect" / "defect_g00001_c0.png").is_file()  # image written, manifest line not
 
     again = make_session()
-    assert not (out / "defect" / "defect_g00001_c0.png").exists() and not (out / "mask" / "defect_g00001_c0.png").exists()
+    assert (
+        not (out / "defect" / "defect_g00001_c0.png").exists()
+        and not (out / "mask" / "defect_g00001_c0.png").exists()
+    )
     assert again.generations[1].undecided() == [0, 1, 2] and again.recovered == 0
     again.decide(1, 0, "accepted")
     assert [r.item_id for r in read_manifest(out / "manifest.jsonl")] == ["defect_g00001_c0"]
@@ -192,7 +221,9 @@ def test_kid_panel_compares_the_accepted_images_with_the_real_folder(make_sessio
     for i in range(3):
         Image.fromarray(np.full((64, 64, 3), 40 * i, dtype=np.uint8)).save(real / f"r{i}.png")
     session = make_session(real=real, kid_features="random-network")
-    gen = session.generate(GenerationRequest(normal="000.png", mask=corner_box(session), prompt="a pit", **FAST))
+    gen = session.generate(
+        GenerationRequest(normal="000.png", mask=corner_box(session), prompt="a pit", **FAST)
+    )
     with pytest.raises(ValueError, match="at least 2 accepted"):
         session.kid()
     session.decide(gen.id, 0, "accepted")
@@ -202,8 +233,10 @@ def test_kid_panel_compares_the_accepted_images_with_the_real_folder(make_sessio
     accepted = [session.out_dir / "defect" / f"defect_g00001_c{k}.png" for k in (0, 2)]
     assert sorted(session.accepted_images()) == accepted
     net = RandomConvFeatures()
-    reference = kid(extract_features(sorted(real.iterdir()), net, image_size=128, progress=False),
-                    extract_features(accepted, net, image_size=128, progress=False))
+    reference = kid(
+        extract_features(sorted(real.iterdir()), net, image_size=128, progress=False),
+        extract_features(accepted, net, image_size=128, progress=False),
+    )
     assert (result.real_count, result.fake_count, result.features) == (3, 2, "random-network")
     assert result.mean == pytest.approx(reference.mean) and result.std == pytest.approx(reference.std)
 

@@ -57,7 +57,9 @@ def concept_files(tmp_path_factory: pytest.TempPathFactory, base_pipe, tiny_fing
     """Two concept files on builtin:tiny: "crack" and "stain" (different random LoRAs)."""
     folder = tmp_path_factory.mktemp("concepts")
     return {
-        name: write_concept(folder / f"{name}.safetensors", base_pipe, tiny_fingerprint, seed=seed, defect=name)[0]
+        name: write_concept(
+            folder / f"{name}.safetensors", base_pipe, tiny_fingerprint, seed=seed, defect=name
+        )[0]
         for name, seed in (("crack", 11), ("stain", 12))
     }
 
@@ -67,8 +69,12 @@ def tiny_defectfill(sample_cache: Path, concept_files: dict[str, Path]):
     """A DefectFillPipeline on builtin:tiny with both concept files loaded (shared; tests switch adapters)."""
     from defect_sample.pipeline import DefectFillPipeline
 
-    return DefectFillPipeline.from_pretrained("builtin:tiny", concepts=[concept_files["crack"], concept_files["stain"]],
-                                              device="cpu", dtype="float32")
+    return DefectFillPipeline.from_pretrained(
+        "builtin:tiny",
+        concepts=[concept_files["crack"], concept_files["stain"]],
+        device="cpu",
+        dtype="float32",
+    )
 
 
 @pytest.fixture

@@ -39,12 +39,24 @@ def lora_copies(base_pipe, seed: int, text_encoder: bool = True):
 
     torch.manual_seed(seed)
     unet = copy.deepcopy(base_pipe.unet)
-    unet.add_adapter(LoraConfig(r=LORA_RANK, lora_alpha=LORA_ALPHA, init_lora_weights=False,
-                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    unet.add_adapter(
+        LoraConfig(
+            r=LORA_RANK,
+            lora_alpha=LORA_ALPHA,
+            init_lora_weights=False,
+            target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+        )
+    )
     te = copy.deepcopy(base_pipe.text_encoder)
     if text_encoder:
-        te.add_adapter(LoraConfig(r=LORA_RANK, lora_alpha=LORA_ALPHA, init_lora_weights=False,
-                                  target_modules=["q_proj", "k_proj", "v_proj", "out_proj"]))
+        te.add_adapter(
+            LoraConfig(
+                r=LORA_RANK,
+                lora_alpha=LORA_ALPHA,
+                init_lora_weights=False,
+                target_modules=["q_proj", "k_proj", "v_proj", "out_proj"],
+            )
+        )
     return unet, te
 
 
@@ -70,11 +82,27 @@ def export_lora(unet, te, with_text_encoder: bool, layout: str) -> dict[str, np.
     return out
 
 
-def write_concept(path: Path, base_pipe, fingerprint: str, *, seed: int, defect: str, obj: str = "tile",
-                  layout: str = "peft", text_encoder: bool = True, base_id: str = "builtin:tiny"):
+def write_concept(
+    path: Path,
+    base_pipe,
+    fingerprint: str,
+    *,
+    seed: int,
+    defect: str,
+    obj: str = "tile",
+    layout: str = "peft",
+    text_encoder: bool = True,
+    base_id: str = "builtin:tiny",
+):
     """Write a concept file with a random LoRA; return (path, the peft-wrapped unet, text encoder)."""
     unet, te = lora_copies(base_pipe, seed, text_encoder)
-    card = ConceptCard(object_name=obj, defect_name=defect, base_model=BaseModelRef(base_id, fingerprint),
-                       lora_rank=LORA_RANK, lora_alpha=LORA_ALPHA, resolution=SIZE)
+    card = ConceptCard(
+        object_name=obj,
+        defect_name=defect,
+        base_model=BaseModelRef(base_id, fingerprint),
+        lora_rank=LORA_RANK,
+        lora_alpha=LORA_ALPHA,
+        resolution=SIZE,
+    )
     save_concept(path, export_lora(unet, te, text_encoder, layout), card)
     return path, unet, te

@@ -63,6 +63,7 @@ def file_stamps(folder: Path) -> dict[str, int]:
 
 # -- builtin:tiny ---------------------------------------------------------------------------------------
 
+
 def test_builtin_tiny_is_built_once_into_the_cache(tiny_cache_dir: Path, tiny_folder: Path) -> None:
     assert tiny_folder.parent == tiny_cache_dir / "builtin"
     assert (tiny_folder / "model_index.json").is_file()
@@ -76,8 +77,9 @@ def test_builtin_tiny_is_built_once_into_the_cache(tiny_cache_dir: Path, tiny_fo
     assert file_stamps(tiny_folder) == stamps  # second use: nothing rewritten
 
 
-def test_builtin_tiny_build_is_deterministic(tiny_folder: Path, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_builtin_tiny_build_is_deterministic(
+    tiny_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DEFECTFILL_CACHE", str(tmp_path))
     other = builtin_model_path("builtin:tiny")
     assert other != tiny_folder
@@ -106,14 +108,22 @@ def one_torch_thread() -> Iterator[None]:
 
 def test_plain_diffusers_loads_it_and_makes_a_64px_image(tiny_folder: Path, one_torch_thread: None) -> None:
     # its speed is measured by packages/defect-sample/bench, not asserted here
-    pipe = StableDiffusionInpaintPipeline.from_pretrained(tiny_folder, safety_checker=None,
-                                                          requires_safety_checker=False)
+    pipe = StableDiffusionInpaintPipeline.from_pretrained(
+        tiny_folder, safety_checker=None, requires_safety_checker=False
+    )
     pipe.set_progress_bar_config(disable=True)
     image = Image.new("RGB", (TINY_SIZE, TINY_SIZE), (120, 100, 80))
     mask = Image.new("L", (TINY_SIZE, TINY_SIZE), 0)
     mask.paste(255, (16, 16, 40, 48))
-    result = pipe(prompt="a photo of sks", image=image, mask_image=mask, height=TINY_SIZE, width=TINY_SIZE,
-                  num_inference_steps=50, generator=torch.Generator().manual_seed(0)).images[0]
+    result = pipe(
+        prompt="a photo of sks",
+        image=image,
+        mask_image=mask,
+        height=TINY_SIZE,
+        width=TINY_SIZE,
+        num_inference_steps=50,
+        generator=torch.Generator().manual_seed(0),
+    ).images[0]
     assert result.size == (TINY_SIZE, TINY_SIZE)
     assert np.asarray(result).std() > 0  # something was drawn, not a blank canvas
     assert pipe.unet.config.in_channels == 9
@@ -132,6 +142,7 @@ def test_tokenizer_keeps_sks_whole_and_splits_unknown_words(tiny_pipe) -> None:
 
 
 # -- loading and its errors -----------------------------------------------------------------------------
+
 
 def make_four_channel_copy(tiny_folder: Path, dest: Path) -> Path:
     """A text-to-image (4-channel UNet) pipeline folder: the tiny one with conv_in cut to 4 channels."""
@@ -184,14 +195,18 @@ def test_folder_without_model_index_is_a_clear_error(tiny_folder: Path, tmp_path
 def test_load_inpaint_pipeline_by_folder_equals_builtin(tiny_folder: Path, tiny_pipe) -> None:
     pipe = load_inpaint_pipeline(tiny_folder)
     assert pipe.unet.config.in_channels == 9
-    assert all(torch.equal(a, b) for a, b in zip(pipe.unet.state_dict().values(),
-                                                  tiny_pipe.unet.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(pipe.unet.state_dict().values(), tiny_pipe.unet.state_dict().values(), strict=True)
+    )
 
 
 # -- fingerprint ----------------------------------------------------------------------------------------
 
-def test_model_fingerprint_is_stable_and_tracks_the_architecture(tiny_folder: Path, tiny_pipe,
-                                                                 tmp_path: Path) -> None:
+
+def test_model_fingerprint_is_stable_and_tracks_the_architecture(
+    tiny_folder: Path, tiny_pipe, tmp_path: Path
+) -> None:
     fp = model_fingerprint(tiny_pipe.unet.config, tiny_pipe.text_encoder.config)
     assert BaseModelRef(id="builtin:tiny", fingerprint=fp).fingerprint == fp  # a valid card field
     # the same architecture loaded again from another path: same fingerprint (paths are not architecture)
@@ -201,8 +216,12 @@ def test_model_fingerprint_is_stable_and_tracks_the_architecture(tiny_folder: Pa
     assert model_fingerprint(dict(tiny_pipe.unet.config), tiny_pipe.text_encoder.config) == fp
 
     # any change of the UNet or text-encoder architecture changes it
-    unet_changes = {"in_channels": 4, "cross_attention_dim": 64, "block_out_channels": [32, 128],
-                    "attention_head_dim": 4}
+    unet_changes = {
+        "in_channels": 4,
+        "cross_attention_dim": 64,
+        "block_out_channels": [32, 128],
+        "attention_head_dim": 4,
+    }
     for key, value in unet_changes.items():
         changed = {**dict(tiny_pipe.unet.config), key: value}
         assert model_fingerprint(changed, tiny_pipe.text_encoder.config) != fp, key
@@ -212,6 +231,7 @@ def test_model_fingerprint_is_stable_and_tracks_the_architecture(tiny_folder: Pa
 
 
 # -- conditioning helpers -------------------------------------------------------------------------------
+
 
 def test_latent_mask_keeps_a_single_pixel() -> None:
     mask = torch.zeros(1, 1, 64, 64)
@@ -232,7 +252,7 @@ def test_latent_mask_is_a_blockwise_any() -> None:
     for b in range(3):
         for i in range(6):
             for j in range(5):
-                brute[b, 0, i, j] = masks[b, 0, i * 8:(i + 1) * 8, j * 8:(j + 1) * 8].any()
+                brute[b, 0, i, j] = masks[b, 0, i * 8 : (i + 1) * 8, j * 8 : (j + 1) * 8].any()
     np.testing.assert_array_equal(small, brute)
 
 
@@ -283,7 +303,9 @@ def test_unet_input_channel_order() -> None:
     assert out[:, :, 0, 0].tolist() == [[1.0] * 4 + [2.0] + [3.0] * 4] * 2
 
 
-def test_unet_input_matches_what_the_diffusers_pipeline_feeds_its_unet(tiny_pipe, one_torch_thread: None) -> None:
+def test_unet_input_matches_what_the_diffusers_pipeline_feeds_its_unet(
+    tiny_pipe, one_torch_thread: None
+) -> None:
     """Capture the UNet input of one stock pipeline step and rebuild it with our helpers."""
     pipe = tiny_pipe
     rng = np.random.default_rng(2)
@@ -295,9 +317,17 @@ def test_unet_input_matches_what_the_diffusers_pipeline_feeds_its_unet(tiny_pipe
     captured: list[torch.Tensor] = []
     hook = pipe.unet.register_forward_pre_hook(lambda module, args: captured.append(args[0].detach().clone()))
     try:
-        pipe(prompt="a photo of sks", image=image, mask_image=Image.fromarray(mask), height=TINY_SIZE,
-             width=TINY_SIZE, num_inference_steps=1, guidance_scale=1.0, latents=latents.clone(),
-             generator=torch.Generator().manual_seed(4))
+        pipe(
+            prompt="a photo of sks",
+            image=image,
+            mask_image=Image.fromarray(mask),
+            height=TINY_SIZE,
+            width=TINY_SIZE,
+            num_inference_steps=1,
+            guidance_scale=1.0,
+            latents=latents.clone(),
+            generator=torch.Generator().manual_seed(4),
+        )
     finally:
         hook.remove()
     (seen,) = captured
@@ -315,17 +345,24 @@ def test_unet_input_matches_what_the_diffusers_pipeline_feeds_its_unet(tiny_pipe
     torch.testing.assert_close(seen[:, 5:], ours[:, 5:], atol=1e-5, rtol=1e-4)
 
 
-
 def test_fp16_load_keeps_an_upcast_vae_in_fp32_and_samples_finite_images(tiny_folder: Path) -> None:
     """SD-family VAEs (force_upcast in their config) overflow in fp16; the loader keeps them in fp32."""
     from defect_sample.sampler import DefectFillSampler
 
     pipe = load_inpaint_pipeline(tiny_folder, dtype=torch.float16)
     assert pipe.vae.config.force_upcast
-    assert (pipe.vae.dtype, pipe.unet.dtype, pipe.text_encoder.dtype) == (torch.float32, torch.float16, torch.float16)
+    assert (pipe.vae.dtype, pipe.unet.dtype, pipe.text_encoder.dtype) == (
+        torch.float32,
+        torch.float16,
+        torch.float16,
+    )
     mask = np.zeros((64, 64), bool)
     mask[16:40, 16:40] = True
-    out = DefectFillSampler.from_pipeline(pipe)(images=[Image.new("RGB", (64, 64), "gray")], masks=[mask],
-                                               prompt="A photo of sks", num_inference_steps=3)
+    out = DefectFillSampler.from_pipeline(pipe)(
+        images=[Image.new("RGB", (64, 64), "gray")],
+        masks=[mask],
+        prompt="A photo of sks",
+        num_inference_steps=3,
+    )
     pixels = np.asarray(out.images[0][0])
     assert pixels.shape == (64, 64, 3) and pixels.std() > 0

@@ -36,15 +36,18 @@ def test_auto_is_the_cpu_without_a_gpu_and_cuda_is_refused(no_gpu) -> None:
         resolve_device(torch.device("cuda", 0))
 
 
-@pytest.mark.parametrize(("world", "local_rank", "expected"), [
-    ("1", "3", torch.device("cuda")),  # a single process keeps the default GPU
-    ("4", "3", torch.device("cuda", 3)),
-    ("2", "", torch.device("cuda", 0)),
-])
-def test_process_device_gives_each_process_its_gpu(gpu, monkeypatch, world: str, local_rank: str,
-                                                   expected: torch.device) -> None:
+@pytest.mark.parametrize(
+    ("world", "local_rank", "expected"),
+    [
+        ("1", "3", torch.device("cuda")),  # a single process keeps the default GPU
+        ("4", "3", torch.device("cuda", 3)),
+        ("2", "", torch.device("cuda", 0)),
+    ],
+)
+def test_process_device_gives_each_process_its_gpu(
+    gpu, monkeypatch, world: str, local_rank: str, expected: torch.device
+) -> None:
     monkeypatch.setenv("WORLD_SIZE", world)
     monkeypatch.setenv("LOCAL_RANK", local_rank)
     assert process_device("auto") == expected
     assert process_device("cuda:0") == torch.device("cuda", 0)  # explicit wins
-

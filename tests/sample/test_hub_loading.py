@@ -53,8 +53,10 @@ def tiny_folder(sample_cache: Path) -> Path:
 def same_weights(tiny_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The tiny model's files under two names, as a removed repository and its mirror hold them."""
     root = tmp_path_factory.mktemp("models")
-    return (Path(shutil.copytree(tiny_folder, root / "stabilityai-sd2-inpainting")),
-            Path(shutil.copytree(tiny_folder, root / "sd2-community-sd2-inpainting")))
+    return (
+        Path(shutil.copytree(tiny_folder, root / "stabilityai-sd2-inpainting")),
+        Path(shutil.copytree(tiny_folder, root / "sd2-community-sd2-inpainting")),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +84,14 @@ def hub_cache(tmp_path: Path, tiny_folder: Path, monkeypatch: pytest.MonkeyPatch
 def concept_on(path: Path, base_pipe, ref: BaseModelRef, seed: int = 5) -> Path:
     """A concept file with a random LoRA on builtin:tiny whose card names ``ref`` as its base model."""
     unet, te = lora_copies(base_pipe, seed)
-    card = ConceptCard(object_name="tile", defect_name="crack", base_model=ref, lora_rank=LORA_RANK,
-                       lora_alpha=LORA_ALPHA, resolution=SIZE)
+    card = ConceptCard(
+        object_name="tile",
+        defect_name="crack",
+        base_model=ref,
+        lora_rank=LORA_RANK,
+        lora_alpha=LORA_ALPHA,
+        resolution=SIZE,
+    )
     return save_concept(path, export_lora(unet, te, True, "peft"), card)
 
 
@@ -92,24 +100,37 @@ def format1_concept(path: Path, base_pipe, hub_id: str, architecture: str) -> Pa
     from safetensors.numpy import save
 
     unet, te = lora_copies(base_pipe, 9)
-    card = ConceptCard(object_name="tile", defect_name="crack", base_model=BaseModelRef(hub_id, architecture),
-                       lora_rank=LORA_RANK, lora_alpha=LORA_ALPHA, resolution=SIZE, format_version=1).to_dict()
+    card = ConceptCard(
+        object_name="tile",
+        defect_name="crack",
+        base_model=BaseModelRef(hub_id, architecture),
+        lora_rank=LORA_RANK,
+        lora_alpha=LORA_ALPHA,
+        resolution=SIZE,
+        format_version=1,
+    ).to_dict()
     card["base_model"] = {"id": hub_id, "fingerprint": architecture}
-    path.write_bytes(save(export_lora(unet, te, True, "peft"), metadata={CARD_METADATA_KEY: json.dumps(card),
-                                                                          "format": "pt"}))
+    path.write_bytes(
+        save(
+            export_lora(unet, te, True, "peft"),
+            metadata={CARD_METADATA_KEY: json.dumps(card), "format": "pt"},
+        )
+    )
     return path
 
 
 # -- defaults and the table of removed ids ---------------------------------------------------------------
+
 
 def test_defaults_are_the_sd2_mirror_never_a_removed_id() -> None:
     from defect_inspect.experiment import ExperimentConfig
     from defect_train.config import TrainConfig
 
     assert TrainConfig().base_model == ExperimentConfig().base_model == DEFAULT_BASE_MODEL == MIRROR
-    assert REMOVED_HUB_IDS == {REMOVED: MIRROR,
-                               "runwayml/stable-diffusion-inpainting":
-                                   "stable-diffusion-v1-5/stable-diffusion-inpainting"}
+    assert REMOVED_HUB_IDS == {
+        REMOVED: MIRROR,
+        "runwayml/stable-diffusion-inpainting": "stable-diffusion-v1-5/stable-diffusion-inpainting",
+    }
     assert not set(REMOVED_HUB_IDS) & set(REMOVED_HUB_IDS.values())  # no mirror is itself removed
 
 
@@ -132,7 +153,9 @@ def test_removed_id_loads_its_mirror_with_one_warning_and_records_what_was_loade
     assert direct.ref == replace(ref, id=MIRROR)
 
 
-def test_a_revision_the_cache_does_not_hold_is_one_line_naming_id_revision_and_remedy(hub_cache: Path) -> None:
+def test_a_revision_the_cache_does_not_hold_is_one_line_naming_id_revision_and_remedy(
+    hub_cache: Path,
+) -> None:
     other = "f" * 40
     with pytest.raises(HubModelError) as info:
         load_base_model(MIRROR, revision=other)
@@ -147,8 +170,9 @@ def test_revision_of_a_folder_is_refused(tiny_folder: Path) -> None:
         load_base_model(tiny_folder, revision=COMMIT)
 
 
-def test_concepts_made_on_the_removed_id_load_on_the_mirror_and_back(hub_cache: Path, base_pipe,
-                                                                      tmp_path: Path) -> None:
+def test_concepts_made_on_the_removed_id_load_on_the_mirror_and_back(
+    hub_cache: Path, base_pipe, tmp_path: Path
+) -> None:
     with pytest.warns(RemovedHubIdWarning):
         on_removed = load_base_model(REMOVED).ref
     on_mirror = load_base_model(MIRROR).ref
@@ -158,12 +182,14 @@ def test_concepts_made_on_the_removed_id_load_on_the_mirror_and_back(hub_cache: 
     v1_file = format1_concept(tmp_path / "v1.safetensors", base_pipe, REMOVED, on_removed.fingerprint)
     assert read_concept_card(v1_file).base_model == BaseModelRef(REMOVED, on_removed.fingerprint)
 
-    on_mirror_pipe = DefectFillPipeline.from_pretrained(MIRROR, concepts=[old_file, v1_file], device="cpu",
-                                                        dtype="float32")
+    on_mirror_pipe = DefectFillPipeline.from_pretrained(
+        MIRROR, concepts=[old_file, v1_file], device="cpu", dtype="float32"
+    )
     assert [c.card.base_model.id for c in on_mirror_pipe.concepts.concepts] == [REMOVED, REMOVED]
     with pytest.warns(RemovedHubIdWarning):
-        on_removed_pipe = DefectFillPipeline.from_pretrained(REMOVED, concepts=[new_file], device="cpu",
-                                                             dtype="float32")
+        on_removed_pipe = DefectFillPipeline.from_pretrained(
+            REMOVED, concepts=[new_file], device="cpu", dtype="float32"
+        )
     assert on_removed_pipe.concepts.concepts[0].card.base_model.loaded == MIRROR
     # what defect-sample loads when no --base-model is given: the card's loaded model, no warning
     assert read_concept_card(old_file).base_model.source == MIRROR
@@ -171,8 +197,10 @@ def test_concepts_made_on_the_removed_id_load_on_the_mirror_and_back(hub_cache: 
 
 # -- identity: architecture + weights, not the id ----------------------------------------------------------
 
-def test_same_weights_under_two_names_are_one_base_model(same_weights: tuple[Path, Path], base_pipe,
-                                                         tmp_path: Path) -> None:
+
+def test_same_weights_under_two_names_are_one_base_model(
+    same_weights: tuple[Path, Path], base_pipe, tmp_path: Path
+) -> None:
     first, second = (load_base_model(folder).ref for folder in same_weights)
     assert first.id != second.id and first.loaded == str(same_weights[0].resolve())
     assert (first.fingerprint, first.weights_fingerprint) == (second.fingerprint, second.weights_fingerprint)
@@ -184,8 +212,12 @@ def test_same_weights_under_two_names_are_one_base_model(same_weights: tuple[Pat
 
 
 def test_other_weights_of_the_same_architecture_are_refused_unless_forced(
-        same_weights: tuple[Path, Path], other_weights: Path, base_pipe, tmp_path: Path,
-        caplog: pytest.LogCaptureFixture) -> None:
+    same_weights: tuple[Path, Path],
+    other_weights: Path,
+    base_pipe,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     trained_on = load_base_model(same_weights[0]).ref
     concept = concept_on(tmp_path / "c.safetensors", base_pipe, trained_on)
     finetune = load_base_model(other_weights)
@@ -196,8 +228,15 @@ def test_other_weights_of_the_same_architecture_are_refused_unless_forced(
     with pytest.raises(ConceptFileError) as info:
         adapters.load(concept)
     message = str(info.value)
-    for part in (str(concept), trained_on.id, trained_on.weights_fingerprint, str(other_weights),
-                 finetune.ref.weights_fingerprint, "other weights", "--force"):
+    for part in (
+        str(concept),
+        trained_on.id,
+        trained_on.weights_fingerprint,
+        str(other_weights),
+        finetune.ref.weights_fingerprint,
+        "other weights",
+        "--force",
+    ):
         assert part in message, part
     assert adapters.concepts == []
     with caplog.at_level("WARNING", logger="defect_sample.concepts"):
@@ -210,8 +249,9 @@ def test_other_weights_of_the_same_architecture_are_refused_unless_forced(
 
 def test_identity_is_computed_without_the_loader_too(same_weights: tuple[Path, Path]) -> None:
     """A pipeline loaded by plain diffusers: ConceptAdapters reads the weights of the folder it came from."""
-    pipe = StableDiffusionInpaintPipeline.from_pretrained(same_weights[1], safety_checker=None,
-                                                          requires_safety_checker=False)
+    pipe = StableDiffusionInpaintPipeline.from_pretrained(
+        same_weights[1], safety_checker=None, requires_safety_checker=False
+    )
     ref = ConceptAdapters(pipe, "mine").base_model
     assert ref.weights_fingerprint == weights_fingerprint(same_weights[0])
 
@@ -230,31 +270,41 @@ def _expected_fingerprint(folder: Path) -> str:
                     flat = t.reshape(-1)
                     n = min(BLOCK, flat.numel())
                     starts = sorted({0, (flat.numel() - n) // 2, flat.numel() - n})
-                    sample = torch.cat([flat[s:s + n] for s in starts]).to(torch.float32).to(torch.float16)
-                    digests.append(hashlib.sha256(json.dumps(list(t.shape)).encode() + b"|"
-                                                  + sample.numpy().astype("<f2").tobytes()).hexdigest())
+                    sample = torch.cat([flat[s : s + n] for s in starts]).to(torch.float32).to(torch.float16)
+                    digests.append(
+                        hashlib.sha256(
+                            json.dumps(list(t.shape)).encode() + b"|" + sample.numpy().astype("<f2").tobytes()
+                        ).hexdigest()
+                    )
         digests.sort()
         total.update(f"{part}:{len(digests)}:".encode())
         total.update("".join(digests).encode())
     return total.hexdigest()[:16]
 
 
-def test_weights_fingerprint_matches_an_independent_computation(tiny_folder: Path, other_weights: Path) -> None:
+def test_weights_fingerprint_matches_an_independent_computation(
+    tiny_folder: Path, other_weights: Path
+) -> None:
     assert weights_fingerprint(tiny_folder) == _expected_fingerprint(tiny_folder)
     assert weights_fingerprint(other_weights) == _expected_fingerprint(other_weights)
-    texture = builtin_model_path("builtin:texture")  # stored in float16, its UNet larger than 3 blocks per tensor
+    texture = builtin_model_path(
+        "builtin:texture"
+    )  # stored in float16, its UNet larger than 3 blocks per tensor
     with safe_open(str(next((texture / "unet").glob("*.safetensors"))), framework="pt") as fh:
         assert any(fh.get_slice(k).get_dtype() == "F16" for k in fh.keys())  # noqa: SIM118
     assert weights_fingerprint(texture) == _expected_fingerprint(texture)
 
 
-def test_weights_fingerprint_ignores_storage_precision_load_dtype_and_key_names(tiny_folder: Path,
-                                                                                tmp_path: Path) -> None:
+def test_weights_fingerprint_ignores_storage_precision_load_dtype_and_key_names(
+    tiny_folder: Path, tmp_path: Path
+) -> None:
     reference = weights_fingerprint(tiny_folder)
     # a float16 copy (save_pretrained after an fp16 load) is the same model
     half = load_base_model(tiny_folder, dtype=torch.float16).pipe
     half.save_pretrained(tmp_path / "fp16", safe_serialization=True)
-    with safe_open(str(tmp_path / "fp16" / "unet" / "diffusion_pytorch_model.safetensors"), framework="pt") as fh:
+    with safe_open(
+        str(tmp_path / "fp16" / "unet" / "diffusion_pytorch_model.safetensors"), framework="pt"
+    ) as fh:
         assert {fh.get_slice(k).get_dtype() for k in fh.keys()} == {"F16"}  # noqa: SIM118
     assert weights_fingerprint(tmp_path / "fp16") == reference
     # the dtype of a load (bfloat16 for mixed-precision training) does not enter
@@ -272,6 +322,7 @@ def test_weights_fingerprint_ignores_storage_precision_load_dtype_and_key_names(
 
 
 # -- hub failures ------------------------------------------------------------------------------------------
+
 
 def hub_response_error(status: int, headers: dict[str, str] | None = None, hub_id: str = "someone/missing"):
     """The exception huggingface_hub raises for this HTTP answer (its own ``hf_raise_for_status``)."""
@@ -306,29 +357,53 @@ def offline_error() -> LocalEntryNotFoundError:
 
 
 HUB_FAILURES = {
-    "not found": (lambda: hub_response_error(404, {"X-Error-Code": "RepoNotFound"}),
-                  ["not found on the model hub", "HTTP 404", "check the id", "local diffusers folder"]),
-    "not found, wrapped by diffusers": (lambda: as_diffusers_raises(
-        hub_response_error(404, {"X-Error-Code": "RepoNotFound"})), ["not found on the model hub"]),
+    "not found": (
+        lambda: hub_response_error(404, {"X-Error-Code": "RepoNotFound"}),
+        ["not found on the model hub", "HTTP 404", "check the id", "local diffusers folder"],
+    ),
+    "not found, wrapped by diffusers": (
+        lambda: as_diffusers_raises(hub_response_error(404, {"X-Error-Code": "RepoNotFound"})),
+        ["not found on the model hub"],
+    ),
     "private, not logged in": (lambda: hub_response_error(401), ["HTTP 401", "private", "hf auth login"]),
-    "gated": (lambda: hub_response_error(403, {"X-Error-Code": "GatedRepo"}),
-              ["gated", "not been granted access", "licence", "https://huggingface.co/someone/missing",
-               "hf auth login"]),
-    "forbidden": (lambda: hub_response_error(403), ["refused access", "HTTP 403", "hf auth login", "licence"]),
-    "disabled": (lambda: hub_response_error(403, {"X-Error-Message": "Access to this resource is disabled."}),
-                 ["disabled by its owner", "local diffusers folder"]),
-    "revision": (lambda: hub_response_error(404, {"X-Error-Code": "RevisionNotFound"}),
-                 ["revision 'v9' does not exist", "--base-model-revision"]),
-    "offline, nothing cached": (offline_error, ["HF_HUB_OFFLINE=1 is set", "does not hold it", "HF_HOME",
-                                                "local diffusers folder"]),
-    "no network": (lambda: as_diffusers_raises(httpx2.ConnectError("[Errno -3] name resolution failed")),
-                   ["cannot be reached", "HF_HOME", "local diffusers folder"]),
+    "gated": (
+        lambda: hub_response_error(403, {"X-Error-Code": "GatedRepo"}),
+        [
+            "gated",
+            "not been granted access",
+            "licence",
+            "https://huggingface.co/someone/missing",
+            "hf auth login",
+        ],
+    ),
+    "forbidden": (
+        lambda: hub_response_error(403),
+        ["refused access", "HTTP 403", "hf auth login", "licence"],
+    ),
+    "disabled": (
+        lambda: hub_response_error(403, {"X-Error-Message": "Access to this resource is disabled."}),
+        ["disabled by its owner", "local diffusers folder"],
+    ),
+    "revision": (
+        lambda: hub_response_error(404, {"X-Error-Code": "RevisionNotFound"}),
+        ["revision 'v9' does not exist", "--base-model-revision"],
+    ),
+    "offline, nothing cached": (
+        offline_error,
+        ["HF_HUB_OFFLINE=1 is set", "does not hold it", "HF_HOME", "local diffusers folder"],
+    ),
+    "no network": (
+        lambda: as_diffusers_raises(httpx2.ConnectError("[Errno -3] name resolution failed")),
+        ["cannot be reached", "HF_HOME", "local diffusers folder"],
+    ),
     "hub down": (lambda: hub_response_error(503), ["answered HTTP 503", "try again later"]),
 }
 
 
 @pytest.mark.parametrize("case", list(HUB_FAILURES))
-def test_every_hub_failure_is_one_line_naming_id_cause_and_remedy(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_hub_failure_is_one_line_naming_id_cause_and_remedy(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_error, parts = HUB_FAILURES[case]
     seen: dict[str, object] = {}
 
@@ -360,24 +435,47 @@ def test_a_failing_mirror_names_the_mirror_and_the_removed_id(monkeypatch: pytes
     assert info.value.hub_id == MIRROR and f"the mirror of the removed {REMOVED!r}" in str(info.value)
 
 
-def test_cli_prints_a_hub_failure_as_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, normals_dir: Path,
-                                              capfd: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_a_hub_failure_as_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, normals_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     def download(cls, hub_id, **kwargs):
         raise as_diffusers_raises(hub_response_error(404, {"X-Error-Code": "RepoNotFound"}, hub_id))
 
     monkeypatch.setattr(StableDiffusionInpaintPipeline, "download", classmethod(download))
-    code = sample_main(["--prompt", "marks", "--base-model", "someone/missing", "--normals", str(normals_dir),
-                        "--shapes", "ellipse", "--count", "1", "--out", str(tmp_path / "out"), "--quiet",
-                        "--select", "psnr", "--device", "cpu"])
+    code = sample_main(
+        [
+            "--prompt",
+            "marks",
+            "--base-model",
+            "someone/missing",
+            "--normals",
+            str(normals_dir),
+            "--shapes",
+            "ellipse",
+            "--count",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+            "--select",
+            "psnr",
+            "--device",
+            "cpu",
+        ]
+    )
     err = capfd.readouterr().err
     assert code == 1
-    assert err.splitlines() == [err.strip()] and err.startswith("defect-sample: error: someone/missing: not found")
+    assert err.splitlines() == [err.strip()] and err.startswith(
+        "defect-sample: error: someone/missing: not found"
+    )
 
 
 # -- no noise the user did not cause -----------------------------------------------------------------------
 
+
 def test_loading_a_saved_pipeline_and_a_concept_warns_nothing_and_draws_no_bars(
-        same_weights: tuple[Path, Path], base_pipe, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    same_weights: tuple[Path, Path], base_pipe, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     concept = concept_on(tmp_path / "c.safetensors", base_pipe, load_base_model(same_weights[1]).ref)
     capfd.readouterr()
     with warnings.catch_warnings(record=True) as caught:
@@ -389,12 +487,35 @@ def test_loading_a_saved_pipeline_and_a_concept_warns_nothing_and_draws_no_bars(
     assert err == "", err
 
 
-def test_quiet_generation_writes_nothing_to_stderr(tmp_path: Path, normals_dir: Path,
-                                                  capfd: pytest.CaptureFixture[str]) -> None:
+def test_quiet_generation_writes_nothing_to_stderr(
+    tmp_path: Path, normals_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     capfd.readouterr()
-    code = sample_main(["--prompt", "marks", "--base-model", "builtin:tiny", "--normals", str(normals_dir),
-                        "--shapes", "ellipse", "--count", "1", "--steps", "1", "--candidates", "1", "--out",
-                        str(tmp_path / "out"), "--quiet", "--select", "psnr", "--device", "cpu"])
+    code = sample_main(
+        [
+            "--prompt",
+            "marks",
+            "--base-model",
+            "builtin:tiny",
+            "--normals",
+            str(normals_dir),
+            "--shapes",
+            "ellipse",
+            "--count",
+            "1",
+            "--steps",
+            "1",
+            "--candidates",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+            "--select",
+            "psnr",
+            "--device",
+            "cpu",
+        ]
+    )
     captured = capfd.readouterr()
     assert code == 0
     assert captured.err == "", captured.err

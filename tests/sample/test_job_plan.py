@@ -22,14 +22,16 @@ MASKS = tuple(Path(f"masks/{i}.png") for i in range(3))
 
 
 def groups() -> list[PlanGroup]:
-    return [PlanGroup("concept:tile/crack", "crack", "crack", mask_paths=MASKS),
-            PlanGroup("concept:tile/stain", "stain", "stain", shapes=("star", "ellipse"))]
+    return [
+        PlanGroup("concept:tile/crack", "crack", "crack", mask_paths=MASKS),
+        PlanGroup("concept:tile/stain", "stain", "stain", shapes=("star", "ellipse")),
+    ]
 
 
 def test_derive_seed_is_a_stable_hash_in_range():
     assert derive_seed(0, "a", 1) == derive_seed(0, "a", 1)
     seeds = {derive_seed(s, k, j) for s in (0, 1) for k in ("a", "b") for j in range(50)}
-    assert len(seeds) == 200 and all(0 <= s < 2 ** 63 for s in seeds)
+    assert len(seeds) == 200 and all(0 <= s < 2**63 for s in seeds)
     # pinned: the hash must not change between versions, or resumed runs would change their images
     # (blake2b-64 of "0/concept:tile/crack/0", top 63 bits)
     assert derive_seed(0, "concept:tile/crack", 0) == 4815313435598748995
@@ -46,7 +48,9 @@ def test_balanced_pick_uses_every_choice_equally_and_depends_only_on_the_index()
 
 def test_plan_is_fixed_by_the_seed_and_the_index():
     items = plan_work_items(groups(), NORMALS, count=6, seed=3)
-    assert [it.item_id for it in items] == [f"crack_{j:05d}" for j in range(6)] + [f"stain_{j:05d}" for j in range(6)]
+    assert [it.item_id for it in items] == [f"crack_{j:05d}" for j in range(6)] + [
+        f"stain_{j:05d}" for j in range(6)
+    ]
     assert [it.index for it in items] == list(range(12))
     assert all(it.mask_path in MASKS and it.shape is None for it in items[:6])
     assert all(it.shape in ("star", "ellipse") and it.mask_path is None for it in items[6:])
@@ -56,7 +60,8 @@ def test_plan_is_fixed_by_the_seed_and_the_index():
     assert plan_work_items(groups(), NORMALS, count=10, seed=3)[:6] == items[:6]
     alone = plan_work_items(groups()[1:], NORMALS, count=6, seed=3)
     assert [(a.item_id, a.normal, a.shape, a.seed) for a in alone] == [
-        (b.item_id, b.normal, b.shape, b.seed) for b in items[6:]]
+        (b.item_id, b.normal, b.shape, b.seed) for b in items[6:]
+    ]
     assert plan_work_items(groups(), NORMALS, count=6, seed=4)[0].seed != items[0].seed
 
 

@@ -10,13 +10,16 @@ from defect_core.masks import resize_mask_covering
 from defect_sample.conditioning import latent_mask, masks_to_tensor
 
 
-@pytest.mark.parametrize(("mask_hw", "grid_hw"), [
-    ((64, 64), (8, 23)),   # a non-integer factor on one axis (2.78 px per cell)
-    ((61, 37), (8, 5)),    # odd sizes on both axes
-    ((45, 83), (7, 11)),
-    ((13, 9), (13, 4)),    # one axis kept
-    ((64, 48), (8, 6)),    # the aligned case
-])
+@pytest.mark.parametrize(
+    ("mask_hw", "grid_hw"),
+    [
+        ((64, 64), (8, 23)),  # a non-integer factor on one axis (2.78 px per cell)
+        ((61, 37), (8, 5)),  # odd sizes on both axes
+        ((45, 83), (7, 11)),
+        ((13, 9), (13, 4)),  # one axis kept
+        ((64, 48), (8, 6)),  # the aligned case
+    ],
+)
 def test_torch_latent_mask_equals_the_numpy_rule_on_random_masks(mask_hw, grid_hw) -> None:
     rng = np.random.default_rng(sum(mask_hw) * 31 + sum(grid_hw))
     for density in (0.005, 0.05, 0.3):

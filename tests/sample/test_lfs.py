@@ -47,19 +47,19 @@ def reference_ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Brute-force SSIM (Wang et al.): 11 x 11 Gaussian window (sigma 1.5), numpy reflect padding, per
     channel, pixel by pixel."""
     r = 5
-    g = np.exp(-((np.arange(11) - r) ** 2) / (2 * 1.5 ** 2))
+    g = np.exp(-((np.arange(11) - r) ** 2) / (2 * 1.5**2))
     w = np.outer(g, g) / np.outer(g, g).sum()
     out = np.zeros(a.shape, dtype=np.float64)
     for c in range(a.shape[2]):
         pa, pb = np.pad(a[:, :, c], r, mode="reflect"), np.pad(b[:, :, c], r, mode="reflect")
         for y in range(a.shape[0]):
             for x in range(a.shape[1]):
-                wa, wb = pa[y:y + 11, x:x + 11], pb[y:y + 11, x:x + 11]
+                wa, wb = pa[y : y + 11, x : x + 11], pb[y : y + 11, x : x + 11]
                 ma, mb = (w * wa).sum(), (w * wb).sum()
-                va, vb = (w * wa * wa).sum() - ma ** 2, (w * wb * wb).sum() - mb ** 2
+                va, vb = (w * wa * wa).sum() - ma**2, (w * wb * wb).sum() - mb**2
                 cov = (w * wa * wb).sum() - ma * mb
-                c1, c2 = 0.01 ** 2, 0.03 ** 2
-                out[y, x, c] = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))
+                c1, c2 = 0.01**2, 0.03**2
+                out[y, x, c] = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma**2 + mb**2 + c1) * (va + vb + c2))
     return out
 
 
@@ -69,8 +69,11 @@ def test_masked_ssim_equals_a_brute_force_map_averaged_over_the_mask(box):
     b = np.clip(a + np.random.default_rng(2).normal(0, 0.1, a.shape), 0, 1)
     mask = box_mask(*box, size=24)
     expected = reference_ssim_map(a, b)[mask].mean()
-    got = masked_ssim(torch.from_numpy(b).permute(2, 0, 1)[None].float(),
-                      torch.from_numpy(a).permute(2, 0, 1)[None].float(), mask)
+    got = masked_ssim(
+        torch.from_numpy(b).permute(2, 0, 1)[None].float(),
+        torch.from_numpy(a).permute(2, 0, 1)[None].float(),
+        mask,
+    )
     assert got[0] == pytest.approx(expected, abs=2e-6)
 
 
@@ -113,7 +116,11 @@ def test_lpips_scores_only_the_masked_region(random_lpips):
     inside[mask] = 255 - inside[mask]
     outside[~mask] = 255 - outside[~mask]
     scores = scorer(unit([Image.fromarray(inside), Image.fromarray(outside), ref]), unit([ref]), mask)
-    assert scores[0] > 0.01 and scores[1] == pytest.approx(0.0, abs=1e-6) and scores[2] == pytest.approx(0.0, abs=1e-6)
+    assert (
+        scores[0] > 0.01
+        and scores[1] == pytest.approx(0.0, abs=1e-6)
+        and scores[2] == pytest.approx(0.0, abs=1e-6)
+    )
     # equals LPIPS computed by hand on the grown crop, in [-1, 1]
     y0, x0, y1, x1 = lpips_crop_box(mask)
     to = lambda a: torch.from_numpy(a[y0:y1, x0:x1].astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]  # noqa: E731
@@ -143,7 +150,9 @@ def test_alexnet_backbone_is_read_from_the_hub_cache(monkeypatch, tmp_path):
     model = build_lpips()
     assert load_alexnet_backbone(model) == checkpoint
     torch.testing.assert_close(model.net.slice1[0].weight, alexnet.features[0].weight, atol=0, rtol=0)
-    torch.testing.assert_close(model.net.slice5._modules["10"].bias, alexnet.features[10].bias, atol=0, rtol=0)
+    torch.testing.assert_close(
+        model.net.slice5._modules["10"].bias, alexnet.features[10].bias, atol=0, rtol=0
+    )
 
     broken = tmp_path / "broken.pth"
     torch.save({"classifier.1.weight": torch.zeros(3)}, broken)

@@ -38,12 +38,34 @@ def outputs(out: Path) -> dict[str, np.ndarray]:
     return {r.item_id: pixels(r.image) for r in read_manifest(out / "manifest.jsonl")}
 
 
-def test_cli_writes_the_anomalib_folder_layout_with_manifest_preview_and_config(tmp_path, concept_files,
-                                                                                  normals_dir, capsys):
+def test_cli_writes_the_anomalib_folder_layout_with_manifest_preview_and_config(
+    tmp_path, concept_files, normals_dir, capsys
+):
     out = tmp_path / "out"
-    code = main(["--concept", str(concept_files["crack"]), "--normals", str(normals_dir), "--shapes", "ellipse,star",
-                 "--count", "3", "--candidates", "3", "--steps", "2", "--select", "psnr", "--keep-candidates",
-                 "--device", "cpu", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "--concept",
+            str(concept_files["crack"]),
+            "--normals",
+            str(normals_dir),
+            "--shapes",
+            "ellipse,star",
+            "--count",
+            "3",
+            "--candidates",
+            "3",
+            "--steps",
+            "2",
+            "--select",
+            "psnr",
+            "--keep-candidates",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert "3 image(s) written" in capsys.readouterr().out
     stems = sorted(p.stem for p in list_images(out / "defect"))
@@ -54,7 +76,11 @@ def test_cli_writes_the_anomalib_folder_layout_with_manifest_preview_and_config(
     assert [r.item_id for r in records] == stems
     for r in records:
         assert r.concept == "tile/crack" and r.prompt is None and r.defect_name == "crack"
-        assert r.base_model == "builtin:tiny" and r.selection_metric == "psnr" and r.mask_source.startswith("shape:")
+        assert (
+            r.base_model == "builtin:tiny"
+            and r.selection_metric == "psnr"
+            and r.mask_source.startswith("shape:")
+        )
         assert r.source_image.parent == normals_dir and len(r.scores) == 3
         assert r.candidate_index == int(np.argmin(r.scores))  # LFS: the lowest masked PSNR
         assert len(r.candidates) == 3 and all(c.is_file() for c in r.candidates)
@@ -69,10 +95,18 @@ def test_cli_writes_the_anomalib_folder_layout_with_manifest_preview_and_config(
     assert saved["count"] == 3 and saved["shapes"] == ["ellipse", "star"] and saved["steps"] == 2
 
 
-def test_several_concepts_sharding_and_batch_size_give_the_same_images(tmp_path, tiny_defectfill, concept_files,
-                                                                      normals_dir, masks_dir):
-    both = SampleConfig(out=tmp_path / "both", concept=(concept_files["crack"], concept_files["stain"]),
-                        normals=normals_dir, masks=masks_dir, count=2, batch_size=8, **FAST)
+def test_several_concepts_sharding_and_batch_size_give_the_same_images(
+    tmp_path, tiny_defectfill, concept_files, normals_dir, masks_dir
+):
+    both = SampleConfig(
+        out=tmp_path / "both",
+        concept=(concept_files["crack"], concept_files["stain"]),
+        normals=normals_dir,
+        masks=masks_dir,
+        count=2,
+        batch_size=8,
+        **FAST,
+    )
     summary = run_generation(both, pipeline=tiny_defectfill, progress=False)
     assert (summary.planned, summary.written) == (4, 4)
     records = {r.item_id: r for r in read_manifest(both.out / "manifest.jsonl")}
@@ -81,8 +115,9 @@ def test_several_concepts_sharding_and_batch_size_give_the_same_images(tmp_path,
 
     # crack alone, split in two shards, one candidate row per UNet call: the crack images are identical
     for shard in ("0/2", "1/2"):
-        crack = dataclasses.replace(both, out=tmp_path / "crack", concept=(concept_files["crack"],), shard=shard,
-                                    batch_size=1)
+        crack = dataclasses.replace(
+            both, out=tmp_path / "crack", concept=(concept_files["crack"],), shard=shard, batch_size=1
+        )
         run_generation(crack, pipeline=tiny_defectfill, progress=False)
     split = outputs(tmp_path / "crack")
     assert sorted(split) == ["crack_00000", "crack_00001"]
@@ -93,35 +128,56 @@ def test_several_concepts_sharding_and_batch_size_give_the_same_images(tmp_path,
     assert np.abs(together["crack_00000"].astype(int) - together["stain_00000"]).mean() > 1
 
 
-def test_resume_skips_finished_items_and_a_larger_count_adds_only_the_new_ones(tmp_path, tiny_defectfill,
-                                                                              concept_files, normals_dir, masks_dir):
-    config = SampleConfig(out=tmp_path / "out", concept=(concept_files["crack"],), normals=normals_dir,
-                          masks=masks_dir, count=2, **FAST)
+def test_resume_skips_finished_items_and_a_larger_count_adds_only_the_new_ones(
+    tmp_path, tiny_defectfill, concept_files, normals_dir, masks_dir
+):
+    config = SampleConfig(
+        out=tmp_path / "out",
+        concept=(concept_files["crack"],),
+        normals=normals_dir,
+        masks=masks_dir,
+        count=2,
+        **FAST,
+    )
     assert run_generation(config, pipeline=tiny_defectfill, progress=False).written == 2
     stamps = {p.name: p.stat().st_mtime_ns for p in (config.out / "defect").iterdir()}
     again = run_generation(config, pipeline=tiny_defectfill, progress=False)
     assert (again.skipped, again.written) == (2, 0)
     more = run_generation(dataclasses.replace(config, count=3), pipeline=tiny_defectfill, progress=False)
     assert (more.skipped, more.written) == (2, 1)
-    assert {p.name: p.stat().st_mtime_ns for p in (config.out / "defect").iterdir() if p.name in stamps} == stamps
+    assert {
+        p.name: p.stat().st_mtime_ns for p in (config.out / "defect").iterdir() if p.name in stamps
+    } == stamps
     with pytest.raises(InputFileError, match=r"config.toml.*other settings.*seed: 0 -> 1"):
         run_generation(dataclasses.replace(config, seed=1), pipeline=tiny_defectfill, progress=False)
 
 
-def test_processes_of_a_torchrun_or_accelerate_launch_split_the_plan(tmp_path, tiny_defectfill, concept_files,
-                                                                    normals_dir, masks_dir, monkeypatch):
-    config = SampleConfig(out=tmp_path / "out", concept=(concept_files["crack"],), normals=normals_dir,
-                          masks=masks_dir, count=3, **FAST)
+def test_processes_of_a_torchrun_or_accelerate_launch_split_the_plan(
+    tmp_path, tiny_defectfill, concept_files, normals_dir, masks_dir, monkeypatch
+):
+    config = SampleConfig(
+        out=tmp_path / "out",
+        concept=(concept_files["crack"],),
+        normals=normals_dir,
+        masks=masks_dir,
+        count=3,
+        **FAST,
+    )
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     one = run_generation(config, pipeline=tiny_defectfill, progress=False)
     assert (one.planned, one.assigned, one.written) == (3, 1, 1)
-    assert not (config.out / "config.toml").exists() and not (config.out / "preview.png").exists()  # rank 0's job
+    assert (
+        not (config.out / "config.toml").exists() and not (config.out / "preview.png").exists()
+    )  # rank 0's job
     monkeypatch.setenv("RANK", "0")
     zero = run_generation(config, pipeline=tiny_defectfill, progress=False)
     assert (zero.assigned, zero.written) == (2, 2)
     assert sorted(r.item_id for r in read_manifest(config.out / "manifest.jsonl")) == [
-        "crack_00000", "crack_00001", "crack_00002"]
+        "crack_00000",
+        "crack_00001",
+        "crack_00002",
+    ]
 
 
 def test_stale_temporary_files_of_a_killed_run_are_removed(tmp_path):
@@ -137,18 +193,34 @@ def test_stale_temporary_files_of_a_killed_run_are_removed(tmp_path):
 
 
 def test_a_resumed_run_removes_its_own_temporary_files_at_once_and_nothing_else(
-        tmp_path, tiny_defectfill, concept_files, normals_dir, masks_dir):
+    tmp_path, tiny_defectfill, concept_files, normals_dir, masks_dir
+):
     """A kill during the preview write leaves ``.preview.png.tmp-<pid>``; the resumed run (here seconds
     later, long before the age rule) removes it and its items' leftovers, and no other file."""
-    config = SampleConfig(out=tmp_path / "out", concept=(concept_files["crack"],), normals=normals_dir,
-                          masks=masks_dir, count=2, **FAST)
+    config = SampleConfig(
+        out=tmp_path / "out",
+        concept=(concept_files["crack"],),
+        normals=normals_dir,
+        masks=masks_dir,
+        count=2,
+        **FAST,
+    )
     run_generation(config, pipeline=tiny_defectfill, progress=False)
     out = config.out
-    stale = [out / ".preview.png.tmp-4242", out / ".config.toml.tmp-17", out / "defect" / ".crack_00001.png.tmp-4242",
-             out / "candidates" / ".crack_00000_1.png.tmp-99"]
-    foreign = [out / "defect" / ".crack_00007.png.tmp-4242",  # an item of a larger plan: another process's
-               out / ".preview.png.tmp-x", out / ".notes.tmp", out / "notes.txt", out / "defect" / "keep.png.tmp-1",
-               out / "defect" / ".crack_00000.png.tmp-12.bak"]
+    stale = [
+        out / ".preview.png.tmp-4242",
+        out / ".config.toml.tmp-17",
+        out / "defect" / ".crack_00001.png.tmp-4242",
+        out / "candidates" / ".crack_00000_1.png.tmp-99",
+    ]
+    foreign = [
+        out / "defect" / ".crack_00007.png.tmp-4242",  # an item of a larger plan: another process's
+        out / ".preview.png.tmp-x",
+        out / ".notes.tmp",
+        out / "notes.txt",
+        out / "defect" / "keep.png.tmp-1",
+        out / "defect" / ".crack_00000.png.tmp-12.bak",
+    ]
     for path in stale + foreign:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"half a png")
@@ -166,11 +238,17 @@ def test_owned_outputs_of_shards_and_ranks(tmp_path):
     from defect_sample.generate import owned_outputs, remove_stale_temp_files
     from defect_sample.job_plan import WorkItem
 
-    item = WorkItem(index=0, item_id="crack_00003", group=0, defect_name="crack", normal=tmp_path / "n.png", seed=1)
+    item = WorkItem(
+        index=0, item_id="crack_00003", group=0, defect_name="crack", normal=tmp_path / "n.png", seed=1
+    )
     assert owned_outputs(tmp_path, [item], 2, shared_files=True) == {
-        tmp_path / "defect" / "crack_00003.png", tmp_path / "mask" / "crack_00003.png",
-        tmp_path / "candidates" / "crack_00003_0.png", tmp_path / "candidates" / "crack_00003_1.png",
-        tmp_path / "config.toml", tmp_path / "preview.png"}
+        tmp_path / "defect" / "crack_00003.png",
+        tmp_path / "mask" / "crack_00003.png",
+        tmp_path / "candidates" / "crack_00003_0.png",
+        tmp_path / "candidates" / "crack_00003_1.png",
+        tmp_path / "config.toml",
+        tmp_path / "preview.png",
+    }
     sharded = owned_outputs(tmp_path, [item], 2, shared_files=False)
     assert tmp_path / "preview.png" not in sharded
     (tmp_path / ".preview.png.tmp-5").write_bytes(b"x")
@@ -185,12 +263,22 @@ def _generate_in_child(config: SampleConfig, pipeline) -> None:
 
 
 def test_a_run_killed_with_sigkill_and_restarted_ends_with_exactly_count_intact_outputs(
-        tmp_path, tiny_defectfill, concept_files, normals_dir, masks_dir):
+    tmp_path, tiny_defectfill, concept_files, normals_dir, masks_dir
+):
     count = 8
-    config = SampleConfig(out=tmp_path / "out", concept=(concept_files["crack"],), normals=normals_dir,
-                          masks=masks_dir, count=count, batch_size=2, **FAST)
+    config = SampleConfig(
+        out=tmp_path / "out",
+        concept=(concept_files["crack"],),
+        normals=normals_dir,
+        masks=masks_dir,
+        count=count,
+        batch_size=2,
+        **FAST,
+    )
     manifest = config.out / "manifest.jsonl"
-    child = multiprocessing.get_context("fork").Process(target=_generate_in_child, args=(config, tiny_defectfill))
+    child = multiprocessing.get_context("fork").Process(
+        target=_generate_in_child, args=(config, tiny_defectfill)
+    )
     child.start()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and child.is_alive():
@@ -217,11 +305,21 @@ def test_a_run_killed_with_sigkill_and_restarted_ends_with_exactly_count_intact_
     assert all(load_mask(r.mask).any() for r in records)
 
 
-def test_zero_shot_uses_the_prompt_with_every_adapter_off(tmp_path, tiny_defectfill, base_pipe, normals_dir,
-                                                          masks_dir):
-    config = SampleConfig(out=tmp_path / "out", prompt="white marks on the wall", negative_prompt="smooth",
-                          base_model="builtin:tiny", normals=normals_dir, masks=masks_dir, count=1, guidance=3.0,
-                          defect_name="marks", **FAST)
+def test_zero_shot_uses_the_prompt_with_every_adapter_off(
+    tmp_path, tiny_defectfill, base_pipe, normals_dir, masks_dir
+):
+    config = SampleConfig(
+        out=tmp_path / "out",
+        prompt="white marks on the wall",
+        negative_prompt="smooth",
+        base_model="builtin:tiny",
+        normals=normals_dir,
+        masks=masks_dir,
+        count=1,
+        guidance=3.0,
+        defect_name="marks",
+        **FAST,
+    )
     tiny_defectfill.concepts.activate("tile/crack")  # whatever was active before must not leak in
     run_generation(config, pipeline=tiny_defectfill, progress=False)
     (record,) = read_manifest(config.out / "manifest.jsonl")
@@ -231,60 +329,131 @@ def test_zero_shot_uses_the_prompt_with_every_adapter_off(tmp_path, tiny_defectf
     normal = Image.open(record.source_image).convert("RGB")
     mask = load_mask(record.mask_source)
     expected = DefectFillSampler.from_pipeline(base_pipe)(
-        images=[normal], masks=[mask], prompt="white marks on the wall", negative_prompt="smooth",
-        num_candidates=2, num_inference_steps=2, guidance_scale=3.0, seed=[record.seed])
+        images=[normal],
+        masks=[mask],
+        prompt="white marks on the wall",
+        negative_prompt="smooth",
+        num_candidates=2,
+        num_inference_steps=2,
+        guidance_scale=3.0,
+        seed=[record.seed],
+    )
     chosen = np.asarray(expected.images[0][record.candidate_index], dtype=int)
     assert np.abs(pixels(record.image).astype(int) - chosen).max() <= 1
 
 
-def test_pixel_composite_keeps_the_normal_pixels_outside_the_feathered_mask(tmp_path, tiny_defectfill,
-                                                                           concept_files, normals_dir, masks_dir):
-    config = SampleConfig(out=tmp_path / "out", concept=(concept_files["stain"],), normals=normals_dir,
-                          masks=masks_dir, count=1, pixel_composite=True, **FAST)
+def test_pixel_composite_keeps_the_normal_pixels_outside_the_feathered_mask(
+    tmp_path, tiny_defectfill, concept_files, normals_dir, masks_dir
+):
+    config = SampleConfig(
+        out=tmp_path / "out",
+        concept=(concept_files["stain"],),
+        normals=normals_dir,
+        masks=masks_dir,
+        count=1,
+        pixel_composite=True,
+        **FAST,
+    )
     run_generation(config, pipeline=tiny_defectfill, progress=False)
     (record,) = read_manifest(config.out / "manifest.jsonl")
     mask = load_mask(record.mask)
     grown = np.zeros_like(mask)
     ys, xs = np.nonzero(mask)
-    grown[max(ys.min() - 2, 0):ys.max() + 3, max(xs.min() - 2, 0):xs.max() + 3] = True  # box masks
+    grown[max(ys.min() - 2, 0) : ys.max() + 3, max(xs.min() - 2, 0) : xs.max() + 3] = True  # box masks
     generated, normal = pixels(record.image), pixels(record.source_image)
     assert np.array_equal(generated[~grown], normal[~grown])
     assert np.abs(generated[mask].astype(int) - normal[mask]).mean() > 1
 
 
 def run_cli(*args: str) -> int:
-    return main([*args, "--device", "cpu", "--quiet", "--steps", "1", "--candidates", "1", "--select", "psnr"])
+    return main(
+        [*args, "--device", "cpu", "--quiet", "--steps", "1", "--candidates", "1", "--select", "psnr"]
+    )
 
 
 def test_cli_input_errors_name_the_file(tmp_path, concept_files, normals_dir, masks_dir, capsys, base_pipe):
     common = ["--concept", str(concept_files["crack"]), "--count", "1"]
-    assert run_cli(*common, "--normals", str(tmp_path / "nope"), "--masks", str(masks_dir),
-                   "--out", str(tmp_path / "o1")) == 1
+    assert (
+        run_cli(
+            *common,
+            "--normals",
+            str(tmp_path / "nope"),
+            "--masks",
+            str(masks_dir),
+            "--out",
+            str(tmp_path / "o1"),
+        )
+        == 1
+    )
     assert f"{tmp_path / 'nope'}: folder does not exist" in capsys.readouterr().err
 
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(masks_dir / "empty.png")
     (normals_dir / "broken.png").write_bytes(b"not a png")
-    assert run_cli(*common, "--count", "6", "--normals", str(normals_dir), "--masks", str(masks_dir),
-                   "--out", str(tmp_path / "o2")) == 1
+    assert (
+        run_cli(
+            *common,
+            "--count",
+            "6",
+            "--normals",
+            str(normals_dir),
+            "--masks",
+            str(masks_dir),
+            "--out",
+            str(tmp_path / "o2"),
+        )
+        == 1
+    )
     err = capsys.readouterr().err
-    assert f"{masks_dir / 'empty.png'}: mask is empty" in err and f"{normals_dir / 'broken.png'}: cannot be read" in err
+    assert (
+        f"{masks_dir / 'empty.png'}: mask is empty" in err
+        and f"{normals_dir / 'broken.png'}: cannot be read" in err
+    )
     assert not (tmp_path / "o2" / "config.toml").exists()  # a failed start does not pin the folder's settings
     (masks_dir / "empty.png").unlink()
     (normals_dir / "broken.png").unlink()
 
     pickle = tmp_path / "concept.safetensors"
     pickle.write_bytes(b"\x80\x04" + b"\x00" * 64)
-    assert run_cli("--concept", str(pickle), "--count", "1", "--normals", str(normals_dir), "--masks",
-                   str(masks_dir), "--out", str(tmp_path / "o3")) == 1
+    assert (
+        run_cli(
+            "--concept",
+            str(pickle),
+            "--count",
+            "1",
+            "--normals",
+            str(normals_dir),
+            "--masks",
+            str(masks_dir),
+            "--out",
+            str(tmp_path / "o3"),
+        )
+        == 1
+    )
     assert f"{pickle}: this is a pickle" in capsys.readouterr().err
 
-    assert run_cli("--prompt", "marks", "--base-model", str(tmp_path / "no_model"), "--normals", str(normals_dir),
-                   "--masks", str(masks_dir), "--count", "1", "--out", str(tmp_path / "o4")) == 1
+    assert (
+        run_cli(
+            "--prompt",
+            "marks",
+            "--base-model",
+            str(tmp_path / "no_model"),
+            "--normals",
+            str(normals_dir),
+            "--masks",
+            str(masks_dir),
+            "--count",
+            "1",
+            "--out",
+            str(tmp_path / "o4"),
+        )
+        == 1
+    )
     assert f"{tmp_path / 'no_model'}: model folder does not exist" in capsys.readouterr().err
 
 
 def test_cli_lpips_without_weights_fails_before_loading_the_model_and_names_the_file(
-        tmp_path, concept_files, normals_dir, masks_dir, capsys, monkeypatch):
+    tmp_path, concept_files, normals_dir, masks_dir, capsys, monkeypatch
+):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     import defect_sample.pipeline as pipeline_module
 
@@ -292,21 +461,42 @@ def test_cli_lpips_without_weights_fails_before_loading_the_model_and_names_the_
         raise AssertionError("the model was loaded before the selector")
 
     monkeypatch.setattr(pipeline_module, "load_base_model", no_model)
-    code = main(["--concept", str(concept_files["crack"]), "--normals", str(normals_dir), "--masks",
-                 str(masks_dir), "--select", "lpips", "--count", "1", "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        [
+            "--concept",
+            str(concept_files["crack"]),
+            "--normals",
+            str(normals_dir),
+            "--masks",
+            str(masks_dir),
+            "--select",
+            "lpips",
+            "--count",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
     assert code == 1
-    assert str(tmp_path / "torch" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth") in capsys.readouterr().err
+    assert (
+        str(tmp_path / "torch" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth")
+        in capsys.readouterr().err
+    )
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--prompt", "x", "--concept", "c.safetensors"], "either --concept FILE"),
-    ([], "either --concept FILE"),
-    (["--prompt", "x"], "needs --base-model"),
-    (["--prompt", "x", "--base-model", "m", "--shapes", "hexagon"], "unknown shape"),
-    (["--prompt", "x", "--base-model", "m", "--shard", "2/2"], "0 <= i < n"),
-    (["--prompt", "x", "--base-model", "m", "--resolution", "100"], "multiple of 8"),
-    (["--prompt", "x", "--base-model", "m", "--shape-size", "0.5", "0.1"], "MIN MAX"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--prompt", "x", "--concept", "c.safetensors"], "either --concept FILE"),
+        ([], "either --concept FILE"),
+        (["--prompt", "x"], "needs --base-model"),
+        (["--prompt", "x", "--base-model", "m", "--shapes", "hexagon"], "unknown shape"),
+        (["--prompt", "x", "--base-model", "m", "--shard", "2/2"], "0 <= i < n"),
+        (["--prompt", "x", "--base-model", "m", "--resolution", "100"], "multiple of 8"),
+        (["--prompt", "x", "--base-model", "m", "--shape-size", "0.5", "0.1"], "MIN MAX"),
+    ],
+)
 def test_cli_config_errors_exit_2_naming_the_setting(tmp_path, argv, message, capsys):
     base = ["--out", str(tmp_path), "--normals", str(tmp_path), "--shapes", "star"]
     if "--shapes" in argv:
@@ -323,8 +513,10 @@ def test_config_file_sets_defaults_and_flags_override(tmp_path, capsys):
     from defect_sample.config import SampleConfig as Config
 
     toml = tmp_path / "sample.toml"
-    toml.write_text('prompt = "marks"\nbase_model = "builtin:tiny"\nshapes = ["star"]\ncount = 5\nseed = 3\n'
-                    f'normals = "{tmp_path}"\nout = "{tmp_path / "o"}"\n')
+    toml.write_text(
+        'prompt = "marks"\nbase_model = "builtin:tiny"\nshapes = ["star"]\ncount = 5\nseed = 3\n'
+        f'normals = "{tmp_path}"\nout = "{tmp_path / "o"}"\n'
+    )
     config, _ = parse_config(Config, ["--config", str(toml), "--seed", "9"], build_parser())
     assert (config.count, config.seed, config.shapes, config.normals) == (5, 9, ("star",), tmp_path)
     assert config.candidates == 8 and config.steps is None and config.select == "lpips"  # paper defaults
@@ -348,12 +540,22 @@ def test_dataset_reader_gives_the_normals_and_the_held_out_masks(tmp_path, tiny_
     (root / "tile" / "test" / "crack").mkdir(parents=True)
     (root / "tile" / "ground_truth" / "crack").mkdir(parents=True)
     for i in range(3):  # first third (1 pair) trains, the other 2 are held out
-        Image.fromarray(np.full((64, 64, 3), 60, np.uint8)).save(root / "tile" / "test" / "crack" / f"00{i}.png")
+        Image.fromarray(np.full((64, 64, 3), 60, np.uint8)).save(
+            root / "tile" / "test" / "crack" / f"00{i}.png"
+        )
         Image.fromarray(box_mask(8 * i, 8, 8 * i + 16, 40).astype(np.uint8) * 255).save(
-            root / "tile" / "ground_truth" / "crack" / f"00{i}_mask.png")
-    config = SampleConfig(out=tmp_path / "out", concept=(concept_files["crack"],), dataset="mvtec",
-                          dataset_root=root, object_name="tile", mask_split="held_out", count=2,
-                          **{**FAST, "candidates": 1})
+            root / "tile" / "ground_truth" / "crack" / f"00{i}_mask.png"
+        )
+    config = SampleConfig(
+        out=tmp_path / "out",
+        concept=(concept_files["crack"],),
+        dataset="mvtec",
+        dataset_root=root,
+        object_name="tile",
+        mask_split="held_out",
+        count=2,
+        **{**FAST, "candidates": 1},
+    )
     run_generation(config, pipeline=tiny_defectfill, progress=False)
     records = read_manifest(config.out / "manifest.jsonl")
     held_out = {str(root / "tile" / "ground_truth" / "crack" / f"00{i}_mask.png") for i in (1, 2)}

@@ -27,9 +27,18 @@ def sampler(base_pipe) -> DefectFillSampler:
 
 def stock(base_pipe, image, mask, *, candidates, guidance, seed, latents=None, negative=None):
     """The stock pipeline's final latents (K, 4, 8, 8) and decoded images (K, H, W, 3) in [0, 1]."""
-    kwargs = dict(prompt=PROMPT, image=image, mask_image=Image.fromarray(mask.astype(np.uint8) * 255),
-                  height=SIZE, width=SIZE, num_inference_steps=STEPS, guidance_scale=guidance,
-                  negative_prompt=negative, num_images_per_prompt=candidates, latents=latents)
+    kwargs = dict(
+        prompt=PROMPT,
+        image=image,
+        mask_image=Image.fromarray(mask.astype(np.uint8) * 255),
+        height=SIZE,
+        width=SIZE,
+        num_inference_steps=STEPS,
+        guidance_scale=guidance,
+        negative_prompt=negative,
+        num_images_per_prompt=candidates,
+        latents=latents,
+    )
     lat = base_pipe(**kwargs, generator=torch.Generator().manual_seed(seed), output_type="latent").images
     img = base_pipe(**kwargs, generator=torch.Generator().manual_seed(seed), output_type="np").images
     return lat, img
@@ -38,11 +47,21 @@ def stock(base_pipe, image, mask, *, candidates, guidance, seed, latents=None, n
 @pytest.mark.parametrize(("guidance", "negative"), [(1.0, None), (4.0, "smooth")])
 def test_equals_stock_inpaint_pipeline_without_background_replacement(base_pipe, sampler, guidance, negative):
     image, mask = random_image(1), box_mask(16, 8, 40, 32)  # aligned to the 8 px latent grid
-    ref_latents, ref_images = stock(base_pipe, image, mask, candidates=3, guidance=guidance, seed=7,
-                                    negative=negative)
-    out = sampler(images=[image], masks=[mask], prompt=PROMPT, negative_prompt=negative, num_candidates=3,
-                  num_inference_steps=STEPS, guidance_scale=guidance, seed=7, background_replacement=False,
-                  batch_size=2)  # split into 2 + 1 rows: batching must not matter
+    ref_latents, ref_images = stock(
+        base_pipe, image, mask, candidates=3, guidance=guidance, seed=7, negative=negative
+    )
+    out = sampler(
+        images=[image],
+        masks=[mask],
+        prompt=PROMPT,
+        negative_prompt=negative,
+        num_candidates=3,
+        num_inference_steps=STEPS,
+        guidance_scale=guidance,
+        seed=7,
+        background_replacement=False,
+        batch_size=2,
+    )  # split into 2 + 1 rows: batching must not matter
     torch.testing.assert_close(out.latents[0], ref_latents, atol=2e-5, rtol=1e-4)
     ours = np.stack([np.asarray(im, dtype=np.float64) for im in out.images[0]])
     assert np.abs(ours - np.round(ref_images * 255)).max() <= 1  # uint8 rounding of equal floats
@@ -52,20 +71,31 @@ def test_equals_stock_with_given_initial_latents(base_pipe, sampler):
     image, mask = random_image(2), box_mask(8, 24, 32, 56)
     latents = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(3))
     ref_latents, _ = stock(base_pipe, image, mask, candidates=2, guidance=1.0, seed=5, latents=latents)
-    out = sampler(images=[image], masks=[mask], prompt=PROMPT, num_candidates=2, num_inference_steps=STEPS,
-                  seed=5, background_replacement=False, latents=latents)
+    out = sampler(
+        images=[image],
+        masks=[mask],
+        prompt=PROMPT,
+        num_candidates=2,
+        num_inference_steps=STEPS,
+        seed=5,
+        background_replacement=False,
+        latents=latents,
+    )
     torch.testing.assert_close(out.latents[0], ref_latents, atol=2e-5, rtol=1e-4)
 
 
 def test_outside_the_mask_the_final_latent_is_the_normal_images_latent(base_pipe, sampler):
     image, mask = random_image(3), box_mask(20, 20, 30, 44)  # not grid-aligned: max-pool marks 2 x 4 cells
-    out = sampler(images=[image], masks=[mask], prompt=PROMPT, num_candidates=2, num_inference_steps=STEPS, seed=1)
+    out = sampler(
+        images=[image], masks=[mask], prompt=PROMPT, num_candidates=2, num_inference_steps=STEPS, seed=1
+    )
     background = encode_latents(base_pipe.vae, pil_to_tensor([image]), sample=False)
     cells = latent_mask(masks_to_tensor([mask]), (8, 8))[0, 0]
     assert cells.sum() == 8 and cells[2:4, 2:6].all()  # any defect pixel marks its 8 x 8 cell
     final = out.latents[0]
-    torch.testing.assert_close(final[:, :, cells == 0], background.expand_as(final)[:, :, cells == 0],
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        final[:, :, cells == 0], background.expand_as(final)[:, :, cells == 0], atol=1e-6, rtol=0
+    )
     assert (final[:, :, cells == 1] - background.expand_as(final)[:, :, cells == 1]).abs().mean() > 0.1
     # generated inside only: the decoded candidates differ from each other in the masked region
     a, b = (np.asarray(im, dtype=np.int16) for im in out.images[0])
@@ -86,8 +116,9 @@ def test_same_seed_same_image_whatever_the_batch_size_and_the_other_items(sample
     by_int = sampler(images=images[:2], masks=masks[:2], seed=100, **kw)
     torch.testing.assert_close(by_int.latents[1], together.latents[1], atol=1e-5, rtol=1e-5)
     # and another seed gives another image
-    assert (sampler(images=[images[2]], masks=[masks[2]], seed=[7], **kw).latents[0]
-            - together.latents[2]).abs().max() > 0.1
+    assert (
+        sampler(images=[images[2]], masks=[masks[2]], seed=[7], **kw).latents[0] - together.latents[2]
+    ).abs().max() > 0.1
 
 
 def test_conditioning_is_computed_once_per_item(sampler, monkeypatch):
@@ -104,8 +135,14 @@ def test_conditioning_is_computed_once_per_item(sampler, monkeypatch):
 
     monkeypatch.setattr(sampler.text_encoder, "forward", count_text)
     monkeypatch.setattr(sampler.vae, "encode", count_vae)
-    sampler(images=[random_image(1)] * 2, masks=[box_mask(8, 8, 16, 16)] * 2, prompt=PROMPT, num_candidates=4,
-            num_inference_steps=1, batch_size=3)
+    sampler(
+        images=[random_image(1)] * 2,
+        masks=[box_mask(8, 8, 16, 16)] * 2,
+        prompt=PROMPT,
+        num_candidates=4,
+        num_inference_steps=1,
+        batch_size=3,
+    )
     # one text encoding; masked images and backgrounds in chunks of batch_size images, not per candidate
     assert calls == {"text": 1, "vae": 2}
 
@@ -114,22 +151,32 @@ def test_v_prediction_base_is_supported(base_pipe):
     from diffusers import DDIMScheduler
 
     config = dict(base_pipe.scheduler.config, prediction_type="v_prediction")
-    v_sampler = DefectFillSampler(base_pipe.vae, base_pipe.text_encoder, base_pipe.tokenizer, base_pipe.unet,
-                                  DDIMScheduler.from_config(config))
+    v_sampler = DefectFillSampler(
+        base_pipe.vae,
+        base_pipe.text_encoder,
+        base_pipe.tokenizer,
+        base_pipe.unet,
+        DDIMScheduler.from_config(config),
+    )
     assert v_sampler.scheduler.config.prediction_type == "v_prediction"
     image, mask = random_image(4), box_mask(16, 16, 40, 40)
-    eps = DefectFillSampler.from_pipeline(base_pipe)(images=[image], masks=[mask], prompt=PROMPT, num_inference_steps=2)
+    eps = DefectFillSampler.from_pipeline(base_pipe)(
+        images=[image], masks=[mask], prompt=PROMPT, num_inference_steps=2
+    )
     v = v_sampler(images=[image], masks=[mask], prompt=PROMPT, num_inference_steps=2)
     assert (eps.latents[0] - v.latents[0]).abs().max() > 1e-3  # the prediction type is honoured
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    (dict(masks=[]), "masks: got 0 masks"),
-    (dict(num_candidates=0), "num_candidates"),
-    (dict(images=[random_image(0, 60)], masks=[np.ones((60, 60), bool)]), "not a multiple"),
-    (dict(masks=[np.ones((32, 32), bool)]), "differs from the image"),
-    (dict(seed=[1, 2]), "2 seeds for 1 images"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(masks=[]), "masks: got 0 masks"),
+        (dict(num_candidates=0), "num_candidates"),
+        (dict(images=[random_image(0, 60)], masks=[np.ones((60, 60), bool)]), "not a multiple"),
+        (dict(masks=[np.ones((32, 32), bool)]), "differs from the image"),
+        (dict(seed=[1, 2]), "2 seeds for 1 images"),
+    ],
+)
 def test_bad_arguments_are_named(sampler, kwargs, message):
     args = dict(images=[random_image(0)], masks=[box_mask(0, 0, 8, 8)], prompt=PROMPT, num_inference_steps=1)
     args.update(kwargs)

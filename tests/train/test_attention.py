@@ -28,7 +28,7 @@ def test_captured_probabilities_match_hand_softmax() -> None:
 
     q = attn.to_q(hidden).view(3, 16, 4, 8).transpose(1, 2)
     k = attn.to_k(context).view(3, 7, 4, 8).transpose(1, 2)
-    probs = torch.softmax(q @ k.transpose(-1, -2) / 8 ** 0.5, dim=-1)  # (3, heads, 16, 7)
+    probs = torch.softmax(q @ k.transpose(-1, -2) / 8**0.5, dim=-1)  # (3, heads, 16, 7)
     expected = probs[1:3, :, :, [2, 3]].mean(dim=(1, 3)).view(2, 4, 4)
     assert len(store.maps) == 1
     torch.testing.assert_close(store.maps[0], expected, rtol=1e-5, atol=1e-6)

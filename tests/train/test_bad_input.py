@@ -23,7 +23,9 @@ def _folder_dataset(root: Path, masks: dict[str, np.ndarray], size: int = 64) ->
     (root / "masks").mkdir()
     rng = np.random.default_rng(0)
     for stem, mask in masks.items():
-        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(root / "images" / f"{stem}.png")
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
+            root / "images" / f"{stem}.png"
+        )
         Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"{stem}.png")
     return root
 
@@ -76,7 +78,7 @@ def test_unknown_object_or_defect_lists_the_available_ones(fast_config) -> None:
 
 def test_fewer_examples_than_batch_size_samples_with_replacement(fast_config, tmp_path, caplog) -> None:
     root = _folder_dataset(tmp_path / "data", {"only": _good_mask()})
-    with caplog.at_level(logging.WARNING, logger="defect_train"):
+    with caplog.at_level(logging.INFO, logger="defect_train"):
         concept = train_concept(replace(_folder_config(fast_config, root), steps=1, batch_size=3))
     assert concept.is_file()
     assert any("with replacement" in r.getMessage() for r in caplog.records)

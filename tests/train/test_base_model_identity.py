@@ -30,14 +30,18 @@ def test_the_card_records_the_base_model_as_loaded(fast_config, tiny_pipe) -> No
     assert card.training_config["base_model_revision"] is None
     manifest = json.loads((config.output_dir / "manifest.json").read_text())
     assert (manifest["base_model"], manifest["base_model_loaded"], manifest["base_model_revision"]) == (
-        "builtin:tiny", "builtin:tiny", None)
+        "builtin:tiny",
+        "builtin:tiny",
+        None,
+    )
 
 
 def test_a_gated_base_model_stops_training_with_the_hub_error(fast_config, monkeypatch) -> None:
     def download(cls, hub_id, **kwargs):
         url = f"https://huggingface.co/api/models/{hub_id}/revision/main"
-        hf_raise_for_status(httpx2.Response(403, headers={"X-Error-Code": "GatedRepo"},
-                                            request=httpx2.Request("GET", url)))
+        hf_raise_for_status(
+            httpx2.Response(403, headers={"X-Error-Code": "GatedRepo"}, request=httpx2.Request("GET", url))
+        )
 
     monkeypatch.setattr(StableDiffusionInpaintPipeline, "download", classmethod(download))
     with pytest.raises(HubModelError, match=r"^someone/gated: gated repository.*hf auth login"):

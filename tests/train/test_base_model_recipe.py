@@ -27,7 +27,7 @@ from defect_train.base_model import ExportConfig, UnetStageConfig, VaeStageConfi
 from defect_train.base_model.__main__ import main as base_model_main
 from defect_train.base_model.architecture import build_vae, inference_scheduler
 from defect_train.base_model.ema import EmaWeights
-from defect_train.base_model.masks import inpainting_mask, inpainting_mask_batch
+from defect_train.base_model.inpainting_masks import inpainting_mask, inpainting_mask_batch
 from defect_train.base_model.stage_pictures import held_out_crops, hole_mask
 from defect_train.base_model.texture_data import TextureCrops, sample_crop_box, split_columns
 from defect_train.base_model.unet_stage import train_unet
@@ -37,17 +37,45 @@ from defect_train.interrupt import TrainingInterrupted
 
 
 def _tiny_vae_config(out: Path, **kw) -> VaeStageConfig:
-    return VaeStageConfig(output_dir=out, resolution=32, crop_min_side=32, crop_max_side=96,
-                          block_out_channels=(8, 16, 16), norm_num_groups=8, batch_size=4, steps=2,
-                          warmup_steps=0, checkpoint_every=0, scaling_batches=1, preview_count=3, eval_crops=8,
-                          device="cpu", **kw)
+    return VaeStageConfig(
+        output_dir=out,
+        resolution=32,
+        crop_min_side=32,
+        crop_max_side=96,
+        block_out_channels=(8, 16, 16),
+        norm_num_groups=8,
+        batch_size=4,
+        steps=2,
+        warmup_steps=0,
+        checkpoint_every=0,
+        scaling_batches=1,
+        preview_count=3,
+        eval_crops=8,
+        device="cpu",
+        **kw,
+    )
 
 
 def _tiny_unet_config(out: Path, vae_dir: Path, **kw) -> UnetStageConfig:
-    values = dict(vae_dir=vae_dir, output_dir=out, resolution=32, crop_min_side=32, crop_max_side=96,
-                  block_out_channels=(16, 32, 32), norm_num_groups=8, attention_head_dim=8,
-                  text_hidden_size=16, text_heads=2, batch_size=4, steps=4, warmup_steps=2,
-                  checkpoint_every=2, preview_count=3, preview_steps=2, device="cpu")
+    values = dict(
+        vae_dir=vae_dir,
+        output_dir=out,
+        resolution=32,
+        crop_min_side=32,
+        crop_max_side=96,
+        block_out_channels=(16, 32, 32),
+        norm_num_groups=8,
+        attention_head_dim=8,
+        text_hidden_size=16,
+        text_heads=2,
+        batch_size=4,
+        steps=4,
+        warmup_steps=2,
+        checkpoint_every=2,
+        preview_count=3,
+        preview_steps=2,
+        device="cpu",
+    )
     values.update(kw)
     return UnetStageConfig(**values)
 
@@ -87,7 +115,7 @@ def test_training_crops_never_overlap_the_held_out_region():
     photos = {}
     for name, (h, w) in {"a": (100, 120), "b": (64, 203)}.items():
         photo = np.zeros((h, w, 3), np.uint8)
-        photo[:, w - math.ceil(0.25 * w):] = 255
+        photo[:, w - math.ceil(0.25 * w) :] = 255
         photos[name] = photo
     crops = TextureCrops(photos, size=16, min_side=8, max_side=300)
     rng = np.random.default_rng(0)
@@ -120,9 +148,12 @@ def test_masks_are_binary_never_empty_and_sometimes_the_whole_image():
     # binomial(400, 0.25): mean 100, sd 8.7; partial strokes and boxes never cover everything
     assert 65 <= whole <= 135
     assert sum(0 < m.mean() < 1 for m in masks) == 400 - whole
-    assert all(m.all() for m in (inpainting_mask((16, 16), rng, full_prob=1.0, stroke_prob=0.0) for _ in range(5)))
-    assert not any(m.all() for m in (inpainting_mask((32, 32), rng, full_prob=0.0, stroke_prob=1.0)
-                                     for _ in range(20)))
+    assert all(
+        m.all() for m in (inpainting_mask((16, 16), rng, full_prob=1.0, stroke_prob=0.0) for _ in range(5))
+    )
+    assert not any(
+        m.all() for m in (inpainting_mask((32, 32), rng, full_prob=0.0, stroke_prob=1.0) for _ in range(20))
+    )
     batch = inpainting_mask_batch(8, 32, rng)
     assert batch.shape == (8, 1, 32, 32) and set(batch.unique().tolist()) <= {0.0, 1.0}
 
@@ -160,7 +191,9 @@ def test_ema_update_equals_the_hand_formula():
 
 def test_vae_stage_lowers_reconstruction_l1(tmp_path):
     config = replace(_tiny_vae_config(tmp_path / "vae"), steps=40, learning_rate=2e-3)
-    fixed, _ = TextureCrops.from_surfaces(config.surfaces, 32, 32, 96).draw(np.random.default_rng(7), 8, "held_out")
+    fixed, _ = TextureCrops.from_surfaces(config.surfaces, 32, 32, 96).draw(
+        np.random.default_rng(7), 8, "held_out"
+    )
     torch.manual_seed(config.seed)
     before = reconstruction_l1(build_vae(config).eval(), fixed)
     result = train_vae(config)
@@ -246,12 +279,16 @@ def test_vae_stage_writes_loss_log_reconstructions_and_manifest(vae_run):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["stage"] == "vae" and manifest["steps"] == 2 and manifest["resumed_from_step"] == 0
     assert manifest["final_loss"] == result.losses[-1] and manifest["seconds"] > 0
-    assert manifest["held_out_reconstruction_l1"] == pytest.approx(float((recon - crops).abs().mean()), rel=1e-5)
+    assert manifest["held_out_reconstruction_l1"] == pytest.approx(
+        float((recon - crops).abs().mean()), rel=1e-5
+    )
     assert manifest["held_out_crops"] == 8
     assert manifest["parameters"] == {"vae": sum(p.numel() for p in vae.parameters())}
     assert manifest["data"]["surfaces"] == ["brick", "grass", "gravel"]
     assert manifest["data"]["held_out_fraction"] == 0.25
-    assert manifest["versions"] == {n: version(n) for n in ("torch", "diffusers", "transformers", "defect-train")}
+    assert manifest["versions"] == {
+        n: version(n) for n in ("torch", "diffusers", "transformers", "defect-train")
+    }
     assert Path(manifest["model_dir"]) == result.model_dir.resolve()
 
     with Image.open(run / "reconstructions.png") as picture:
@@ -280,11 +317,18 @@ def test_unet_stage_writes_loss_log_fills_and_manifest(unet_run, vae_dir):
     unet = UNet2DConditionModel.from_pretrained(run / "unet_ema").eval()
     text_encoder = CLIPTextModel.from_pretrained(run / "text_encoder").eval()
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["stage"] == "unet" and manifest["steps"] == 4 and manifest["final_loss"] == result.losses[-1]
-    assert manifest["parameters"] == {"unet": sum(p.numel() for p in unet.parameters()),
-                                      "text_encoder": sum(p.numel() for p in text_encoder.parameters())}
+    assert (
+        manifest["stage"] == "unet" and manifest["steps"] == 4 and manifest["final_loss"] == result.losses[-1]
+    )
+    assert manifest["parameters"] == {
+        "unet": sum(p.numel() for p in unet.parameters()),
+        "text_encoder": sum(p.numel() for p in text_encoder.parameters()),
+    }
     assert Path(manifest["vae_dir"]) == vae_dir.resolve() and Path(manifest["model_dir"]) == run.resolve()
-    assert manifest["data"]["surfaces"] == ["brick", "grass", "gravel"] and manifest["files"]["picture"] == "fills.png"
+    assert (
+        manifest["data"]["surfaces"] == ["brick", "grass", "gravel"]
+        and manifest["files"]["picture"] == "fills.png"
+    )
 
     # the model card's hole is 24 x 32 px at rows 20:44, columns 16:48 of a 64 px crop; at 32 px half that
     card, hole = np.zeros((64, 64), bool), np.zeros((32, 32), bool)
@@ -293,21 +337,33 @@ def test_unet_stage_writes_loss_log_fills_and_manifest(unet_run, vae_dir):
     assert np.array_equal(hole_mask(64), card) and np.array_equal(hole_mask(32), hole)
 
     # fills.png shows what the saved EMA UNet, text encoder and VAE fill in, one crop at a time here
-    sampler = DefectFillSampler(AutoencoderKL.from_pretrained(vae_dir), text_encoder,
-                                CLIPTokenizer.from_pretrained(run / "tokenizer"), unet, inference_scheduler())
+    sampler = DefectFillSampler(
+        AutoencoderKL.from_pretrained(vae_dir),
+        text_encoder,
+        CLIPTokenizer.from_pretrained(run / "tokenizer"),
+        unet,
+        inference_scheduler(),
+    )
     crops, surfaces = held_out_crops(texture_crops(config), config.preview_count, config.seed)
     with Image.open(run / "fills.png") as picture:
         grid = picture.convert("RGB")
     assert grid.size == (3 * 130 + 2, 16 + 3 * 130 + 2)
     for i, (crop, surface) in enumerate(zip(tensor_to_pil(crops), surfaces, strict=True)):
-        fill = sampler(images=[crop], masks=[hole], prompt=f"a photo of {surface}",
-                       num_inference_steps=config.preview_steps, seed=config.seed + i).images[0][0]
+        fill = sampler(
+            images=[crop],
+            masks=[hole],
+            prompt=f"a photo of {surface}",
+            num_inference_steps=config.preview_steps,
+            seed=config.seed + i,
+        ).images[0][0]
         _assert_tile(grid, i, 0, crop)
         _assert_tile(grid, i, 1, overlay_mask(crop, hole))
         _assert_tile(grid, i, 2, fill, tol=2)
 
 
-def test_ctrl_c_checkpoints_the_step_and_resume_reaches_the_same_weights(unet_run, vae_dir, tmp_path, monkeypatch):
+def test_ctrl_c_checkpoints_the_step_and_resume_reaches_the_same_weights(
+    unet_run, vae_dir, tmp_path, monkeypatch
+):
     config, result = unet_run
     interrupted = _tiny_unet_config(tmp_path / "ctrl-c", vae_dir, checkpoint_every=0)
     original = unet_stage._inpainting_loss
@@ -383,8 +439,16 @@ def test_export_loads_through_the_normal_loader_and_generates(unet_run, vae_dir,
     image = Image.fromarray(np.full((64, 64, 3), 128, np.uint8))
     mask = np.zeros((64, 64), np.uint8)
     mask[16:40, 20:44] = 255
-    result = pipe(prompt="a photo of brick", image=image, mask_image=Image.fromarray(mask), height=64, width=64,
-                  num_inference_steps=2, output_type="np", generator=torch.Generator().manual_seed(0))
+    result = pipe(
+        prompt="a photo of brick",
+        image=image,
+        mask_image=Image.fromarray(mask),
+        height=64,
+        width=64,
+        num_inference_steps=2,
+        output_type="np",
+        generator=torch.Generator().manual_seed(0),
+    )
     assert result.images.shape == (1, 64, 64, 3)
     assert np.isfinite(result.images).all() and result.images.min() >= 0 and result.images.max() <= 1
 

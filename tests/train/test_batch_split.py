@@ -31,7 +31,9 @@ def test_one_process_agrees_with_itself() -> None:
 
     losses = StepLosses(*(torch.tensor(v) for v in (0.5, 0.25, 0.125, 2.0)))
     assert agree_on_step(Alone(), losses, stop=True) == (
-        {"total": 0.5, "defect": 0.25, "object": 0.125, "attention": 2.0}, True)
+        {"total": 0.5, "defect": 0.25, "object": 0.125, "attention": 2.0},
+        True,
+    )
 
 
 def _dropout(p: float = 0.3) -> tuple[KeyedDropout, DropoutKeys]:
@@ -99,7 +101,9 @@ def _gradients(objective, params, batch, rows_of_each_process) -> tuple[float, l
     return total, grads
 
 
-def test_processes_sharing_a_batch_average_to_the_whole_batchs_loss_and_gradient(tiny_pipe, one_torch_thread) -> None:
+def test_processes_sharing_a_batch_average_to_the_whole_batchs_loss_and_gradient(
+    tiny_pipe, one_torch_thread
+) -> None:
     unet, te = copy.deepcopy(tiny_pipe.unet), copy.deepcopy(tiny_pipe.text_encoder)
     torch.manual_seed(0)
     add_paper_lora(unet, te, 4, 8.0, 0.1, True)  # dropout on: the masks must follow the rows
@@ -109,13 +113,19 @@ def test_processes_sharing_a_batch_average_to_the_whole_batchs_loss_and_gradient
                 p.normal_(0, 0.05)
     unet.train()
     te.train()
-    objective = DefectFillObjective(vae=tiny_pipe.vae, unet=unet, text_encoder=te, tokenizer=tiny_pipe.tokenizer,
-                                    noise_scheduler=DDPMScheduler.from_config(tiny_pipe.scheduler.config),
-                                    prompts=("A photo of sks", "A brick with sks"), token="sks")
+    objective = DefectFillObjective(
+        vae=tiny_pipe.vae,
+        unet=unet,
+        text_encoder=te,
+        tokenizer=tiny_pipe.tokenizer,
+        noise_scheduler=DDPMScheduler.from_config(tiny_pipe.scheduler.config),
+        prompts=("A photo of sks", "A brick with sks"),
+        token="sks",
+    )
     gen = torch.Generator().manual_seed(5)
     masks = torch.zeros(4, 1, 32, 48)
     for i in range(4):
-        masks[i, :, 4 + 4 * i:12 + 4 * i, 8:30] = 1
+        masks[i, :, 4 + 4 * i : 12 + 4 * i, 8:30] = 1
     batch = TrainingBatch(torch.rand(4, 3, 32, 48, generator=gen) * 2 - 1, masks)
     params = [p for m in (unet, te) for p in m.parameters() if p.requires_grad]
 

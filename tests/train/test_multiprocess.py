@@ -50,10 +50,19 @@ class Launch:
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory) -> Launch:
     work = tmp_path_factory.mktemp("two-processes")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               str(DRIVER), str(work)]
-    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=420)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(DRIVER),
+        str(work),
+    ]
+    done = subprocess.run(
+        command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=420
+    )
     log = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, f"torchrun exited with {done.returncode}:\n{log}"  # both ranks finished
     return Launch(work, log)
@@ -131,8 +140,11 @@ def test_two_processes_learn_what_one_process_learns_with_the_same_batch(two_pro
     for step in range(1, STEPS + 1):
         two = load_file(str(work / "weights" / f"step-{step}.safetensors"))
         _assert_same_training(two, one_weights[step], f"step {step}")
-    _assert_same_training(load_file(str(work / "two" / "concept.safetensors")),
-                          load_file(str(one_run / "concept.safetensors")), "concept")
+    _assert_same_training(
+        load_file(str(work / "two" / "concept.safetensors")),
+        load_file(str(one_run / "concept.safetensors")),
+        "concept",
+    )
     # the loss log holds the batch's losses (the processes' mean), not the main process's share
     two_log = np.loadtxt(work / "two" / "loss.csv", delimiter=",", skiprows=1)
     one_log = np.loadtxt(one_run / "loss.csv", delimiter=",", skiprows=1)
@@ -154,10 +166,15 @@ def test_a_two_process_checkpoint_resumes_on_one_process(two_processes, one_proc
     copy_checkpoint(work / "two", run, CHECKPOINT_AT)
     with _one_thread():
         concept = train_concept(replace(training_config(run), resume=True))
-    _assert_same_training(load_file(str(concept)), load_file(str(work / "two" / "concept.safetensors")),
-                          "resumed on one process")
+    _assert_same_training(
+        load_file(str(concept)),
+        load_file(str(work / "two" / "concept.safetensors")),
+        "resumed on one process",
+    )
     rows = (run / "loss.csv").read_text().splitlines()
-    assert rows[:CHECKPOINT_AT + 1] == (work / "two" / "loss.csv").read_text().splitlines()[:CHECKPOINT_AT + 1]
+    assert (
+        rows[: CHECKPOINT_AT + 1] == (work / "two" / "loss.csv").read_text().splitlines()[: CHECKPOINT_AT + 1]
+    )
     assert len(rows) == STEPS + 1
 
 

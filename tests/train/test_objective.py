@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler
 
-from defect_core.mask_shapes import random_boxes
+from defect_core.masks.shapes import random_boxes
 from defect_sample.conditioning import token_positions, tokenize
 from defect_train.data import TrainingBatch
 from defect_train.objective import DefectFillObjective
@@ -29,9 +29,15 @@ def test_objective_equals_reference_computation(tiny_pipe) -> None:
     scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     prompts = ("A photo of sks", "A brick with sks")
     unet = copy.deepcopy(pipe.unet)
-    objective = DefectFillObjective(vae=pipe.vae, unet=unet, text_encoder=pipe.text_encoder,
-                                    tokenizer=pipe.tokenizer, noise_scheduler=scheduler, prompts=prompts,
-                                    token="sks")
+    objective = DefectFillObjective(
+        vae=pipe.vae,
+        unet=unet,
+        text_encoder=pipe.text_encoder,
+        tokenizer=pipe.tokenizer,
+        noise_scheduler=scheduler,
+        prompts=prompts,
+        token="sks",
+    )
     batch = _batch()
     with torch.no_grad():
         losses = objective(batch, np.random.default_rng(5), torch.Generator().manual_seed(7))
@@ -39,15 +45,18 @@ def test_objective_equals_reference_computation(tiny_pipe) -> None:
     # --- reference: separate forwards, formulas written out, same random draws in the same order ---
     rng, gen = np.random.default_rng(5), torch.Generator().manual_seed(7)
     images, masks = batch.images, batch.masks
-    rand = torch.from_numpy(np.stack([random_boxes((64, 64), rng, count=30, min_frac=0.03, max_frac=0.25)
-                                      for _ in range(2)]).astype(np.float32))[:, None]
+    rand = torch.from_numpy(
+        np.stack(
+            [random_boxes((64, 64), rng, count=30, min_frac=0.03, max_frac=0.25) for _ in range(2)]
+        ).astype(np.float32)
+    )[:, None]
     vae_in = torch.cat([images, images * (1 - masks), images * (1 - rand)])
     with torch.no_grad():
         lat = pipe.vae.encode(vae_in).latent_dist.sample(generator=gen) * pipe.vae.config.scaling_factor
     x0, bg_def, bg_obj = lat.chunk(3)
     noise = torch.randn(x0.shape, generator=gen)
     t = torch.randint(0, 1000, (2,), generator=gen)
-    betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2  # scaled_linear
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2  # scaled_linear
     abar = torch.cumprod(1 - betas, 0)[t].float().view(2, 1, 1, 1)
     x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise
     m = F.max_pool2d(masks, 8)  # 64 px → 8 latent cells of 8 px: any defect pixel marks its cell
@@ -56,8 +65,12 @@ def test_objective_equals_reference_computation(tiny_pipe) -> None:
     ids = tokenize(pipe.tokenizer, prompts)
     with torch.no_grad():
         emb = pipe.text_encoder(ids)[0]
-        pred_def = pipe.unet(torch.cat([x_t, m, bg_def], 1), t, encoder_hidden_states=emb[0:1].expand(2, -1, -1)).sample
-        pred_obj = pipe.unet(torch.cat([x_t, mr, bg_obj], 1), t, encoder_hidden_states=emb[1:2].expand(2, -1, -1)).sample
+        pred_def = pipe.unet(
+            torch.cat([x_t, m, bg_def], 1), t, encoder_hidden_states=emb[0:1].expand(2, -1, -1)
+        ).sample
+        pred_obj = pipe.unet(
+            torch.cat([x_t, mr, bg_obj], 1), t, encoder_hidden_states=emb[1:2].expand(2, -1, -1)
+        ).sample
     l_def = (m * (noise - pred_def) ** 2).mean()
     l_obj = ((m + 0.3 * (1 - m)) * (noise - pred_obj) ** 2).mean()
     torch.testing.assert_close(losses.defect, l_def, rtol=1e-4, atol=1e-6)
@@ -77,9 +90,11 @@ def test_objective_equals_reference_computation(tiny_pipe) -> None:
         d = q.shape[-1] // heads
         q = q.view(q.shape[0], -1, heads, d).transpose(1, 2)
         k = k.view(k.shape[0], -1, heads, d).transpose(1, 2)
-        p = torch.softmax(q @ k.transpose(-1, -2) / d ** 0.5, -1)[..., column].mean(dim=(1, 3))
+        p = torch.softmax(q @ k.transpose(-1, -2) / d**0.5, -1)[..., column].mean(dim=(1, 3))
         side = int(p.shape[-1] ** 0.5)
-        maps.append(F.interpolate(p.view(-1, 1, side, side), size=(8, 8), mode="bilinear", align_corners=False))
+        maps.append(
+            F.interpolate(p.view(-1, 1, side, side), size=(8, 8), mode="bilinear", align_corners=False)
+        )
 
     for name, module in pipe.unet.named_modules():
         if name.startswith("up_blocks.") and name.endswith("attn2"):
@@ -101,7 +116,7 @@ def test_v_prediction_target(tiny_pipe) -> None:
 
     scheduler = DDPMScheduler.from_config(tiny_pipe.scheduler.config, prediction_type="v_prediction")
     x0, noise, t = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8), torch.tensor([3, 900])
-    betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
     abar = torch.cumprod(1 - betas, 0)[t].float().view(2, 1, 1, 1)
     expected = abar.sqrt() * noise - (1 - abar).sqrt() * x0  # v = √ᾱ ε − √(1−ᾱ) x0
     torch.testing.assert_close(prediction_target(scheduler, x0, noise, t), expected, rtol=1e-5, atol=1e-5)

@@ -15,9 +15,25 @@ def test_help_and_version(capsys) -> None:
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--dataset", "--root", "--object", "--defect", "--base-model", "--output", "--config", "--steps",
-                 "--batch-size", "--resolution", "--seed", "--rank", "--learning-rate",
-                 "--text-encoder-learning-rate", "--resume", "--mixed-precision", "--gradient-checkpointing"):
+    for flag in (
+        "--dataset",
+        "--root",
+        "--object",
+        "--defect",
+        "--base-model",
+        "--output",
+        "--config",
+        "--steps",
+        "--batch-size",
+        "--resolution",
+        "--seed",
+        "--rank",
+        "--learning-rate",
+        "--text-encoder-learning-rate",
+        "--resume",
+        "--mixed-precision",
+        "--gradient-checkpointing",
+    ):
         assert flag in out, flag
     with pytest.raises(SystemExit) as info:
         main(["--version"])
@@ -28,8 +44,10 @@ def test_help_and_version(capsys) -> None:
 def test_config_file_sets_defaults_and_flags_win(tmp_path, capsys) -> None:
     config = tmp_path / "train.toml"
     run = tmp_path / "run"
-    config.write_text(f'output_dir = "{run}"\nbase_model = "builtin:tiny"\nsteps = 3\nresolution = 64\nbatch_size = 2\n'
-                      'preview_count = 0\nlearning_rate = 0.001\n')
+    config.write_text(
+        f'output_dir = "{run}"\nbase_model = "builtin:tiny"\nsteps = 3\nresolution = 64\nbatch_size = 2\n'
+        "preview_count = 0\nlearning_rate = 0.001\n"
+    )
     assert main(["--config", str(config), "--steps", "2", "--rank", "4"]) == 0
     resolved = tomllib.loads((run / "config.toml").read_text())
     assert resolved["steps"] == 2  # the flag won

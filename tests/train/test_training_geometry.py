@@ -22,7 +22,7 @@ import pytest
 import torch
 from PIL import Image
 
-from defect_core.example import DefectExample
+from defect_core.defect_example import DefectExample
 from defect_sample.job_inputs import load_item_pair
 from defect_sample.job_plan import WorkItem
 from defect_sample.working_size import working_size
@@ -42,11 +42,13 @@ def _ellipse(cy: float, cx: float, ay: float, ax: float) -> np.ndarray:
 
 def _moments(weights: np.ndarray) -> tuple[float, float]:
     """(std_y, std_x) of the pixel coordinates weighted by ``weights`` (H, W)."""
-    y, x = np.mgrid[0:weights.shape[0], 0:weights.shape[1]]
+    y, x = np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]]
     total = weights.sum()
     my, mx = (weights * y).sum() / total, (weights * x).sum() / total
-    return (float(np.sqrt((weights * (y - my) ** 2).sum() / total)),
-            float(np.sqrt((weights * (x - mx) ** 2).sum() / total)))
+    return (
+        float(np.sqrt((weights * (y - my) ** 2).sum() / total)),
+        float(np.sqrt((weights * (x - mx) ** 2).sum() / total)),
+    )
 
 
 def image_spread(image: np.ndarray) -> tuple[float, float]:
@@ -76,7 +78,9 @@ def strips(tmp_path_factory) -> dict[str, DefectExample]:
         image[mask] = DEFECT
         Image.fromarray(image).save(root / "images" / f"{name}.png")
         Image.fromarray(mask.astype(np.uint8) * 255).save(root / "masks" / f"{name}.png")
-        examples[name] = DefectExample(root / "images" / f"{name}.png", root / "masks" / f"{name}.png", "strip", "dent")
+        examples[name] = DefectExample(
+            root / "images" / f"{name}.png", root / "masks" / f"{name}.png", "strip", "dent"
+        )
     Image.fromarray(np.full((HEIGHT, WIDTH, 3), BACKGROUND, np.uint8)).save(root / "good" / "good.png")
     return examples
 
@@ -124,8 +128,15 @@ def test_training_crops_keep_the_real_aspect_and_scale(strips, name) -> None:
 
 def _sampler_view(example: DefectExample) -> tuple[Image.Image, np.ndarray]:
     """What defect-sample fills: the example's image as a normal image and its mask, at the working size."""
-    item = WorkItem(index=0, item_id="x", group=0, defect_name="dent", normal=example.image, seed=0,
-                    mask_path=example.mask)
+    item = WorkItem(
+        index=0,
+        item_id="x",
+        group=0,
+        defect_name="dent",
+        normal=example.image,
+        seed=0,
+        mask_path=example.mask,
+    )
     return load_item_pair(item, RESOLUTION, threshold=128)
 
 
@@ -155,8 +166,10 @@ def test_crops_keep_a_defect_longer_than_the_canvas(tmp_path) -> None:
     wide_mask = np.zeros((HEIGHT, 96), bool)
     wide_mask[100, 5:90] = True  # a scratch longer than the canvas is wide
     Image.fromarray(wide_mask.astype(np.uint8) * 255).save(tmp_path / "wide_mask.png")
-    examples = [DefectExample(small, tmp_path / "small_mask.png", "strip", "dent"),
-                DefectExample(wide, tmp_path / "wide_mask.png", "strip", "dent")]
+    examples = [
+        DefectExample(small, tmp_path / "small_mask.png", "strip", "dent"),
+        DefectExample(wide, tmp_path / "wide_mask.png", "strip", "dent"),
+    ]
     pairs = DefectPairs(examples, RESOLUTION, 2)
     assert pairs.canvas == (128, 48)
     rng = np.random.default_rng(3)
@@ -191,15 +204,38 @@ def test_non_square_training_and_generation_end_to_end(strips, fast_config, tmp_
     from defect_train.trainer import train_concept
 
     root = strips["tall"].image.parent.parent
-    config = replace(fast_config, dataset="folder", root=root, object_name="strip", defect_name="dent", split="all",
-                     resolution=RESOLUTION, steps=2, batch_size=2, checkpoint_every=0, preview_count=1,
-                     preview_steps=2)
+    config = replace(
+        fast_config,
+        dataset="folder",
+        root=root,
+        object_name="strip",
+        defect_name="dent",
+        split="all",
+        resolution=RESOLUTION,
+        steps=2,
+        batch_size=2,
+        checkpoint_every=0,
+        preview_count=1,
+        preview_steps=2,
+    )
     concept = train_concept(config)
     preview = Image.open(config.output_dir / "preview.png")
     assert preview.size[0] > 0
     out = tmp_path / "generated"
-    run_generation(SampleConfig(out=out, concept=(concept,), normals=root / "good", masks=root / "masks",
-                                count=3, candidates=1, select="none", steps=2, device="cpu"), progress=False)
+    run_generation(
+        SampleConfig(
+            out=out,
+            concept=(concept,),
+            normals=root / "good",
+            masks=root / "masks",
+            count=3,
+            candidates=1,
+            select="none",
+            steps=2,
+            device="cpu",
+        ),
+        progress=False,
+    )
     records = read_manifest(out / "manifest.jsonl")
     assert len(records) == 3
     for record in records:

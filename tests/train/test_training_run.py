@@ -16,9 +16,15 @@ from defect_train.trainer import resolve_training_data, train_concept
 
 
 def _eval_defect_loss(pipe, unet, te, pairs, config) -> float:
-    objective = DefectFillObjective(vae=pipe.vae, unet=unet, text_encoder=te, tokenizer=pipe.tokenizer,
-                                    noise_scheduler=DDPMScheduler.from_config(pipe.scheduler.config),
-                                    prompts=config.prompts(), token=config.token)
+    objective = DefectFillObjective(
+        vae=pipe.vae,
+        unet=unet,
+        text_encoder=te,
+        tokenizer=pipe.tokenizer,
+        noise_scheduler=DDPMScheduler.from_config(pipe.scheduler.config),
+        prompts=config.prompts(),
+        token=config.token,
+    )
     total = 0.0
     with torch.no_grad():
         for seed in range(4):  # the same 4 batches, t and ε for the model before and after training
@@ -28,8 +34,15 @@ def _eval_defect_loss(pipe, unet, te, pairs, config) -> float:
 
 
 def test_thirty_steps_lower_the_defect_loss(fast_config, tiny_pipe) -> None:
-    config = replace(fast_config, steps=30, batch_size=4, checkpoint_every=0, warmup_steps=5,
-                     learning_rate=1e-2, text_encoder_learning_rate=2e-3)
+    config = replace(
+        fast_config,
+        steps=30,
+        batch_size=4,
+        checkpoint_every=0,
+        warmup_steps=5,
+        learning_rate=1e-2,
+        text_encoder_learning_rate=2e-3,
+    )
     concept = train_concept(config)
     pairs = DefectPairs(resolve_training_data(config).examples, 64, 4)
 

@@ -38,19 +38,55 @@ def training_config(output_dir: Path):
     """
     from defect_train.config import TrainConfig
 
-    return TrainConfig(base_model="builtin:tiny", defect_name="hole", output_dir=output_dir, steps=STEPS,
-                       batch_size=BATCH, resolution=32, learning_rate=1e-3, text_encoder_learning_rate=2e-4,
-                       warmup_steps=5, checkpoint_every=CHECKPOINT_AT, keep_checkpoints=1, preview_count=0,
-                       log_every=1, device="cpu")
+    return TrainConfig(
+        base_model="builtin:tiny",
+        defect_name="hole",
+        output_dir=output_dir,
+        steps=STEPS,
+        batch_size=BATCH,
+        resolution=32,
+        learning_rate=1e-3,
+        text_encoder_learning_rate=2e-4,
+        warmup_steps=5,
+        checkpoint_every=CHECKPOINT_AT,
+        keep_checkpoints=1,
+        preview_count=0,
+        log_every=1,
+        device="cpu",
+    )
 
 
 def sample_arguments(concept: Path, out: Path) -> list[str]:
     """``defect-sample`` arguments: 4 images of the demo brick with generated ellipse masks, 2 DDIM steps."""
-    from defect_core.demo import ensure_demo_dataset
+    from defect_core.builtin.demo import ensure_demo_dataset
 
-    return ["--concept", str(concept), "--dataset", "mvtec", "--dataset-root", str(ensure_demo_dataset()),
-            "--object-name", "brick", "--shapes", "ellipse", "--count", "4", "--steps", "2", "--candidates", "2",
-            "--select", "psnr", "--device", "cpu", "--dtype", "float32", "--out", str(out), "--quiet"]
+    return [
+        "--concept",
+        str(concept),
+        "--dataset",
+        "mvtec",
+        "--dataset-root",
+        str(ensure_demo_dataset()),
+        "--object-name",
+        "brick",
+        "--shapes",
+        "ellipse",
+        "--count",
+        "4",
+        "--steps",
+        "2",
+        "--candidates",
+        "2",
+        "--select",
+        "psnr",
+        "--device",
+        "cpu",
+        "--dtype",
+        "float32",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 def weight_digest(trainable) -> str:
@@ -86,7 +122,9 @@ def record_writes(folders: list[Path], writes: list[str]) -> None:
         else:
             return
         for path in paths:
-            if isinstance(path, (str, os.PathLike)) and any(os.path.abspath(path).startswith(r) for r in roots):
+            if isinstance(path, (str, os.PathLike)) and any(
+                os.path.abspath(path).startswith(r) for r in roots
+            ):
                 writes.append(f"{event} {os.fspath(path)}")
 
     sys.addaudithook(hook)
@@ -110,8 +148,10 @@ def main(work: Path) -> int:
     def after_step(report) -> None:
         digests.append((report.step, weight_digest(report.trainable)))
         if report.process_index == 0:
-            save_file({k: v.detach().cpu().contiguous() for k, v in report.trainable.items()},
-                      str(work / "weights" / f"step-{report.step}.safetensors"))
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in report.trainable.items()},
+                str(work / "weights" / f"step-{report.step}.safetensors"),
+            )
 
     config = training_config(runs[0])
     train_concept(config, on_step=after_step)

@@ -33,9 +33,19 @@ from pathlib import Path
 def _config(args: argparse.Namespace, output_dir: Path):
     from defect_train.config import TrainConfig
 
-    return TrainConfig(base_model=args.base_model, defect_name="hole", output_dir=output_dir, steps=args.steps,
-                       batch_size=args.batch, resolution=args.resolution, warmup_steps=2, checkpoint_every=0,
-                       preview_count=0, log_every=args.steps, device=args.device)
+    return TrainConfig(
+        base_model=args.base_model,
+        defect_name="hole",
+        output_dir=output_dir,
+        steps=args.steps,
+        batch_size=args.batch,
+        resolution=args.resolution,
+        warmup_steps=2,
+        checkpoint_every=0,
+        preview_count=0,
+        log_every=args.steps,
+        device=args.device,
+    )
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -44,26 +54,55 @@ def worker(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     stamps: list[tuple[float, float]] = []
-    train_concept(_config(args, out), on_step=lambda report: stamps.append((time.perf_counter(), time.process_time())))
+    train_concept(
+        _config(args, out), on_step=lambda report: stamps.append((time.perf_counter(), time.process_time()))
+    )
     if int(os.environ.get("RANK", "0")) == 0:
-        steps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps, stamps[1:], strict=False)][args.warmup:]
+        steps = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps, stamps[1:], strict=False)][args.warmup :]
         (out / "times.json").write_text(json.dumps(steps))
 
 
 def launch(args: argparse.Namespace, processes: int, out: Path) -> list[tuple[float, float]]:
     """Run ``processes`` workers; return (wall, CPU) seconds of each timed step of process 0."""
     threads = args.threads or max(1, (os.cpu_count() or 1) // processes)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
-               __file__, "--worker", "--out", str(out), "--base-model", args.base_model, "--batch", str(args.batch),
-               "--resolution", str(args.resolution), "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--device", args.device]
-    subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)},
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        str(processes),
+        __file__,
+        "--worker",
+        "--out",
+        str(out),
+        "--base-model",
+        args.base_model,
+        "--batch",
+        str(args.batch),
+        "--resolution",
+        str(args.resolution),
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        "--device",
+        args.device,
+    ]
+    subprocess.run(
+        command,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     return json.loads((out / "times.json").read_text())
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--base-model", default="builtin:texture")
     parser.add_argument("--batch", type=int, default=4, help="global batch (both runs)")
     parser.add_argument("--resolution", type=int, default=64)
@@ -89,11 +128,15 @@ def main() -> None:
     t1, t2 = (statistics.median(wall for wall, _ in times[n]) for n in (1, 2))
     c1, c2 = (statistics.median(cpu for _, cpu in times[n]) for n in (1, 2))
     threads = "cores / processes" if not args.threads else args.threads
-    print(f"{args.base_model}, {args.resolution} px, global batch {args.batch}, {args.steps} steps "
-          f"(median of the last {len(times[1])}), {threads} thread(s) per process, {os.cpu_count()} cores")
+    print(
+        f"{args.base_model}, {args.resolution} px, global batch {args.batch}, {args.steps} steps "
+        f"(median of the last {len(times[1])}), {threads} thread(s) per process, {os.cpu_count()} cores"
+    )
     print(f"1 process:    {t1 * 1e3:8.1f} ms / step   (CPU {c1 * 1e3:8.1f} ms)")
-    print(f"2 processes:  {t2 * 1e3:8.1f} ms / step   (CPU {c2 * 1e3:8.1f} ms per process)   ratio {t2 / t1:.3f} "
-          f"(0.5: perfect scaling), CPU ratio {c2 / c1:.3f}")
+    print(
+        f"2 processes:  {t2 * 1e3:8.1f} ms / step   (CPU {c2 * 1e3:8.1f} ms per process)   ratio {t2 / t1:.3f} "
+        f"(0.5: perfect scaling), CPU ratio {c2 / c1:.3f}"
+    )
     print(f"concepts: max |w_2 - w_1| = {diff:.2e} (largest |w| {largest:.3f})")
 
 

@@ -47,7 +47,9 @@ def _time_interleaved(fns: dict[str, callable], repeats: int) -> dict[str, float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
@@ -64,12 +66,18 @@ def main() -> None:
     scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     b, r = args.batch, args.resolution
     masks = torch.zeros(b, 1, r, r)
-    masks[:, :, r // 4: r // 2, r // 3: r // 2] = 1
+    masks[:, :, r // 4 : r // 2, r // 3 : r // 2] = 1
     batch = TrainingBatch(torch.rand(b, 3, r, r) * 2 - 1, masks)
 
-    objective = DefectFillObjective(vae=pipe.vae, unet=unet, text_encoder=pipe.text_encoder,
-                                    tokenizer=pipe.tokenizer, noise_scheduler=scheduler,
-                                    prompts=("A photo of sks", "A brick with sks"), token="sks")
+    objective = DefectFillObjective(
+        vae=pipe.vae,
+        unet=unet,
+        text_encoder=pipe.text_encoder,
+        tokenizer=pipe.tokenizer,
+        noise_scheduler=scheduler,
+        prompts=("A photo of sks", "A brick with sks"),
+        token="sks",
+    )
     params = lora_parameters(unet)
 
     def defectfill_step() -> None:
@@ -87,18 +95,20 @@ def main() -> None:
         images = batch.images.repeat(n // b, 1, 1, 1)
         m = batch.masks.repeat(n // b, 1, 1, 1)
         with torch.no_grad():
-            lat = pipe.vae.encode(torch.cat([images, masked_image(images, m)])).latent_dist.sample(generator=gen)
+            lat = pipe.vae.encode(torch.cat([images, masked_image(images, m)])).latent_dist.sample(
+                generator=gen
+            )
         x0, background = (lat * pipe.vae.config.scaling_factor).chunk(2)
         noise = torch.randn(x0.shape, generator=gen)
         t = torch.randint(0, 1000, (n,), generator=gen)
         m_lat = latent_mask(m, tuple(x0.shape[-2:]))
         context = encode_prompt_ids(pipe.text_encoder, ids).expand(n, -1, -1)
-        pred = plain_unet(unet_input(scheduler.add_noise(x0, noise, t), m_lat, background), t,
-                          encoder_hidden_states=context).sample
+        pred = plain_unet(
+            unet_input(scheduler.add_noise(x0, noise, t), m_lat, background), t, encoder_hidden_states=context
+        ).sample
         F.mse_loss(pred * m_lat, noise * m_lat).backward()
         for p in plain_params:
             p.grad = None
-
 
     x = torch.randn(2 * b, 9, r // 8, r // 8)
     t = torch.randint(0, 1000, (2 * b,))
@@ -109,25 +119,42 @@ def main() -> None:
 
     def separate() -> None:
         for half in (slice(0, b), slice(b, 2 * b)):
-            plain_unet(x[half], t[half], encoder_hidden_states=context[half]).sample.square().mean().backward()
+            plain_unet(
+                x[half], t[half], encoder_hidden_states=context[half]
+            ).sample.square().mean().backward()
 
-    timed = _time_interleaved({"defectfill": defectfill_step, "plain_2b": lambda: plain_step(2 * b),
-                               "plain_b": lambda: plain_step(b), "batched": batched, "separate": separate},
-                              args.repeats)
+    timed = _time_interleaved(
+        {
+            "defectfill": defectfill_step,
+            "plain_2b": lambda: plain_step(2 * b),
+            "plain_b": lambda: plain_step(b),
+            "batched": batched,
+            "separate": separate,
+        },
+        args.repeats,
+    )
     t_def, t_plain_2b, t_plain_b = timed["defectfill"], timed["plain_2b"], timed["plain_b"]
     t_batched, t_separate = timed["batched"], timed["separate"]
 
     n_params = sum(p.numel() for p in unet.parameters()) / 1e6
-    print(f"UNet: {'SD2-inpainting' if args.sd2 else 'SD2-shaped, reduced width'} ({n_params:.1f} M params), "
-          f"{r} px, batch {b}, {torch.get_num_threads()} threads, median of {args.repeats}")
+    print(
+        f"UNet: {'SD2-inpainting' if args.sd2 else 'SD2-shaped, reduced width'} ({n_params:.1f} M params), "
+        f"{r} px, batch {b}, {torch.get_num_threads()} threads, median of {args.repeats}"
+    )
     print(f"DefectFill step:                         {t_def * 1e3:8.1f} ms")
-    print(f"plain LoRA inpainting step, 2B inputs:   {t_plain_2b * 1e3:8.1f} ms   ratio {t_def / t_plain_2b:.3f}x "
-          "(goal <= 1.15x)")
-    print(f"plain LoRA inpainting step, B inputs:    {t_plain_b * 1e3:8.1f} ms   ratio {t_def / t_plain_b:.3f}x "
-          "(the second branch's compute)")
+    print(
+        f"plain LoRA inpainting step, 2B inputs:   {t_plain_2b * 1e3:8.1f} ms   ratio {t_def / t_plain_2b:.3f}x "
+        "(goal <= 1.15x)"
+    )
+    print(
+        f"plain LoRA inpainting step, B inputs:    {t_plain_b * 1e3:8.1f} ms   ratio {t_def / t_plain_b:.3f}x "
+        "(the second branch's compute)"
+    )
     print(f"two-branch forward+backward, batched:    {t_batched * 1e3:8.1f} ms")
-    print(f"two-branch forward+backward, separate:   {t_separate * 1e3:8.1f} ms   batched/separate "
-          f"{t_batched / t_separate:.3f}x")
+    print(
+        f"two-branch forward+backward, separate:   {t_separate * 1e3:8.1f} ms   batched/separate "
+        f"{t_batched / t_separate:.3f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,12 @@ SD2_INPAINT_UNET: dict[str, Any] = {
     "block_out_channels": (320, 640, 1280, 1280),
     "center_input_sample": False,
     "cross_attention_dim": 1024,
-    "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    "down_block_types": (
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "DownBlock2D",
+    ),
     "downsample_padding": 1,
     "dual_cross_attention": False,
     "flip_sin_to_cos": True,
@@ -30,8 +35,14 @@ SD2_INPAINT_UNET: dict[str, Any] = {
 the mirror of the removed stabilityai/stable-diffusion-2-inpainting)."""
 
 SD2_TEXT_ENCODER: dict[str, Any] = {
-    "hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16, "num_hidden_layers": 23,
-    "max_position_embeddings": 77, "vocab_size": 49408, "projection_dim": 512, "hidden_act": "gelu",
+    "hidden_size": 1024,
+    "intermediate_size": 4096,
+    "num_attention_heads": 16,
+    "num_hidden_layers": 23,
+    "max_position_embeddings": 77,
+    "vocab_size": 49408,
+    "projection_dim": 512,
+    "hidden_act": "gelu",
 }
 """Its OpenCLIP ViT-H/14 text tower, as a transformers CLIPTextConfig (340 M parameters)."""
 
@@ -40,6 +51,8 @@ def reduced_width(config: dict[str, Any], divisor: int = 5) -> dict[str, Any]:
     """The same architecture with every block's channels divided by ``divisor`` (SD2-shaped, CPU-sized)."""
     out = dict(config)
     out["block_out_channels"] = tuple(c // divisor for c in config["block_out_channels"])
-    out["attention_head_dim"] = tuple(max(1, h // divisor) if divisor > 1 else h for h in config["attention_head_dim"])
+    out["attention_head_dim"] = tuple(
+        max(1, h // divisor) if divisor > 1 else h for h in config["attention_head_dim"]
+    )
     out["norm_num_groups"] = 32 if all(c % 32 == 0 for c in out["block_out_channels"]) else 16
     return out

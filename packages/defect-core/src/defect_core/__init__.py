@@ -1,12 +1,12 @@
 """defect_core: the typed contracts and file formats that every defectfill package shares (no torch).
 
-Submodules, one concept each: ``example`` / ``concept_card`` / ``sample_record`` (the contracts),
-``concept_file`` (LoRA tensors + card in one safetensors), ``masks`` / ``mask_shapes`` / ``placement``,
-``datasets`` (MVTec AD, VisA, KSDD2, folder readers), ``splits``, ``manifest`` / ``output_layout`` (the
-generation output folder), ``configs`` (dataclass ⇄ TOML ⇄ CLI, and the field / validation / path helpers
-every config uses), ``preview`` / ``plotting`` (pictures), ``demo`` (the built-in demo dataset; needs the
-``demo`` extra), ``weight_files`` (the pretrained files and their caches), ``devices`` (what ``--device``
-means), ``atomic``, ``images``, ``errors``.
+At the top, the contracts and formats: ``defect_example`` / ``concept_card`` / ``sample_record``,
+``concept_file`` (LoRA tensors + card in one safetensors), ``manifest`` / ``output_layout`` (the generation
+output folder), ``configs`` (dataclass ⇄ TOML ⇄ CLI, and the field / validation / path helpers every config
+uses), ``errors``, ``weight_files`` (the pretrained files and their caches), ``devices`` (what ``--device``
+means), ``preview`` / ``plotting`` (pictures), ``atomic``, ``images``. Subpackages: ``masks`` (binary masks and
+their resampling, shapes, placement), ``datasets`` (MVTec AD, VisA, KSDD2, folder readers, ``open_dataset``,
+splits), ``builtin`` (the demo and surface-strips datasets; the demo needs the ``demo`` extra).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -18,6 +18,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 from defect_core.concept_card import CONCEPT_FORMAT_VERSION, BaseModelRef, ConceptCard  # noqa: E402
 from defect_core.concept_file import Concept, load_concept, read_concept_card, save_concept  # noqa: E402
+from defect_core.datasets.splits import Split, select_split, split_examples  # noqa: E402
+from defect_core.defect_example import DefectExample  # noqa: E402
 from defect_core.errors import (  # noqa: E402
     ConceptFileError,
     DatasetError,
@@ -26,11 +28,9 @@ from defect_core.errors import (  # noqa: E402
     MissingWeightsError,
     NonFiniteLossError,
 )
-from defect_core.example import DefectExample  # noqa: E402
 from defect_core.manifest import append_record, read_manifest  # noqa: E402
 from defect_core.output_layout import GenerationWriter  # noqa: E402
 from defect_core.sample_record import SampleRecord  # noqa: E402
-from defect_core.splits import Split, select_split, split_examples  # noqa: E402
 
 __all__ = [
     "CONCEPT_FORMAT_VERSION",

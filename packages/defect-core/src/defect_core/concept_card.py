@@ -44,12 +44,25 @@ class BaseModelRef(JsonDataclass):
 
     def __post_init__(self) -> None:
         require(self, bool(self.id), "id", "must name a hub id, a folder or builtin:<name>")
-        require(self, bool(re.fullmatch(_HEX_DIGEST, self.fingerprint)), "fingerprint", "must be a lowercase hex digest")
-        require(self, self.weights_fingerprint is None or bool(re.fullmatch(_HEX_DIGEST, self.weights_fingerprint)),
-                "weights_fingerprint", "must be a lowercase hex digest or null")
+        require(
+            self,
+            bool(re.fullmatch(_HEX_DIGEST, self.fingerprint)),
+            "fingerprint",
+            "must be a lowercase hex digest",
+        )
+        require(
+            self,
+            self.weights_fingerprint is None or bool(re.fullmatch(_HEX_DIGEST, self.weights_fingerprint)),
+            "weights_fingerprint",
+            "must be a lowercase hex digest or null",
+        )
         require(self, self.loaded is None or bool(self.loaded), "loaded", "must be non-empty or null")
-        require(self, self.revision is None or (bool(self.revision) and not any(c.isspace() for c in self.revision)),
-                "revision", "must be a commit hash (one word) or null")
+        require(
+            self,
+            self.revision is None or (bool(self.revision) and not any(c.isspace() for c in self.revision)),
+            "revision",
+            "must be a commit hash (one word) or null",
+        )
 
     @property
     def source(self) -> str:
@@ -79,16 +92,28 @@ class ConceptCard(JsonDataclass):
     def __post_init__(self) -> None:
         require(self, bool(self.object_name.strip()), "object_name", "must be non-empty")
         require(self, bool(self.defect_name.strip()), "defect_name", "must be non-empty")
-        require(self, isinstance(self.base_model, BaseModelRef), "base_model",
-                "must be a BaseModelRef")
-        require(self, bool(self.token) and not any(c.isspace() for c in self.token), "token",
-                "must be one word without spaces")
-        require(self, isinstance(self.format_version, int) and self.format_version >= 1, "format_version", "must be an integer >= 1")
+        require(self, isinstance(self.base_model, BaseModelRef), "base_model", "must be a BaseModelRef")
+        require(
+            self,
+            bool(self.token) and not any(c.isspace() for c in self.token),
+            "token",
+            "must be one word without spaces",
+        )
+        require(
+            self,
+            isinstance(self.format_version, int) and self.format_version >= 1,
+            "format_version",
+            "must be an integer >= 1",
+        )
         require(self, self.lora_rank >= 1, "lora_rank", "must be >= 1")
         require(self, self.lora_alpha > 0, "lora_alpha", "must be > 0")
         require(self, 0.0 <= self.lora_dropout < 1.0, "lora_dropout", "must be in [0, 1)")
-        require(self, self.resolution >= 8 and self.resolution % 8 == 0, "resolution",
-                "must be a positive multiple of 8")
+        require(
+            self,
+            self.resolution >= 8 and self.resolution % 8 == 0,
+            "resolution",
+            "must be a positive multiple of 8",
+        )
         object.__setattr__(self, "unet_targets", tuple(self.unet_targets))
         object.__setattr__(self, "text_encoder_targets", tuple(self.text_encoder_targets))
         require(self, len(self.unet_targets) > 0, "unet_targets", "must not be empty")

@@ -72,14 +72,18 @@ def _check_safetensors_header(path: Path) -> dict[str, str]:
         # pickle's real opening, which then names the problem better than "no JSON header".
         if not (head[8:9] == b"{" and 2 <= size <= _MAX_HEADER_BYTES):
             if _looks_like_pickle_or_zip(head):
-                raise ConceptFileError(path, "this is a pickle / torch checkpoint, not safetensors; "
-                                             "defectfill never loads pickles (convert it to .safetensors)")
+                raise ConceptFileError(
+                    path,
+                    "this is a pickle / torch checkpoint, not safetensors; "
+                    "defectfill never loads pickles (convert it to .safetensors)",
+                )
             raise ConceptFileError(path, "not a safetensors file (no JSON header)")
         fh.seek(8)
         raw = fh.read(size)
     if len(raw) < size:
-        raise ConceptFileError(path, f"file is truncated: its header alone needs {8 + size} bytes, "
-                                     f"the file has {file_size}")
+        raise ConceptFileError(
+            path, f"file is truncated: its header alone needs {8 + size} bytes, the file has {file_size}"
+        )
     try:
         header = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -87,13 +91,20 @@ def _check_safetensors_header(path: Path) -> dict[str, str]:
     if not isinstance(header, dict):
         raise ConceptFileError(path, "corrupt safetensors header (not a JSON object)")
     # checked here so that reading only the card (no tensors) also catches a file cut short by a crash
-    ends = [info["data_offsets"][1] for key, info in header.items()
-            if key != "__metadata__" and isinstance(info, dict) and isinstance(info.get("data_offsets"), list)
-            and len(info["data_offsets"]) == 2 and isinstance(info["data_offsets"][1], int)]
+    ends = [
+        info["data_offsets"][1]
+        for key, info in header.items()
+        if key != "__metadata__"
+        and isinstance(info, dict)
+        and isinstance(info.get("data_offsets"), list)
+        and len(info["data_offsets"]) == 2
+        and isinstance(info["data_offsets"][1], int)
+    ]
     needed = 8 + size + max(ends, default=0)
     if file_size < needed:
-        raise ConceptFileError(path, f"file is truncated: its header describes {needed} bytes, the file has "
-                                     f"{file_size}")
+        raise ConceptFileError(
+            path, f"file is truncated: its header describes {needed} bytes, the file has {file_size}"
+        )
     return header.get("__metadata__") or {}
 
 
@@ -102,8 +113,11 @@ def read_concept_card(path: str | Path) -> ConceptCard:
     path = Path(path)
     metadata = _check_safetensors_header(path)
     if CARD_METADATA_KEY not in metadata:
-        raise ConceptFileError(path, "safetensors file has no defectfill concept card in its metadata "
-                                     "(a plain LoRA file? it can be loaded with diffusers directly)")
+        raise ConceptFileError(
+            path,
+            "safetensors file has no defectfill concept card in its metadata "
+            "(a plain LoRA file? it can be loaded with diffusers directly)",
+        )
     try:
         raw = json.loads(metadata[CARD_METADATA_KEY])
     except json.JSONDecodeError as exc:
@@ -112,8 +126,11 @@ def read_concept_card(path: str | Path) -> ConceptCard:
     if not isinstance(version, int) or version < 1:
         raise ConceptFileError(path, f"concept card has no valid format_version (got {version!r})")
     if version > CONCEPT_FORMAT_VERSION:
-        raise ConceptFileError(path, f"concept format version {version} is newer than this defectfill "
-                                     f"supports ({CONCEPT_FORMAT_VERSION}); upgrade defect-core")
+        raise ConceptFileError(
+            path,
+            f"concept format version {version} is newer than this defectfill "
+            f"supports ({CONCEPT_FORMAT_VERSION}); upgrade defect-core",
+        )
     try:
         return ConceptCard.from_dict(raw)
     except (ValueError, TypeError) as exc:

@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 # -- declaring and validating a config --------------------------------------------------------------------
 
+
 def config_field(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 - mirrors dataclasses.field's metadata
     """A dataclass field with a default and the help text that :func:`add_config_arguments` shows.
 
@@ -79,6 +80,7 @@ def coerce_paths(config: object) -> None:
 
 
 # -- TOML ------------------------------------------------------------------------------------------------
+
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file; an unreadable or invalid file raises :class:`InputFileError` naming it."""
@@ -150,6 +152,7 @@ def dump_toml(data: dict[str, Any], _prefix: str = "") -> str:
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A config dataclass as a plain dict (paths as strings, tuples as lists, nested dataclasses as dicts)."""
+
     def plain(v: Any) -> Any:
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
             return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
@@ -160,6 +163,7 @@ def config_to_dict(config: Any) -> dict[str, Any]:
         if isinstance(v, dict):
             return {str(k): plain(x) for k, x in v.items()}
         return v
+
     return plain(config)
 
 
@@ -170,6 +174,7 @@ def save_config(config: Any, path: str | Path) -> Path:
 
 
 # -- dataclass ⇄ argparse ------------------------------------------------------------------------------
+
 
 def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     if get_origin(tp) in (typing.Union, types.UnionType):
@@ -195,8 +200,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, skip: Seque
             continue
         tp, optional = _unwrap_optional(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        )
         help_text = f.metadata.get("help", "") + f" (default: {default!r})"
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if tp is bool:
@@ -217,7 +225,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, skip: Seque
         del optional
 
 
-def build_config(cls: type[T], file_values: dict[str, Any] | None = None, cli_values: dict[str, Any] | None = None) -> T:
+def build_config(
+    cls: type[T], file_values: dict[str, Any] | None = None, cli_values: dict[str, Any] | None = None
+) -> T:
     """Dataclass defaults, overridden by a config file's values, overridden by explicit CLI values.
 
     Unknown keys in the file are an error naming them (a misspelt key must not be silently ignored).

@@ -22,5 +22,7 @@ def choose_device(requested: str | None, *, cuda_available: bool, local_rank: in
             return "cpu"
         return "cuda" if local_rank is None else f"cuda:{local_rank}"
     if name.split(":")[0] == "cuda" and not cuda_available:
-        raise ValueError(f"device {name!r} was asked for but no CUDA GPU is visible (use --device cpu or auto)")
+        raise ValueError(
+            f"device {name!r} was asked for but no CUDA GPU is visible (use --device cpu or auto)"
+        )
     return name

@@ -45,8 +45,16 @@ class MissingWeightsError(DefectfillError, FileNotFoundError):
     missing (``reason``), the other places searched, and ``way_out``: what the user can do instead.
     """
 
-    def __init__(self, what: str, path: str | Path | None, source: str, *, reason: str | None = None,
-                 searched: Sequence[str | Path] = (), way_out: str = "pass its path explicitly") -> None:
+    def __init__(
+        self,
+        what: str,
+        path: str | Path | None,
+        source: str,
+        *,
+        reason: str | None = None,
+        searched: Sequence[str | Path] = (),
+        way_out: str = "pass its path explicitly",
+    ) -> None:
         self.what = what
         self.path = Path(path) if path is not None else None
         self.source = source
@@ -57,5 +65,7 @@ class MissingWeightsError(DefectfillError, FileNotFoundError):
             return
         others = [str(p) for p in searched if Path(p) != self.path]
         also = f" (also looked in: {', '.join(others)})" if others else ""
-        super().__init__(f"{what} weights not found: {self.path}{also}{why}. Get {source} on a machine with "
-                         f"network access and save it as {self.path}, or {way_out}.")
+        super().__init__(
+            f"{what} weights not found: {self.path}{also}{why}. Get {source} on a machine with "
+            f"network access and save it as {self.path}, or {way_out}."
+        )

@@ -67,5 +67,7 @@ def list_images(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise InputFileError(folder, "folder does not exist")
     return sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
     )

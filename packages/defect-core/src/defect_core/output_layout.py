@@ -66,8 +66,9 @@ class GenerationWriter:
         if "/" in stem or "\\" in stem or stem.startswith("."):
             # the id is the file stem: a separator would write outside defect/ and mask/, a leading dot
             # would hide the file from readers that skip hidden files (list_images does)
-            raise ValueError(f"item {stem!r}: item_id must be a plain file stem (no path separator, "
-                             "no leading dot)")
+            raise ValueError(
+                f"item {stem!r}: item_id must be a plain file stem (no path separator, no leading dot)"
+            )
         image_path = save_image_atomic(image.convert("RGB"), self.out_dir / DEFECT_DIR / f"{stem}.png")
         mask_path = save_image_atomic(mask_to_image(mask), self.out_dir / MASK_DIR / f"{stem}.png")
         cand_paths = tuple(

@@ -28,7 +28,9 @@ def fit_into_square(image: Image.Image, cell: int) -> Image.Image:
     return image if image.size == size else image.resize(size)
 
 
-def image_grid(rows: Sequence[Sequence[Image.Image]], cell: int = 128, header: Sequence[str] = ()) -> Image.Image:
+def image_grid(
+    rows: Sequence[Sequence[Image.Image]], cell: int = 128, header: Sequence[str] = ()
+) -> Image.Image:
     """Tile images row by row into one picture, each fitted into a ``cell`` × ``cell`` square (long side =
     ``cell``, aspect kept, centred on white: a non-square defect keeps its shape), with an optional header."""
     if not rows:
@@ -48,9 +50,7 @@ def image_grid(rows: Sequence[Sequence[Image.Image]], cell: int = 128, header: S
     return grid
 
 
-def preview_grid(
-    rows: Sequence[tuple[Image.Image, np.ndarray, Image.Image]], cell: int = 128
-) -> Image.Image:
+def preview_grid(rows: Sequence[tuple[Image.Image, np.ndarray, Image.Image]], cell: int = 128) -> Image.Image:
     """Rows of (normal image, mask bool (H, W), generated image) as normal | mask overlay | generated."""
     tiles = [(normal, overlay_mask(normal, mask), generated) for normal, mask, generated in rows]
     return image_grid(tiles, cell=cell, header=("normal", "mask", "generated"))

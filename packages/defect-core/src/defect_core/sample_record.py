@@ -42,12 +42,21 @@ class SampleRecord(JsonDataclass):
         coerce_paths(self)
         object.__setattr__(self, "scores", tuple(float(s) for s in self.scores))
         require(self, bool(self.item_id), "item_id", "must be non-empty")
-        require(self, (self.concept is None) != (self.prompt is None), "concept",
-                "exactly one of concept and prompt must be set")
+        require(
+            self,
+            (self.concept is None) != (self.prompt is None),
+            "concept",
+            "exactly one of concept and prompt must be set",
+        )
         require(self, self.seed >= 0, "seed", "must be >= 0")
-        require(self, self.selection_metric in SELECTION_METRICS, "selection_metric",
-                f"must be one of {SELECTION_METRICS}")
+        require(
+            self,
+            self.selection_metric in SELECTION_METRICS,
+            "selection_metric",
+            f"must be one of {SELECTION_METRICS}",
+        )
         n = max(len(self.scores), 1)
-        require(self, 0 <= self.candidate_index < n, "candidate_index",
-                f"must index one of the {n} candidate(s)")
+        require(
+            self, 0 <= self.candidate_index < n, "candidate_index", f"must index one of the {n} candidate(s)"
+        )
         require(self, all(not math.isnan(s) for s in self.scores), "scores", "must not be NaN")

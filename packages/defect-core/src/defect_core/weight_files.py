@@ -31,15 +31,23 @@ class WeightFile:
 
 
 INCEPTION = WeightFile(
-    "Inception-v3 (clean-fid TorchScript)", "inception-2015-12-05.pt",
-    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt")
+    "Inception-v3 (clean-fid TorchScript)",
+    "inception-2015-12-05.pt",
+    "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
+)
 
 #: LPIPS trunk name -> torchvision's ImageNet checkpoint of that trunk (in torch's hub cache).
 LPIPS_BACKBONES: dict[str, WeightFile] = {
-    net: WeightFile(f"LPIPS {net} backbone (torchvision ImageNet)", file_name,
-                    f"https://download.pytorch.org/models/{file_name}")
-    for net, file_name in (("alex", "alexnet-owt-7be5be79.pth"), ("vgg", "vgg16-397923af.pth"),
-                           ("squeeze", "squeezenet1_1-b8a52dc0.pth"))
+    net: WeightFile(
+        f"LPIPS {net} backbone (torchvision ImageNet)",
+        file_name,
+        f"https://download.pytorch.org/models/{file_name}",
+    )
+    for net, file_name in (
+        ("alex", "alexnet-owt-7be5be79.pth"),
+        ("vgg", "vgg16-397923af.pth"),
+        ("squeeze", "squeezenet1_1-b8a52dc0.pth"),
+    )
 }
 
 
@@ -78,24 +86,33 @@ def inception_weights_path(explicit: str | Path | None = None) -> Path:
         if not path.is_file():
             raise MissingWeightsError(INCEPTION.what, path, INCEPTION.url, reason=never)
         return path
-    candidates = [clean_fid_cache_dir() / INCEPTION.file_name, torch_hub_checkpoints_dir() / INCEPTION.file_name]
+    candidates = [
+        clean_fid_cache_dir() / INCEPTION.file_name,
+        torch_hub_checkpoints_dir() / INCEPTION.file_name,
+    ]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
     raise MissingWeightsError(INCEPTION.what, candidates[0], INCEPTION.url, reason=never, searched=candidates)
 
 
-def lpips_backbone_path(net: str, explicit: str | Path | None = None, *,
-                        way_out: str = "pass its path explicitly") -> Path:
+def lpips_backbone_path(
+    net: str, explicit: str | Path | None = None, *, way_out: str = "pass its path explicitly"
+) -> Path:
     """The torchvision checkpoint of LPIPS trunk ``net`` ('alex', 'vgg' or 'squeeze'): ``explicit`` if given,
     else torch's hub cache file; :class:`MissingWeightsError` (ending with ``way_out``) when it is missing."""
     if net not in LPIPS_BACKBONES:
         raise ValueError(f"net must be one of {sorted(LPIPS_BACKBONES)}, got {net!r}")
     weights = LPIPS_BACKBONES[net]
-    path = Path(explicit).expanduser() if explicit is not None else torch_hub_checkpoints_dir() / weights.file_name
+    path = (
+        Path(explicit).expanduser()
+        if explicit is not None
+        else torch_hub_checkpoints_dir() / weights.file_name
+    )
     if not path.is_file():
-        raise MissingWeightsError(weights.what, path, weights.url, reason="defectfill never downloads it",
-                                  way_out=way_out)
+        raise MissingWeightsError(
+            weights.what, path, weights.url, reason="defectfill never downloads it", way_out=way_out
+        )
     return path
 
 
@@ -122,9 +139,14 @@ def load_lpips_trunk(trunk: Any, path: str | Path, torch_load: Callable[..., Any
             raise ValueError(f"unexpected LPIPS trunk parameter {key!r}")
         source = f"features.{parts[1]}.{parts[2]}"
         if source not in checkpoint:
-            raise InputFileError(path, f"has no {source!r}: not the torchvision checkpoint of this LPIPS trunk")
+            raise InputFileError(
+                path, f"has no {source!r}: not the torchvision checkpoint of this LPIPS trunk"
+            )
         if tuple(checkpoint[source].shape) != tuple(current.shape):
-            raise InputFileError(path, f"{source} has shape {tuple(checkpoint[source].shape)}, expected "
-                                       f"{tuple(current.shape)}: not the torchvision checkpoint of this LPIPS trunk")
+            raise InputFileError(
+                path,
+                f"{source} has shape {tuple(checkpoint[source].shape)}, expected "
+                f"{tuple(current.shape)}: not the torchvision checkpoint of this LPIPS trunk",
+            )
         mapped[key] = checkpoint[source]
     trunk.load_state_dict(mapped)

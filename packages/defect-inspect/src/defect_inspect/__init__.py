@@ -27,8 +27,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "InspectConfig": "training.config",
-    "train_inspection_model": "training.run",
-    "TrainResult": "training.run",
+    "train_inspection_model": "run_training",
+    "TrainResult": "run_training",
     "EvaluateConfig": "evaluation.evaluate",
     "evaluate": "evaluation.evaluate",
     "PredictConfig": "evaluation.predict",
@@ -102,6 +102,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from defect_inspect.experiment import ExperimentConfig, run_experiment
     from defect_inspect.models.pretrained import MissingWeightsError
     from defect_inspect.models.registry import available_models, create_model, register_model
+    from defect_inspect.run_training import TrainResult, train_inspection_model
     from defect_inspect.training.checkpoint import CheckpointInfo, load_checkpoint, save_checkpoint
     from defect_inspect.training.config import InspectConfig
-    from defect_inspect.training.run import TrainResult, train_inspection_model

@@ -38,7 +38,10 @@ EPILOG = """examples:
 
 TRAIN_COMMANDS = {
     "train-classifier": ("classifier", "train a defect-type classifier (default: timm ResNet-34)"),
-    "train-segmenter": ("segmenter", "train a defect segmenter (default: smp UNet, ResNet-34 encoder, focal loss)"),
+    "train-segmenter": (
+        "segmenter",
+        "train a defect segmenter (default: smp UNet, ResNet-34 encoder, focal loss)",
+    ),
     "train-detector": ("detector", "train a good vs. defect detector (default: ResNet-50)"),
 }
 
@@ -48,17 +51,30 @@ def _comma_list(text: str) -> list[str]:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, metavar="FILE.toml",
-                        help="TOML file of settings (keys = flag names with underscores); flags override it")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.toml",
+        help="TOML file of settings (keys = flag names with underscores); flags override it",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
 
 
 def _dataset_aliases(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", dest="dataset_root", type=Path, default=argparse.SUPPRESS,
-                        help="alias of --dataset-root")
-    parser.add_argument("--object", dest="object_name", default=argparse.SUPPRESS, help="alias of --object-name")
-    parser.add_argument("--defects", dest="defects", type=_comma_list, metavar="LIST", default=argparse.SUPPRESS,
-                        help="comma-separated defect types (default: all)")
+    parser.add_argument(
+        "--root", dest="dataset_root", type=Path, default=argparse.SUPPRESS, help="alias of --dataset-root"
+    )
+    parser.add_argument(
+        "--object", dest="object_name", default=argparse.SUPPRESS, help="alias of --object-name"
+    )
+    parser.add_argument(
+        "--defects",
+        dest="defects",
+        type=_comma_list,
+        metavar="LIST",
+        default=argparse.SUPPRESS,
+        help="comma-separated defect types (default: all)",
+    )
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,9 +82,16 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
 
     _common(parser)
     add_config_arguments(parser, InspectConfig, skip=("task", "train", "defects"))
-    parser.add_argument("--train", dest="train", action="extend", nargs="+", type=Path, metavar="DIR",
-                        default=argparse.SUPPRESS,
-                        help="generation output folder (defect/, mask/, manifest.jsonl); repeat for several")
+    parser.add_argument(
+        "--train",
+        dest="train",
+        action="extend",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="generation output folder (defect/, mask/, manifest.jsonl); repeat for several",
+    )
     _dataset_aliases(parser)
 
 
@@ -93,18 +116,40 @@ def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
     _common(parser)
     add_config_arguments(parser, ExperimentConfig, skip=("defects", "baselines", "variants", "tasks"))
     _dataset_aliases(parser)
-    parser.add_argument("--baselines", dest="baselines", type=_comma_list, metavar="LIST",
-                        default=argparse.SUPPRESS, help="baseline rows, comma-separated: real,cut-paste")
-    parser.add_argument("--variants", dest="variants", type=_comma_list, metavar="LIST", default=argparse.SUPPRESS,
-                        help=f"generated rows, comma-separated, among {','.join(VARIANTS)}")
-    parser.add_argument("--tasks", dest="tasks", type=_comma_list, metavar="LIST", default=argparse.SUPPRESS,
-                        help="inspection models, comma-separated: classifier,segmenter")
+    parser.add_argument(
+        "--baselines",
+        dest="baselines",
+        type=_comma_list,
+        metavar="LIST",
+        default=argparse.SUPPRESS,
+        help="baseline rows, comma-separated: real,cut-paste",
+    )
+    parser.add_argument(
+        "--variants",
+        dest="variants",
+        type=_comma_list,
+        metavar="LIST",
+        default=argparse.SUPPRESS,
+        help=f"generated rows, comma-separated, among {','.join(VARIANTS)}",
+    )
+    parser.add_argument(
+        "--tasks",
+        dest="tasks",
+        type=_comma_list,
+        metavar="LIST",
+        default=argparse.SUPPRESS,
+        help="inspection models, comma-separated: classifier,segmenter",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser: ``--version`` and one subparser per subcommand."""
-    parser = argparse.ArgumentParser(prog="defect-inspect", description=__doc__, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="defect-inspect",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (task, help_text) in TRAIN_COMMANDS.items():
@@ -112,13 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
         _train_arguments(sub)
         sub.set_defaults(task=task)
     for name, help_text, adder in (
-        ("evaluate", "score a trained model on a real test split (metrics by defect-metrics)", _evaluate_arguments),
+        (
+            "evaluate",
+            "score a trained model on a real test split (metrics by defect-metrics)",
+            _evaluate_arguments,
+        ),
         ("predict", "run a trained model on a folder of images", _predict_arguments),
-        ("experiment", "train concepts, generate, train and test inspection models, report (needs "
-                       "defect-inspect[experiment]); with a built-in dataset and no --config, its preset sets what the "
-                       "flags leave open: --dataset demo (the default; builtin:texture, 64 px, a minute or two on "
-                       "a CPU) or --dataset surface-strips (the README's proof-of-method table, under an hour)",
-         _experiment_arguments),
+        (
+            "experiment",
+            "train concepts, generate, train and test inspection models, report (needs "
+            "defect-inspect[experiment]); with a built-in dataset and no --config, its preset sets what the "
+            "flags leave open: --dataset demo (the default; builtin:texture, 64 px, a minute or two on "
+            "a CPU) or --dataset surface-strips (the README's proof-of-method table, under an hour)",
+            _experiment_arguments,
+        ),
     ):
         adder(commands.add_parser(name, help=help_text, description=help_text))
     return parser
@@ -146,11 +198,13 @@ def _run(command: str, config, args: argparse.Namespace) -> str:
     """Run ``command`` with its config; return what to print."""
     progress = not args.quiet
     if command in TRAIN_COMMANDS:
-        from defect_inspect.training.run import train_inspection_model
+        from defect_inspect.run_training import train_inspection_model
 
         result = train_inspection_model(config, progress=progress)
-        return (f"model:       {result.checkpoint}\nmetrics:     {result.metrics_file}\n"
-                f"predictions: {result.picture}\nconfig:      {result.config_file}")
+        return (
+            f"model:       {result.checkpoint}\nmetrics:     {result.metrics_file}\n"
+            f"predictions: {result.picture}\nconfig:      {result.config_file}"
+        )
     if command == "evaluate":
         from defect_inspect.evaluation.evaluate import evaluate
 
@@ -177,12 +231,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world > 1:
-        print(f"defect-inspect {command}: error: runs in a single process, but this is one of {world} processes "
-              "(WORLD_SIZE); run it without torchrun / accelerate launch", file=sys.stderr)
+        print(
+            f"defect-inspect {command}: error: runs in a single process, but this is one of {world} processes "
+            "(WORLD_SIZE); run it without torchrun / accelerate launch",
+            file=sys.stderr,
+        )
         return 1
     config, args = parse_config(_config_class(command), argv, parser)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     if command == "experiment" and not args.config:
         from defect_inspect.experiment import PRESETS
 

@@ -61,9 +61,11 @@ class QualityNetworks:
     def describe(self) -> str:
         if self.kind == "pretrained":
             return "KID on Inception-v3 features, IC-LPIPS with the ImageNet AlexNet trunk (DESIGN.md §5)"
-        return ("offline stand-ins: KID on the features of a seeded random ConvNet, IC-LPIPS with LPIPS' "
-                "calibration on a seeded random AlexNet trunk (Inception and AlexNet weights were not available); "
-                "they compare the rows of this table, not published numbers")
+        return (
+            "offline stand-ins: KID on the features of a seeded random ConvNet, IC-LPIPS with LPIPS' "
+            "calibration on a seeded random AlexNet trunk (Inception and AlexNet weights were not available); "
+            "they compare the rows of this table, not published numbers"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,9 @@ def measure_set(
     from defect_metrics import ICLPIPSConfig, extract_features, ic_lpips, kid
 
     def features(paths: Sequence[Path]) -> np.ndarray:
-        return extract_features(list(paths), networks.extractor, image_size=networks.image_size,
-                                device=device, progress=False)
+        return extract_features(
+            list(paths), networks.extractor, image_size=networks.image_size, device=device, progress=False
+        )
 
     per_defect: dict[str, dict[str, float]] = {}
     for defect in sorted(generated):
@@ -97,10 +100,20 @@ def measure_set(
         if not fake or not held_out.get(defect) or not learned_from.get(defect):
             raise ValueError(f"{defect}: need generated, held-out and training images to measure a set")
         kernel = kid(features(held_out[defect]), features(fake), subset_size=1000, seed=seed)
-        diversity = ic_lpips(fake, list(learned_from[defect]), config=ICLPIPSConfig(), network=networks.lpips,
-                             device=device, progress=False)
-        per_defect[defect] = {"kid": kernel.mean, "kid_std": kernel.std, "ic_lpips": diversity.value,
-                              "images": float(len(fake))}
+        diversity = ic_lpips(
+            fake,
+            list(learned_from[defect]),
+            config=ICLPIPSConfig(),
+            network=networks.lpips,
+            device=device,
+            progress=False,
+        )
+        per_defect[defect] = {
+            "kid": kernel.mean,
+            "kid_std": kernel.std,
+            "ic_lpips": diversity.value,
+            "images": float(len(fake)),
+        }
     return SetQuality(
         kid=float(np.mean([v["kid"] for v in per_defect.values()])),
         ic_lpips=float(np.mean([v["ic_lpips"] for v in per_defect.values()])),

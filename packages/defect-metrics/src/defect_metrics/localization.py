@@ -80,19 +80,25 @@ def pixel_f1_max(anomaly_maps: ArrayStack, masks: ArrayStack) -> float:
     return _pixel_curve(MapPairs.of(anomaly_maps, masks)).f1_max()[0]
 
 
-def image_auroc(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0, border: str = "reflect") -> float:
+def image_auroc(
+    anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0, border: str = "reflect"
+) -> float:
     """AUROC of the image scores (:func:`image_scores`) for the image labels (:func:`image_labels`)."""
     return BinaryCurve.from_scores(image_scores(anomaly_maps, smoothing, border), image_labels(masks)).auroc()
 
 
-def image_ap(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0, border: str = "reflect") -> float:
+def image_ap(
+    anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0, border: str = "reflect"
+) -> float:
     """Average precision of the image scores for the image labels."""
     return BinaryCurve.from_scores(
         image_scores(anomaly_maps, smoothing, border), image_labels(masks)
     ).average_precision()
 
 
-def image_f1_max(anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0, border: str = "reflect") -> float:
+def image_f1_max(
+    anomaly_maps: ArrayStack, masks: ArrayStack, smoothing: int = 0, border: str = "reflect"
+) -> float:
     """The largest image-level F1 over every threshold of the image scores."""
     curve = BinaryCurve.from_scores(image_scores(anomaly_maps, smoothing, border), image_labels(masks))
     return curve.f1_max()[0]

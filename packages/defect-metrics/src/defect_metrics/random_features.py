@@ -25,7 +25,9 @@ class RandomConvFeatures(torch.nn.Module):
     def __init__(self, seed: int = RANDOM_FEATURES_SEED) -> None:
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
-        weights = [torch.randn(c_out, c_in, 3, 3, generator=generator) / (c_in * 9) ** 0.5 for c_in, c_out in _WIDTHS]
+        weights = [
+            torch.randn(c_out, c_in, 3, 3, generator=generator) / (c_in * 9) ** 0.5 for c_in, c_out in _WIDTHS
+        ]
         for index, weight in enumerate(weights):
             self.register_buffer(f"weight{index}", weight)
 
@@ -34,5 +36,7 @@ class RandomConvFeatures(torch.nn.Module):
             raise ValueError(f"expected (N, 3, H, W) images, got {tuple(images.shape)}")
         x = images.float() / 127.5 - 1.0
         for index in range(len(_WIDTHS)):
-            x = torch.relu(torch.nn.functional.conv2d(x, getattr(self, f"weight{index}"), stride=2, padding=1))
+            x = torch.relu(
+                torch.nn.functional.conv2d(x, getattr(self, f"weight{index}"), stride=2, padding=1)
+            )
         return torch.cat([x.mean((2, 3)), x.std((2, 3))], dim=1)

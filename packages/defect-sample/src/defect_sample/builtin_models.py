@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from defect_core.dataset_cache import default_cache_dir
+from defect_core.builtin.cache import default_cache_dir
 from defect_sample.quiet_loading import library_progress_bars_off
 from defect_sample.tiny_model import TINY_MODEL_VERSION, build_tiny_pipeline
 
@@ -20,11 +20,15 @@ BUILTIN_PREFIX = "builtin:"
 _BUILDERS: dict[str, tuple[int, Callable[[Path], object]]] = {}
 
 
-def register_builtin(name: str, version: int) -> Callable[[Callable[[Path], object]], Callable[[Path], object]]:
+def register_builtin(
+    name: str, version: int
+) -> Callable[[Callable[[Path], object]], Callable[[Path], object]]:
     """Register ``builder(folder)`` that writes the model ``builtin:<name>`` (diffusers layout) into folder."""
+
     def decorator(builder: Callable[[Path], object]) -> Callable[[Path], object]:
         _BUILDERS[name] = (version, builder)
         return builder
+
     return decorator
 
 
@@ -56,12 +60,16 @@ def builtin_model_path(model: str) -> Path:
     if name in _PACKAGED:
         folder = _PACKAGED[name]
         if not (folder / "model_index.json").is_file():
-            raise FileNotFoundError(f"{folder}: the weights of {model} are missing from this installation of "
-                                    "defect-sample (reinstall it, or use builtin:tiny)")
+            raise FileNotFoundError(
+                f"{folder}: the weights of {model} are missing from this installation of "
+                "defect-sample (reinstall it, or use builtin:tiny)"
+            )
         return folder
     if name not in _BUILDERS:
-        raise ValueError(f"unknown built-in model {model!r}; available: "
-                         + ", ".join(BUILTIN_PREFIX + n for n in available_builtins()))
+        raise ValueError(
+            f"unknown built-in model {model!r}; available: "
+            + ", ".join(BUILTIN_PREFIX + n for n in available_builtins())
+        )
     version, builder = _BUILDERS[name]
     folder = cache_root() / "builtin" / f"{name}-v{version}"
     if (folder / "model_index.json").is_file():

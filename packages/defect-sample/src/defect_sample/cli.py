@@ -37,19 +37,40 @@ def _comma_list(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: ``--config``, one flag per :class:`SampleConfig` field, ``--version``."""
-    parser = argparse.ArgumentParser(prog="defect-sample", description=__doc__, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="defect-sample",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", type=Path, metavar="FILE.toml",
-                        help="TOML file of settings (keys = the flags' names with underscores); flags override it")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.toml",
+        help="TOML file of settings (keys = the flags' names with underscores); flags override it",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
     add_config_arguments(parser, SampleConfig, skip=("concept", "shapes"))
-    parser.add_argument("--concept", dest="concept", action="extend", nargs="+", type=Path, metavar="FILE",
-                        default=argparse.SUPPRESS,
-                        help="concept file (.safetensors from defect-train); repeat for several concepts")
-    parser.add_argument("--shapes", dest="shapes", type=_comma_list, metavar="LIST", default=argparse.SUPPRESS,
-                        help="generated mask shapes, comma-separated (e.g. star,ellipse,scratch), placed on the "
-                             "object's foreground")
+    parser.add_argument(
+        "--concept",
+        dest="concept",
+        action="extend",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="concept file (.safetensors from defect-train); repeat for several concepts",
+    )
+    parser.add_argument(
+        "--shapes",
+        dest="shapes",
+        type=_comma_list,
+        metavar="LIST",
+        default=argparse.SUPPRESS,
+        help="generated mask shapes, comma-separated (e.g. star,ellipse,scratch), placed on the "
+        "object's foreground",
+    )
     return parser
 
 
@@ -62,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return review_main(argv[1:])
     parser = build_parser()
     config, args = parse_config(SampleConfig, argv, parser)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     from defect_sample.generate import run_generation
 
     try:
@@ -71,8 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DefectfillError as exc:
         print(f"defect-sample: error: {exc}", file=sys.stderr)
         return 1
-    print(f"{summary.written} image(s) written, {summary.skipped} already done, "
-          f"{summary.assigned} of {summary.planned} planned item(s) in this process -> {summary.out_dir}")
+    print(
+        f"{summary.written} image(s) written, {summary.skipped} already done, "
+        f"{summary.assigned} of {summary.planned} planned item(s) in this process -> {summary.out_dir}"
+    )
     return 0
 
 

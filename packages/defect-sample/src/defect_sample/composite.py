@@ -29,9 +29,12 @@ def feathered_alpha(mask: np.ndarray, grow: int = 1, feather: int = 1) -> Image.
     return alpha
 
 
-def composite_outside_mask(generated: Image.Image, normal: Image.Image, mask: np.ndarray,
-                           grow: int = 1, feather: int = 1) -> Image.Image:
+def composite_outside_mask(
+    generated: Image.Image, normal: Image.Image, mask: np.ndarray, grow: int = 1, feather: int = 1
+) -> Image.Image:
     """``generated`` inside the feathered mask, ``normal`` outside (both RGB of one size)."""
     if generated.size != normal.size:
         raise ValueError(f"generated image {generated.size} and normal image {normal.size} differ in size")
-    return Image.composite(generated.convert("RGB"), normal.convert("RGB"), feathered_alpha(mask, grow, feather))
+    return Image.composite(
+        generated.convert("RGB"), normal.convert("RGB"), feathered_alpha(mask, grow, feather)
+    )

@@ -57,20 +57,32 @@ def check_concept_base(card: ConceptCard, path: str | Path, base: BaseModelRef, 
     """
     trained = card.base_model
     if trained.fingerprint != base.fingerprint:
-        difference = (f"fingerprint {trained.fingerprint}), but the loaded base model {base.id!r} has fingerprint "
-                      f"{base.fingerprint}: another architecture")
-    elif (trained.weights_fingerprint and base.weights_fingerprint
-          and trained.weights_fingerprint != base.weights_fingerprint):
-        difference = (f"weights fingerprint {trained.weights_fingerprint}), but the loaded base model {base.id!r} "
-                      f"has weights fingerprint {base.weights_fingerprint}: the same architecture with other "
-                      "weights (a fine-tune or another checkpoint)")
+        difference = (
+            f"fingerprint {trained.fingerprint}), but the loaded base model {base.id!r} has fingerprint "
+            f"{base.fingerprint}: another architecture"
+        )
+    elif (
+        trained.weights_fingerprint
+        and base.weights_fingerprint
+        and trained.weights_fingerprint != base.weights_fingerprint
+    ):
+        difference = (
+            f"weights fingerprint {trained.weights_fingerprint}), but the loaded base model {base.id!r} "
+            f"has weights fingerprint {base.weights_fingerprint}: the same architecture with other "
+            "weights (a fine-tune or another checkpoint)"
+        )
     else:
         if trained.weights_fingerprint is None or base.weights_fingerprint is None:
-            logger.debug("%s: base model checked on its architecture only (no weights fingerprint on %s)", path,
-                         "the concept's card" if trained.weights_fingerprint is None else "the loaded model")
+            logger.debug(
+                "%s: base model checked on its architecture only (no weights fingerprint on %s)",
+                path,
+                "the concept's card" if trained.weights_fingerprint is None else "the loaded model",
+            )
         return
-    problem = (f"concept {card.concept_id!r} was trained on base model {trained.id!r} ({difference}. Load "
-               f"{trained.source!r} (--base-model), or pass --force (force=True) to apply it anyway")
+    problem = (
+        f"concept {card.concept_id!r} was trained on base model {trained.id!r} ({difference}. Load "
+        f"{trained.source!r} (--base-model), or pass --force (force=True) to apply it anyway"
+    )
     if not force:
         raise ConceptFileError(path, problem)
     logger.warning("%s: %s (forced)", path, problem)
@@ -87,7 +99,10 @@ def _quiet_transformers_load_report() -> Iterator[None]:
     # transformers' adapter loading logs a "LOAD REPORT" listing base weights of the text encoder as
     # MISSING / newly initialised; they are not touched (tests/sample/test_sample_concepts.py checks the
     # base output is unchanged), so the report would only alarm users
-    loggers = [logging.getLogger(name) for name in ("transformers.integrations.peft", "transformers.utils.loading_report")]
+    loggers = [
+        logging.getLogger(name)
+        for name in ("transformers.integrations.peft", "transformers.utils.loading_report")
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -128,15 +143,19 @@ class ConceptAdapters:
         check_concept_base(concept.card, path, self.base_model, force=force)
         name = adapter_name_for(concept.card, len(self.concepts))
         param = next(self.pipe.unet.parameters())
-        state_dict = {k: torch.from_numpy(v).to(device=param.device, dtype=param.dtype)
-                      for k, v in concept.tensors.items()}
+        state_dict = {
+            k: torch.from_numpy(v).to(device=param.device, dtype=param.dtype)
+            for k, v in concept.tensors.items()
+        }
         try:
             with _quiet_transformers_load_report(), library_progress_bars_off(), warnings.catch_warnings():
                 # several adapters in one model is the point here
                 warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
                 self.pipe.load_lora_weights(state_dict, adapter_name=name)
         except (ValueError, RuntimeError, KeyError, TypeError) as exc:
-            raise ConceptFileError(path, f"its LoRA tensors do not fit base model {self.model_id!r} ({exc})") from exc
+            raise ConceptFileError(
+                path, f"its LoRA tensors do not fit base model {self.model_id!r} ({exc})"
+            ) from exc
         loaded = LoadedConcept(adapter_name=name, path=path, card=concept.card)
         self.concepts.append(loaded)
         logger.info("loaded concept %s from %s as adapter %s", loaded.concept_id, path, name)
@@ -168,8 +187,14 @@ class ConceptAdapters:
         self.active = None
 
 
-def apply_concepts(pipe, paths: list[str | Path], *, model_id: str, force: bool = False,
-                   base_model: BaseModelRef | None = None) -> ConceptAdapters:
+def apply_concepts(
+    pipe,
+    paths: list[str | Path],
+    *,
+    model_id: str,
+    force: bool = False,
+    base_model: BaseModelRef | None = None,
+) -> ConceptAdapters:
     """Load several concept files into ``pipe`` (see :class:`ConceptAdapters`); none is left active."""
     adapters = ConceptAdapters(pipe, model_id, base_model)
     for path in paths:

@@ -66,8 +66,13 @@ def latent_mask(masks: torch.Tensor, latent_hw: tuple[int, int]) -> torch.Tensor
 
 
 @torch.no_grad()
-def encode_latents(vae, images: torch.Tensor, generator: torch.Generator | None = None,
-                   sample: bool = True, noise: torch.Tensor | None = None) -> torch.Tensor:
+def encode_latents(
+    vae,
+    images: torch.Tensor,
+    generator: torch.Generator | None = None,
+    sample: bool = True,
+    noise: torch.Tensor | None = None,
+) -> torch.Tensor:
     """VAE latents of ``images`` (B, 3, H, W) in [-1, 1], scaled by ``vae.config.scaling_factor``.
 
     ``sample=True`` draws from the latent distribution with ``generator``, as the inpainting pipeline
@@ -85,8 +90,13 @@ def encode_latents(vae, images: torch.Tensor, generator: torch.Generator | None 
 
 def tokenize(tokenizer, prompts: Sequence[str]) -> torch.Tensor:
     """Token ids (B, model_max_length), padded and truncated as the pipeline does."""
-    return tokenizer(list(prompts), padding="max_length", max_length=tokenizer.model_max_length,
-                     truncation=True, return_tensors="pt").input_ids
+    return tokenizer(
+        list(prompts),
+        padding="max_length",
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors="pt",
+    ).input_ids
 
 
 def encode_prompt_ids(text_encoder, input_ids: torch.Tensor) -> torch.Tensor:
@@ -120,17 +130,21 @@ def token_positions(tokenizer, input_ids: torch.Tensor, token: str) -> list[int]
     pieces = token_piece_ids(tokenizer, token)
     ids = input_ids.tolist()
     for start in range(1, len(ids) - len(pieces) + 1):
-        if ids[start:start + len(pieces)] == pieces:
+        if ids[start : start + len(pieces)] == pieces:
             return list(range(start, start + len(pieces)))
     raise ValueError(f"token {token!r} (ids {pieces}) not found in the tokenized prompt")
 
 
-def unet_input(x_t: torch.Tensor, mask_latent: torch.Tensor, masked_image_latent: torch.Tensor) -> torch.Tensor:
+def unet_input(
+    x_t: torch.Tensor, mask_latent: torch.Tensor, masked_image_latent: torch.Tensor
+) -> torch.Tensor:
     """The 9-channel UNet input in diffusers' order: ``[x_t (4), mask (1), masked-image latent (4)]``."""
     return torch.cat([x_t, mask_latent.to(x_t.dtype), masked_image_latent.to(x_t.dtype)], dim=1)
 
 
-def prediction_target(scheduler, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+def prediction_target(
+    scheduler, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor
+) -> torch.Tensor:
     """What the UNet is trained to predict, from the scheduler's ``prediction_type``: ε or v."""
     kind = scheduler.config.prediction_type
     if kind == "epsilon":

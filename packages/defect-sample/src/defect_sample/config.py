@@ -10,10 +10,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-from defect_core.builtin_datasets import is_builtin_dataset
+from defect_core.builtin.datasets import is_builtin_dataset
 from defect_core.configs import coerce_paths, config_field, require
 from defect_core.datasets import DATASET_KINDS
-from defect_core.mask_shapes import available_shapes
+from defect_core.masks.shapes import available_shapes
 from defect_sample.job_plan import parse_shard
 
 CONFIG_NAME = "config.toml"
@@ -21,10 +21,33 @@ CONFIG_NAME = "config.toml"
 # fields that change the images a run writes: a resumed run must agree with the saved config on these
 # (not ``count``: the plan of a larger count extends the smaller one, so raising it resumes and adds)
 PLAN_FIELDS = (
-    "concept", "base_model", "base_model_revision", "prompt", "negative_prompt", "defect_name", "concept_prompt", "normals", "dataset",
-    "dataset_root", "object_name", "normal_split", "masks", "mask_split", "split_rule", "shapes", "shape_size",
-    "mask_threshold", "candidates", "select", "steps", "guidance", "seed", "resolution",
-    "pixel_composite", "background_replacement", "dtype",
+    "concept",
+    "base_model",
+    "base_model_revision",
+    "prompt",
+    "negative_prompt",
+    "defect_name",
+    "concept_prompt",
+    "normals",
+    "dataset",
+    "dataset_root",
+    "object_name",
+    "normal_split",
+    "masks",
+    "mask_split",
+    "split_rule",
+    "shapes",
+    "shape_size",
+    "mask_threshold",
+    "candidates",
+    "select",
+    "steps",
+    "guidance",
+    "seed",
+    "resolution",
+    "pixel_composite",
+    "background_replacement",
+    "dtype",
 )
 
 
@@ -33,63 +56,112 @@ class SampleConfig:
     """Settings of ``defect-sample`` (one run: concepts or a prompt, normal images, masks, output)."""
 
     out: Path | None = config_field(None, "output folder (defect/, mask/, manifest.jsonl, preview.png)")
-    concept: tuple[Path, ...] = config_field((), "concept file (.safetensors from defect-train); repeat for several concepts in one run")
+    concept: tuple[Path, ...] = config_field(
+        (), "concept file (.safetensors from defect-train); repeat for several concepts in one run"
+    )
     base_model: str | None = config_field(
-        None, "base inpainting model (hub id, folder or builtin:tiny); default: the one the first concept "
-                "was trained on (as loaded: a removed hub id's mirror); required with --prompt")
-    base_model_revision: str | None = config_field(None, "hub revision of the base model: a branch, tag or commit hash (none: the main branch)")
+        None,
+        "base inpainting model (hub id, folder or builtin:tiny); default: the one the first concept "
+        "was trained on (as loaded: a removed hub id's mirror); required with --prompt",
+    )
+    base_model_revision: str | None = config_field(
+        None, "hub revision of the base model: a branch, tag or commit hash (none: the main branch)"
+    )
     force: bool = config_field(False, "apply concepts trained on another base-model architecture anyway")
-    prompt: str | None = config_field(None, "zero-shot (DIAG) mode: describe the defect (e.g. 'white marks on the wall') instead of --concept")
+    prompt: str | None = config_field(
+        None,
+        "zero-shot (DIAG) mode: describe the defect (e.g. 'white marks on the wall') instead of --concept",
+    )
     negative_prompt: str | None = config_field(None, "negative prompt (used when guidance > 1)")
-    defect_name: str = config_field("defect", "defect name recorded for zero-shot outputs (concepts carry their own)")
+    defect_name: str = config_field(
+        "defect", "defect name recorded for zero-shot outputs (concepts carry their own)"
+    )
     concept_prompt: str = config_field(
-        "A photo of {token}", "prompt used with a concept; {token}, {object}, {defect} are filled from its card. The default "
-                "is our assumption, not the paper's (DefectFill does not say what it samples with): its "
-                "defect-branch training prompt, as RealFill samples; 'A {object} with {token}' is its "
-                "object-branch prompt")
+        "A photo of {token}",
+        "prompt used with a concept; {token}, {object}, {defect} are filled from its card. The default "
+        "is our assumption, not the paper's (DefectFill does not say what it samples with): its "
+        "defect-branch training prompt, as RealFill samples; 'A {object} with {token}' is its "
+        "object-branch prompt",
+    )
     normals: Path | None = config_field(None, "folder of defect-free images to fill")
-    dataset: str | None = config_field(None, f"dataset kind ({', '.join(DATASET_KINDS)}) for normal images and real masks")
-    dataset_root: Path | None = config_field(None, "dataset folder (with --dataset; not for the built-in demo and surface-strips)")
+    dataset: str | None = config_field(
+        None, f"dataset kind ({', '.join(DATASET_KINDS)}) for normal images and real masks"
+    )
+    dataset_root: Path | None = config_field(
+        None, "dataset folder (with --dataset; not for the built-in demo and surface-strips)"
+    )
     object_name: str | None = config_field(None, "object of the dataset (with --dataset)")
-    normal_split: Literal["train", "test"] = config_field("train", "which defect-free images of the dataset to fill")
+    normal_split: Literal["train", "test"] = config_field(
+        "train", "which defect-free images of the dataset to fill"
+    )
     masks: Path | None = config_field(
-        None, "folder of real masks (e.g. the held-out split); a subfolder named like a concept's defect "
-                "is used for that concept when it exists")
+        None,
+        "folder of real masks (e.g. the held-out split); a subfolder named like a concept's defect "
+        "is used for that concept when it exists",
+    )
     mask_split: Literal["held_out", "train", "all"] | None = config_field(
-        None, "take the masks of each concept's category from the dataset: this side of the "
-                "train / held-out split (held_out = the papers' protocol)")
+        None,
+        "take the masks of each concept's category from the dataset: this side of the "
+        "train / held-out split (held_out = the papers' protocol)",
+    )
     split_rule: Literal["auto", "first-third", "first-10"] = config_field(
-        "auto", "train / held-out rule of --mask-split: first-third, first-10 (DefectFill on VisA), auto = the "
-                "dataset's DefectFill protocol (first-10 on VisA, first-third elsewhere)")
-    shapes: tuple[str, ...] = config_field((), "generated mask shapes, comma-separated (star,ellipse,scratch,...), placed on the object")
+        "auto",
+        "train / held-out rule of --mask-split: first-third, first-10 (DefectFill on VisA), auto = the "
+        "dataset's DefectFill protocol (first-10 on VisA, first-third elsewhere)",
+    )
+    shapes: tuple[str, ...] = config_field(
+        (), "generated mask shapes, comma-separated (star,ellipse,scratch,...), placed on the object"
+    )
     shape_size: tuple[float, ...] = config_field(
-        (), "MIN MAX size of generated shapes, as fractions of the image's short side; empty: each "
-                "shape's own range")
+        (),
+        "MIN MAX size of generated shapes, as fractions of the image's short side; empty: each "
+        "shape's own range",
+    )
     mask_threshold: int = config_field(128, "gray level from which a mask pixel is defect")
-    count: int = config_field(1000, "images to generate per concept (the papers generate 1000 per defect category)")
+    count: int = config_field(
+        1000, "images to generate per concept (the papers generate 1000 per defect category)"
+    )
     candidates: int = config_field(8, "LFS candidates per (image, mask) (DefectFill: 8)")
     select: Literal["lpips", "psnr", "ssim", "none"] = config_field(
-        "lpips", "LFS metric inside the mask: highest lpips (AlexNet weights needed), lowest psnr / ssim, "
-                "or none (first candidate)")
+        "lpips",
+        "LFS metric inside the mask: highest lpips (AlexNet weights needed), lowest psnr / ssim, "
+        "or none (first candidate)",
+    )
     keep_candidates: bool = config_field(False, "also write every candidate to candidates/")
-    steps: int | None = config_field(None, "DDIM steps (default 50 with concepts, DefectFill; 30 zero-shot, DIAG)")
+    steps: int | None = config_field(
+        None, "DDIM steps (default 50 with concepts, DefectFill; 30 zero-shot, DIAG)"
+    )
     guidance: float | None = config_field(
-        None, "classifier-free guidance scale (default with concepts 1.0 = off: our assumption, not the "
-                "paper's, which gives none; RealFill samples with 1.0, diffusers' inpainting pipeline defaults "
-                "to 7.5. Zero-shot default 20, DIAG)")
+        None,
+        "classifier-free guidance scale (default with concepts 1.0 = off: our assumption, not the "
+        "paper's, which gives none; RealFill samples with 1.0, diffusers' inpainting pipeline defaults "
+        "to 7.5. Zero-shot default 20, DIAG)",
+    )
     seed: int = config_field(0, "global seed; each image's seed derives from it and its index")
     batch_size: int = config_field(8, "candidates per UNet call (memory), not the results")
     resolution: int | None = config_field(
-        None, "long side of the generated images (multiple of 8); default: the concept's training "
-                "resolution, or the model's native size zero-shot")
-    pixel_composite: bool = config_field(False, "paste the normal pixels back outside a feathered mask (not in the paper; see README)")
-    background_replacement: bool = config_field(True, "replace the latent outside the mask by the noised normal latent at every step (DefectFill)")
-    shard: str | None = config_field(None, "do only shard i of n of the plan (i/n, 0-based), e.g. one per machine")
+        None,
+        "long side of the generated images (multiple of 8); default: the concept's training "
+        "resolution, or the model's native size zero-shot",
+    )
+    pixel_composite: bool = config_field(
+        False, "paste the normal pixels back outside a feathered mask (not in the paper; see README)"
+    )
+    background_replacement: bool = config_field(
+        True, "replace the latent outside the mask by the noised normal latent at every step (DefectFill)"
+    )
+    shard: str | None = config_field(
+        None, "do only shard i of n of the plan (i/n, 0-based), e.g. one per machine"
+    )
     device: str = config_field("auto", "torch device (auto: cuda:LOCAL_RANK if available, else cpu)")
-    dtype: Literal["auto", "float32", "float16", "bfloat16"] = config_field("auto", "model dtype (auto: float16 on CUDA, float32 on CPU)")
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = config_field(
+        "auto", "model dtype (auto: float16 on CUDA, float32 on CPU)"
+    )
     lpips_weights: Path | None = config_field(
-        None, "AlexNet weights file for LPIPS (default: torchvision's hub cache, "
-                "$TORCH_HOME/hub/checkpoints/alexnet-owt-7be5be79.pth)")
+        None,
+        "AlexNet weights file for LPIPS (default: torchvision's hub cache, "
+        "$TORCH_HOME/hub/checkpoints/alexnet-owt-7be5be79.pth)",
+    )
     preview_rows: int = config_field(8, "rows of preview.png")
 
     def __post_init__(self) -> None:
@@ -98,35 +170,76 @@ class SampleConfig:
         object.__setattr__(self, "shape_size", tuple(float(v) for v in self.shape_size))
 
         require(self, self.out is not None, "out", "an output folder is required (--out DIR)")
-        require(self, bool(self.concept) != bool(self.prompt), "concept",
-                "give either --concept FILE (learned) or --prompt TEXT (zero-shot), not both and not neither")
-        require(self, not self.prompt or bool(self.base_model), "base_model",
-                "zero-shot mode (--prompt) needs --base-model (a 9-channel inpainting model)")
-        require(self, (self.normals is None) != (self.dataset is None), "normals",
-                "give either --normals DIR or --dataset KIND (with --dataset-root, --object-name)")
-        require(self, self.dataset is None or self.dataset in DATASET_KINDS, "dataset",
-                f"must be one of {', '.join(DATASET_KINDS)}")
-        require(self, self.dataset is None or (bool(self.dataset_root or is_builtin_dataset(self.dataset))
-                                               and bool(self.object_name)), "dataset",
-                "--dataset needs --dataset-root (except a built-in one) and --object-name")
+        require(
+            self,
+            bool(self.concept) != bool(self.prompt),
+            "concept",
+            "give either --concept FILE (learned) or --prompt TEXT (zero-shot), not both and not neither",
+        )
+        require(
+            self,
+            not self.prompt or bool(self.base_model),
+            "base_model",
+            "zero-shot mode (--prompt) needs --base-model (a 9-channel inpainting model)",
+        )
+        require(
+            self,
+            (self.normals is None) != (self.dataset is None),
+            "normals",
+            "give either --normals DIR or --dataset KIND (with --dataset-root, --object-name)",
+        )
+        require(
+            self,
+            self.dataset is None or self.dataset in DATASET_KINDS,
+            "dataset",
+            f"must be one of {', '.join(DATASET_KINDS)}",
+        )
+        require(
+            self,
+            self.dataset is None
+            or (bool(self.dataset_root or is_builtin_dataset(self.dataset)) and bool(self.object_name)),
+            "dataset",
+            "--dataset needs --dataset-root (except a built-in one) and --object-name",
+        )
         sources = [self.masks is not None, bool(self.shapes), self.mask_split is not None]
-        require(self, sum(sources) == 1, "masks",
-                "give exactly one mask source: --masks DIR, --shapes LIST or --mask-split")
-        require(self, self.mask_split is None or (self.dataset is not None and bool(self.concept or self.prompt)),
-                "mask_split", "--mask-split takes the masks of each concept's defect (of --defect-name with "
-                "--prompt) from --dataset; it needs --dataset and --concept or --prompt")
+        require(
+            self,
+            sum(sources) == 1,
+            "masks",
+            "give exactly one mask source: --masks DIR, --shapes LIST or --mask-split",
+        )
+        require(
+            self,
+            self.mask_split is None or (self.dataset is not None and bool(self.concept or self.prompt)),
+            "mask_split",
+            "--mask-split takes the masks of each concept's defect (of --defect-name with "
+            "--prompt) from --dataset; it needs --dataset and --concept or --prompt",
+        )
         unknown = [s for s in self.shapes if s not in available_shapes()]
-        require(self, not unknown, "shapes", f"unknown shape(s) {unknown}; available: {', '.join(available_shapes())}")
-        require(self, not self.shape_size or (len(self.shape_size) == 2
-                                              and 0 < self.shape_size[0] <= self.shape_size[1] <= 1),
-                "shape_size", "need two fractions MIN MAX with 0 < MIN <= MAX <= 1")
+        require(
+            self,
+            not unknown,
+            "shapes",
+            f"unknown shape(s) {unknown}; available: {', '.join(available_shapes())}",
+        )
+        require(
+            self,
+            not self.shape_size
+            or (len(self.shape_size) == 2 and 0 < self.shape_size[0] <= self.shape_size[1] <= 1),
+            "shape_size",
+            "need two fractions MIN MAX with 0 < MIN <= MAX <= 1",
+        )
         require(self, 0 <= self.mask_threshold <= 255, "mask_threshold", "must be in 0..255")
         for name in ("count", "candidates", "batch_size", "preview_rows"):
             require(self, getattr(self, name) >= 1, name, "must be >= 1")
         require(self, self.steps is None or self.steps >= 1, "steps", "must be >= 1")
         require(self, self.guidance is None or self.guidance >= 0, "guidance", "must be >= 0")
-        require(self, self.resolution is None or (self.resolution >= 8 and self.resolution % 8 == 0), "resolution",
-                "must be a positive multiple of 8")
+        require(
+            self,
+            self.resolution is None or (self.resolution >= 8 and self.resolution % 8 == 0),
+            "resolution",
+            "must be a positive multiple of 8",
+        )
         if self.shard is not None:
             try:
                 parse_shard(self.shard)
@@ -137,11 +250,13 @@ class SampleConfig:
 
     def plan_values(self) -> dict[str, object]:
         """The values of :data:`PLAN_FIELDS` as plain strings / lists (for comparing with a saved config)."""
+
         def plain(v: object) -> object:
             if isinstance(v, tuple | list):
                 return [plain(x) for x in v]
             if isinstance(v, Path):
                 return str(v.expanduser().resolve())
             return v
+
         names = {f.name for f in fields(self)}
         return {k: plain(getattr(self, k)) for k in PLAN_FIELDS if k in names}

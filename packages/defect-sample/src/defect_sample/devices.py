@@ -9,13 +9,17 @@ import torch
 from defect_core.devices import choose_device
 
 
-def resolve_device(device: str | torch.device | None = "auto", *, local_rank: int | None = None) -> torch.device:
+def resolve_device(
+    device: str | torch.device | None = "auto", *, local_rank: int | None = None
+) -> torch.device:
     """``"auto"`` / ``None`` → the CUDA device if a GPU is visible (``cuda:<local_rank>`` when given), else the
     CPU; any other name as torch reads it. Asking for CUDA without a visible GPU is a ``ValueError``
     (:func:`defect_core.devices.choose_device`)."""
     if isinstance(device, torch.device):
         device = str(device)
-    return torch.device(choose_device(device, cuda_available=torch.cuda.is_available(), local_rank=local_rank))
+    return torch.device(
+        choose_device(device, cuda_available=torch.cuda.is_available(), local_rank=local_rank)
+    )
 
 
 def process_device(device: str | torch.device | None = "auto") -> torch.device:

@@ -90,8 +90,12 @@ def check_saved_config(config: SampleConfig, out_dir: Path) -> None:
     old, new = saved.plan_values(), config.plan_values()
     diffs = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in old if old[k] != new[k]]
     if diffs:
-        raise InputFileError(path, "the output folder holds a run with other settings ("
-                             + "; ".join(diffs) + "); use another --out, or delete the folder to start over")
+        raise InputFileError(
+            path,
+            "the output folder holds a run with other settings ("
+            + "; ".join(diffs)
+            + "); use another --out, or delete the folder to start over",
+        )
 
 
 STALE_TEMP_SECONDS = 600
@@ -109,8 +113,9 @@ def owned_outputs(out_dir: Path, items: Sequence[WorkItem], candidates: int, sha
     return owned
 
 
-def remove_stale_temp_files(out_dir: Path, owned: Collection[Path] = (),
-                            older_than_s: float = STALE_TEMP_SECONDS) -> int:
+def remove_stale_temp_files(
+    out_dir: Path, owned: Collection[Path] = (), older_than_s: float = STALE_TEMP_SECONDS
+) -> int:
     """Delete the temporary files of atomic writes (``.<name>.tmp-<pid>``,
     :func:`defect_core.atomic.temp_path_for`) that a killed run left in ``out_dir``'s tree; return how many.
 
@@ -151,8 +156,13 @@ def _batches(items: Sequence[WorkItem], per_call: int) -> Iterator[list[WorkItem
         yield batch
 
 
-def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None = None,
-                   selector: CandidateSelector | None = None, progress: bool = True) -> GenerationSummary:
+def run_generation(
+    config: SampleConfig,
+    *,
+    pipeline: DefectFillPipeline | None = None,
+    selector: CandidateSelector | None = None,
+    progress: bool = True,
+) -> GenerationSummary:
     """Run one generation job (see the module docstring); returns what it did.
 
     ``pipeline`` reuses a loaded :class:`DefectFillPipeline` (its base model must be the run's; concepts
@@ -178,22 +188,42 @@ def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None 
     if removed := remove_stale_temp_files(writer.out_dir, owned):
         logger.info("removed %d temporary file(s) left by an interrupted run", removed)
     pending = [it for it in mine if it.item_id not in finished]
-    summary = GenerationSummary(out_dir=writer.out_dir, planned=len(items), assigned=len(mine),
-                                skipped=len(mine) - len(pending), written=0)
-    logger.info("plan: %d items; this process (shard %d/%d, rank %d/%d): %d, of which %d already done",
-                len(items), shard[0], shard[1], rank, world, len(mine), summary.skipped)
+    summary = GenerationSummary(
+        out_dir=writer.out_dir,
+        planned=len(items),
+        assigned=len(mine),
+        skipped=len(mine) - len(pending),
+        written=0,
+    )
+    logger.info(
+        "plan: %d items; this process (shard %d/%d, rank %d/%d): %d, of which %d already done",
+        len(items),
+        shard[0],
+        shard[1],
+        rank,
+        world,
+        len(mine),
+        summary.skipped,
+    )
     if not pending:
         return summary
 
     threshold = mask_threshold(config)
-    check_input_files([it.normal for it in pending], [it.mask_path for it in pending if it.mask_path], threshold)
+    check_input_files(
+        [it.normal for it in pending], [it.mask_path for it in pending if it.mask_path], threshold
+    )
 
     device = process_device(config.device) if pipeline is None else pipeline.device
     # before the model loads: missing LPIPS weights fail in a second, not after minutes of loading
     selector = selector or create_selector(config.select, device, config.lpips_weights)
     if pipeline is None:
-        pipeline = DefectFillPipeline.from_pretrained(model_id, device=device, dtype=config.dtype,
-                                                      revision=config.base_model_revision, progress=progress)
+        pipeline = DefectFillPipeline.from_pretrained(
+            model_id,
+            device=device,
+            dtype=config.dtype,
+            revision=config.base_model_revision,
+            progress=progress,
+        )
     loaded = []
     for path in config.concept:
         known = [c for c in pipeline.concepts.concepts if c.path.resolve() == path]
@@ -201,8 +231,11 @@ def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None 
 
     zero_shot = not cards
     steps = config.steps or (ZERO_SHOT_STEPS if zero_shot else DEFAULT_STEPS)
-    guidance = config.guidance if config.guidance is not None else (
-        ZERO_SHOT_GUIDANCE_SCALE if zero_shot else DEFAULT_GUIDANCE_SCALE)
+    guidance = (
+        config.guidance
+        if config.guidance is not None
+        else (ZERO_SHOT_GUIDANCE_SCALE if zero_shot else DEFAULT_GUIDANCE_SCALE)
+    )
     native = pipeline.base.unet.config.sample_size * pipeline.base.vae_scale_factor
     per_call = max(1, config.batch_size // config.candidates)
 
@@ -220,31 +253,56 @@ def run_generation(config: SampleConfig, *, pipeline: DefectFillPipeline | None 
             concept = None if zero_shot else loaded[batch[0].group]
             resolution = config.resolution or (native if concept is None else concept.card.resolution)
             pairs = [load_item_pair(it, resolution, threshold, config.shape_size) for it in batch]
-            prompt = config.prompt if concept is None else pipeline.concept_prompt(concept, config.concept_prompt)
+            prompt = (
+                config.prompt if concept is None else pipeline.concept_prompt(concept, config.concept_prompt)
+            )
             out = pipeline(
-                image=[p[0] for p in pairs], mask=[p[1] for p in pairs], concept=concept, prompt=prompt,
-                negative_prompt=config.negative_prompt, num_candidates=config.candidates, select=selector,
-                num_inference_steps=steps, guidance_scale=guidance, seed=[it.seed for it in batch],
-                batch_size=config.batch_size, background_replacement=config.background_replacement,
+                image=[p[0] for p in pairs],
+                mask=[p[1] for p in pairs],
+                concept=concept,
+                prompt=prompt,
+                negative_prompt=config.negative_prompt,
+                num_candidates=config.candidates,
+                select=selector,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                seed=[it.seed for it in batch],
+                batch_size=config.batch_size,
+                background_replacement=config.background_replacement,
                 pixel_composite=config.pixel_composite,
             )
             for k, item in enumerate(batch):
                 record = SampleRecord(
-                    item_id=item.item_id, image=Path(), mask=Path(), source_image=item.normal,
-                    mask_source=item.mask_source, defect_name=item.defect_name, seed=item.seed,
+                    item_id=item.item_id,
+                    image=Path(),
+                    mask=Path(),
+                    source_image=item.normal,
+                    mask_source=item.mask_source,
+                    defect_name=item.defect_name,
+                    seed=item.seed,
                     base_model=model_id,
                     concept=None if concept is None else concept.concept_id,
                     prompt=prompt if concept is None else None,
-                    candidate_index=out.selected[k], selection_metric=selector.name, scores=out.scores[k],
-                    sampler={"scheduler": "DDIM", "steps": steps, "guidance_scale": guidance,
-                             "candidates": config.candidates, "size": list(out.images[k].size),
-                             "prompt": prompt, "negative_prompt": config.negative_prompt,
-                             "background_replacement": config.background_replacement,
-                             "pixel_composite": config.pixel_composite, "dtype": str(pipeline.sampler.dtype)},
+                    candidate_index=out.selected[k],
+                    selection_metric=selector.name,
+                    scores=out.scores[k],
+                    sampler={
+                        "scheduler": "DDIM",
+                        "steps": steps,
+                        "guidance_scale": guidance,
+                        "candidates": config.candidates,
+                        "size": list(out.images[k].size),
+                        "prompt": prompt,
+                        "negative_prompt": config.negative_prompt,
+                        "background_replacement": config.background_replacement,
+                        "pixel_composite": config.pixel_composite,
+                        "dtype": str(pipeline.sampler.dtype),
+                    },
                     package_version=_package_version(),
                 )
-                writer.write_item(record, out.images[k], out.masks[k],
-                                  out.candidates[k] if config.keep_candidates else ())
+                writer.write_item(
+                    record, out.images[k], out.masks[k], out.candidates[k] if config.keep_candidates else ()
+                )
                 if preview_taken.get(item.group, 0) < per_group_preview:
                     preview_taken[item.group] = preview_taken.get(item.group, 0) + 1
                     preview_rows.append((out.normals[k], out.masks[k], out.images[k]))
@@ -261,5 +319,11 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm.auto import tqdm
 
     # unit "img": tqdm's rate then reads images per second
-    return tqdm(total=total, unit="img", desc="defect-sample", disable=not enabled, dynamic_ncols=True,
-                mininterval=1.0)
+    return tqdm(
+        total=total,
+        unit="img",
+        desc="defect-sample",
+        disable=not enabled,
+        dynamic_ncols=True,
+        mininterval=1.0,
+    )

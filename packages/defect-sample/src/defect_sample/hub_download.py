@@ -51,8 +51,14 @@ def _errors_only(name: str) -> Iterator[None]:
         log.setLevel(before)
 
 
-def fetch_pipeline_folder(hub_id: str, *, revision: str | None = None, local_files_only: bool | None = None,
-                          progress: bool = True, asked_for: str | None = None) -> HubSnapshot:
+def fetch_pipeline_folder(
+    hub_id: str,
+    *,
+    revision: str | None = None,
+    local_files_only: bool | None = None,
+    progress: bool = True,
+    asked_for: str | None = None,
+) -> HubSnapshot:
     """Download (or find in the hub cache) the files of an inpainting pipeline on the hub.
 
     Only the files diffusers loads are fetched (safetensors weights, configs, tokenizer). With
@@ -70,7 +76,10 @@ def fetch_pipeline_folder(hub_id: str, *, revision: str | None = None, local_fil
     if local_files_only is not None:
         kwargs["local_files_only"] = local_files_only
     try:
-        with (nullcontext() if progress else library_progress_bars_off()), _errors_only(_DIFFUSERS_DOWNLOAD_LOGGER):
+        with (
+            nullcontext() if progress else library_progress_bars_off(),
+            _errors_only(_DIFFUSERS_DOWNLOAD_LOGGER),
+        ):
             folder = Path(StableDiffusionInpaintPipeline.download(hub_id, **kwargs))
     except (TypeError, AttributeError, NameError, ImportError):
         raise  # a programming error, not the hub's answer

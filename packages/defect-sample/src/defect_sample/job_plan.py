@@ -77,7 +77,9 @@ class PlanGroup:
     shapes: tuple[str, ...] = ()
 
 
-def plan_work_items(groups: Sequence[PlanGroup], normals: Sequence[Path], count: int, seed: int) -> list[WorkItem]:
+def plan_work_items(
+    groups: Sequence[PlanGroup], normals: Sequence[Path], count: int, seed: int
+) -> list[WorkItem]:
     """``count`` items per group, group after group; item ``j`` of a group gets
 
     - the normal image ``balanced_pick`` over ``normals`` (each used equally often),
@@ -100,23 +102,28 @@ def plan_work_items(groups: Sequence[PlanGroup], normals: Sequence[Path], count:
         for j in range(count):
             mask_path = shape = None
             if group.mask_paths:
-                mask_path = group.mask_paths[balanced_pick(len(group.mask_paths), j, seed, f"{group.key}/mask")]
+                mask_path = group.mask_paths[
+                    balanced_pick(len(group.mask_paths), j, seed, f"{group.key}/mask")
+                ]
             else:
                 shape = group.shapes[balanced_pick(len(group.shapes), j, seed, f"{group.key}/shape")]
-            items.append(WorkItem(
-                index=len(items),
-                item_id=f"{group.stem}_{j:05d}",
-                group=g_index,
-                defect_name=group.defect_name,
-                normal=Path(normals[balanced_pick(len(normals), j, seed, f"{group.key}/normal")]),
-                seed=derive_seed(seed, group.key, j),
-                mask_path=mask_path,
-                shape=shape,
-            ))
+            items.append(
+                WorkItem(
+                    index=len(items),
+                    item_id=f"{group.stem}_{j:05d}",
+                    group=g_index,
+                    defect_name=group.defect_name,
+                    normal=Path(normals[balanced_pick(len(normals), j, seed, f"{group.key}/normal")]),
+                    seed=derive_seed(seed, group.key, j),
+                    mask_path=mask_path,
+                    shape=shape,
+                )
+            )
     return items
 
 
 # -- splitting the plan ----------------------------------------------------------------------------------
+
 
 def parse_shard(text: str) -> tuple[int, int]:
     """``"i/n"`` → (i, n), with 0 <= i < n (shards are numbered from 0)."""
@@ -140,8 +147,9 @@ def process_rank() -> tuple[int, int]:
     return rank, world
 
 
-def select_items(items: Sequence[WorkItem], shard: tuple[int, int] = (0, 1),
-                 rank: tuple[int, int] = (0, 1)) -> list[WorkItem]:
+def select_items(
+    items: Sequence[WorkItem], shard: tuple[int, int] = (0, 1), rank: tuple[int, int] = (0, 1)
+) -> list[WorkItem]:
     """The items of one shard (``index % n == i``) and, within it, of one process (every ``world``-th).
 
     The shards partition the plan, and the processes of a shard partition the shard, whatever the

@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 
 LPIPS_MIN_SIZE = 32
 """Smallest side AlexNet's five feature stages accept (31 px; 32 for a round number)."""
-NO_WEIGHTS_WAY_OUT = "pass its path (--lpips-weights); or select by PSNR / SSIM (--select psnr), which needs no weights"
+NO_WEIGHTS_WAY_OUT = (
+    "pass its path (--lpips-weights); or select by PSNR / SSIM (--select psnr), which needs no weights"
+)
 
 
 def build_lpips() -> lpips.LPIPS:
@@ -90,7 +92,9 @@ class LpipsScorer:
         self.device = torch.device(device)
 
     @classmethod
-    def from_hub_cache(cls, device: str | torch.device = "cpu", weights: str | os.PathLike | None = None) -> LpipsScorer:
+    def from_hub_cache(
+        cls, device: str | torch.device = "cpu", weights: str | os.PathLike | None = None
+    ) -> LpipsScorer:
         """LPIPS with the AlexNet backbone read from ``weights`` or the torchvision hub cache."""
         model = build_lpips()
         file = load_alexnet_backbone(model, weights)

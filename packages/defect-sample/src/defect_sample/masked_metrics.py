@@ -22,8 +22,10 @@ SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
 
 def _check(candidates: torch.Tensor, reference: torch.Tensor, mask: np.ndarray) -> torch.Tensor:
     if candidates.ndim != 4 or reference.shape[1:] != candidates.shape[1:] or reference.shape[0] != 1:
-        raise ValueError(f"need candidates (K, C, H, W) and reference (1, C, H, W), got "
-                         f"{tuple(candidates.shape)} and {tuple(reference.shape)}")
+        raise ValueError(
+            f"need candidates (K, C, H, W) and reference (1, C, H, W), got "
+            f"{tuple(candidates.shape)} and {tuple(reference.shape)}"
+        )
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != tuple(candidates.shape[-2:]):
         raise ValueError(f"mask shape {mask.shape} differs from the images' {tuple(candidates.shape[-2:])}")
@@ -44,7 +46,7 @@ def masked_psnr(candidates: torch.Tensor, reference: torch.Tensor, mask: np.ndar
 def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
     """Normalised 1-D Gaussian (size,) float64."""
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    w = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    w = torch.exp(-(x**2) / (2 * sigma**2))
     return w / w.sum()
 
 
@@ -63,11 +65,11 @@ def ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return F.conv2d(F.conv2d(x, kx, groups=channels), ky, groups=channels)
 
     mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a ** 2
-    var_b = blur(b * b) - mu_b ** 2
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
     cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = SSIM_K1 ** 2, SSIM_K2 ** 2
-    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    c1, c2 = SSIM_K1**2, SSIM_K2**2
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
 
 
 def masked_ssim(candidates: torch.Tensor, reference: torch.Tensor, mask: np.ndarray) -> np.ndarray:

@@ -30,18 +30,41 @@ logger = logging.getLogger(__name__)
 
 INPAINT_UNET_CHANNELS = 9
 # keys of a saved config that say nothing about the architecture
-_VOLATILE_CONFIG_KEYS = {"_name_or_path", "_diffusers_version", "_commit_hash", "transformers_version",
-                         "torch_dtype", "dtype", "_class_name", "architectures", "_use_default_values",
-                         "_attn_implementation_autoset", "output_attentions", "output_hidden_states"}
+_VOLATILE_CONFIG_KEYS = {
+    "_name_or_path",
+    "_diffusers_version",
+    "_commit_hash",
+    "transformers_version",
+    "torch_dtype",
+    "dtype",
+    "_class_name",
+    "architectures",
+    "_use_default_values",
+    "_attn_implementation_autoset",
+    "output_attentions",
+    "output_hidden_states",
+}
 
-__all__ = ["BaseModelError", "LoadedBaseModel", "check_inpainting_unet", "identify_pipeline", "load_base_model",
-           "load_inpaint_pipeline", "model_fingerprint", "resolve_model_source"]
+__all__ = [
+    "BaseModelError",
+    "LoadedBaseModel",
+    "check_inpainting_unet",
+    "identify_pipeline",
+    "load_base_model",
+    "load_inpaint_pipeline",
+    "model_fingerprint",
+    "resolve_model_source",
+]
 
 
 def _can_only_be_a_path(model: str) -> bool:
     """True if ``model`` cannot be a hub id (``name`` or ``owner/name``), so it must be a local folder."""
-    return (Path(model).expanduser().is_absolute() or model.startswith((".", "~")) or model.count("/") > 1
-            or "\\" in model)
+    return (
+        Path(model).expanduser().is_absolute()
+        or model.startswith((".", "~"))
+        or model.count("/") > 1
+        or "\\" in model
+    )
 
 
 def resolve_model_source(model: str | os.PathLike) -> str | Path:
@@ -50,8 +73,9 @@ def resolve_model_source(model: str | os.PathLike) -> str | Path:
         return builtin_model_path(str(model))
     path = Path(model).expanduser()
     if path.is_file():
-        raise BaseModelError(path, "is a file; expected a diffusers pipeline folder (with model_index.json) "
-                                   "or a hub id")
+        raise BaseModelError(
+            path, "is a file; expected a diffusers pipeline folder (with model_index.json) or a hub id"
+        )
     if path.exists():
         if not (path / "model_index.json").is_file():
             raise BaseModelError(path, "folder has no model_index.json: not a diffusers pipeline folder")
@@ -73,8 +97,11 @@ def model_fingerprint(unet_config: Any, text_encoder_config: Any) -> str:
     Two checkpoints of the same architecture share it; with
     :func:`~defect_sample.weights_fingerprint.weights_fingerprint` it makes a base model's identity.
     """
-    blob = json.dumps({"unet": _plain_config(unet_config), "text_encoder": _plain_config(text_encoder_config)},
-                      sort_keys=True, default=str)
+    blob = json.dumps(
+        {"unet": _plain_config(unet_config), "text_encoder": _plain_config(text_encoder_config)},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -110,8 +137,14 @@ def _dtype_argument(dtype: torch.dtype) -> dict[str, torch.dtype]:
     return {"dtype": dtype} if major_minor >= (0, 42) else {"torch_dtype": dtype}
 
 
-def identify_pipeline(pipe, requested: str, *, loaded: str | None = None, revision: str | None = None,
-                      folder: str | os.PathLike | None = None) -> BaseModelRef:
+def identify_pipeline(
+    pipe,
+    requested: str,
+    *,
+    loaded: str | None = None,
+    revision: str | None = None,
+    folder: str | os.PathLike | None = None,
+) -> BaseModelRef:
     """The :class:`BaseModelRef` of a loaded pipeline, computed before any LoRA is added.
 
     The weights fingerprint is read from ``folder`` (default: the folder the pipeline was loaded from, when
@@ -125,7 +158,11 @@ def identify_pipeline(pipe, requested: str, *, loaded: str | None = None, revisi
         if name and Path(name).is_dir():
             try:
                 weights = weights_fingerprint(name)
-            except (OSError, ValueError, KeyError) as exc:  # a folder changed since: compare architectures only
+            except (
+                OSError,
+                ValueError,
+                KeyError,
+            ) as exc:  # a folder changed since: compare architectures only
                 logger.debug("%s: no weights fingerprint (%s)", name, exc)
     return BaseModelRef(
         id=requested,
@@ -139,7 +176,11 @@ def identify_pipeline(pipe, requested: str, *, loaded: str | None = None, revisi
 def _pipeline_from_folder(folder: Path, dtype: torch.dtype, model: str | os.PathLike):
     from diffusers import StableDiffusionInpaintPipeline
 
-    kwargs: dict[str, Any] = {**_dtype_argument(dtype), "safety_checker": None, "requires_safety_checker": False}
+    kwargs: dict[str, Any] = {
+        **_dtype_argument(dtype),
+        "safety_checker": None,
+        "requires_safety_checker": False,
+    }
     try:
         with library_progress_bars_off():
             return StableDiffusionInpaintPipeline.from_pretrained(folder, **kwargs)
@@ -170,14 +211,18 @@ def load_base_model(
     source = resolve_model_source(model)
     if isinstance(source, Path):
         if revision:
-            raise BaseModelError(source, f"--base-model-revision {revision!r} applies to hub ids, not to a local "
-                                         "folder or builtin model")
+            raise BaseModelError(
+                source,
+                f"--base-model-revision {revision!r} applies to hub ids, not to a local "
+                "folder or builtin model",
+            )
         folder, commit = source, None
         loaded = requested if is_builtin(requested) else str(source.resolve())
     else:
         loaded = redirect_removed_id(source)
-        snapshot = fetch_pipeline_folder(loaded, revision=revision, local_files_only=local_files_only,
-                                         progress=progress, asked_for=source)
+        snapshot = fetch_pipeline_folder(
+            loaded, revision=revision, local_files_only=local_files_only, progress=progress, asked_for=source
+        )
         folder, commit = snapshot.folder, snapshot.commit
     logger.info("loading base model %s%s", loaded, f" (commit {commit})" if commit else "")
     pipe = _pipeline_from_folder(folder, dtype, model)
@@ -201,5 +246,11 @@ def load_inpaint_pipeline(
     progress: bool = True,
 ) -> StableDiffusionInpaintPipeline:
     """:func:`load_base_model`'s pipeline alone (a stock diffusers ``StableDiffusionInpaintPipeline``)."""
-    return load_base_model(model, dtype=dtype, device=device, revision=revision, local_files_only=local_files_only,
-                           progress=progress).pipe
+    return load_base_model(
+        model,
+        dtype=dtype,
+        device=device,
+        revision=revision,
+        local_files_only=local_files_only,
+        progress=progress,
+    ).pipe

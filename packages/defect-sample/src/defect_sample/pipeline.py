@@ -96,8 +96,9 @@ class DefectFillPipeline:
         ``force``. ``self.concepts.base_model`` records what was asked for, loaded, and at which commit.
         """
         device = resolve_device(device)
-        loaded = load_base_model(model, dtype=resolve_dtype(dtype, device), device=device, revision=revision,
-                                 progress=progress)
+        loaded = load_base_model(
+            model, dtype=resolve_dtype(dtype, device), device=device, revision=revision, progress=progress
+        )
         pipe = cls(loaded.pipe, str(model), loaded.ref)
         for path in concepts:
             pipe.load_concept(path, force=force)
@@ -111,8 +112,9 @@ class DefectFillPipeline:
         """Apply one more concept file as an adapter (see :class:`~defect_sample.concepts.ConceptAdapters`)."""
         return self.concepts.load(Path(path), force=force)
 
-    def selector(self, select: str | CandidateSelector, lpips_weights: str | os.PathLike | None = None
-                 ) -> CandidateSelector:
+    def selector(
+        self, select: str | CandidateSelector, lpips_weights: str | os.PathLike | None = None
+    ) -> CandidateSelector:
         """A selector by name (created once, then reused) or the one given."""
         if isinstance(select, CandidateSelector):
             return select
@@ -124,8 +126,11 @@ class DefectFillPipeline:
         """``template`` filled with the concept's token, object and defect names (underscores as spaces, as
         defect-train fills the object-branch prompt: "A metal nut with sks")."""
         card = concept.card
-        return template.format(token=card.token, object=card.object_name.replace("_", " "),
-                               defect=card.defect_name.replace("_", " "))
+        return template.format(
+            token=card.token,
+            object=card.object_name.replace("_", " "),
+            defect=card.defect_name.replace("_", " "),
+        )
 
     def __call__(
         self,
@@ -190,9 +195,15 @@ class DefectFillPipeline:
             by_size.setdefault(im.size, []).append(i)
         for indices in by_size.values():
             result = self.sampler(
-                images=[pairs[i][0] for i in indices], masks=[pairs[i][1] for i in indices], prompt=prompt,
-                negative_prompt=negative_prompt, num_candidates=num_candidates, num_inference_steps=steps,
-                guidance_scale=guidance, seed=[seeds[i] for i in indices], batch_size=batch_size,
+                images=[pairs[i][0] for i in indices],
+                masks=[pairs[i][1] for i in indices],
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                num_candidates=num_candidates,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                seed=[seeds[i] for i in indices],
+                batch_size=batch_size,
                 background_replacement=background_replacement,
             )
             for i, cands in zip(indices, result.images, strict=True):

@@ -65,10 +65,10 @@ class SamplerOutput:
 class _ItemConditioning:
     """Per-item tensors shared by all candidates (on the UNet's device and dtype)."""
 
-    mask: torch.Tensor            # (1, 1, h, w) latent mask, 1 = region to fill
-    masked_latent: torch.Tensor   # (1, C, h, w)
+    mask: torch.Tensor  # (1, 1, h, w) latent mask, 1 = region to fill
+    masked_latent: torch.Tensor  # (1, C, h, w)
     background: torch.Tensor | None  # (1, C, h, w) latent of the normal image, None without replacement
-    noise: torch.Tensor           # (K, C, h, w) initial noise of the candidates
+    noise: torch.Tensor  # (K, C, h, w) initial noise of the candidates
 
 
 def _module_device(module: torch.nn.Module) -> torch.device:
@@ -134,11 +134,13 @@ class DefectFillSampler:
         return embeds.to(device=self.device, dtype=self.dtype)
 
     @torch.no_grad()
-    def _encode_distribution(self, images: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode_distribution(
+        self, images: torch.Tensor, batch_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """VAE posterior mean and std (B, C, h, w) of images (B, 3, H, W) in [-1, 1], in chunks."""
         means, stds = [], []
         for start in range(0, images.shape[0], batch_size):
-            chunk = images[start:start + batch_size].to(self.vae.device, self.vae.dtype)
+            chunk = images[start : start + batch_size].to(self.vae.device, self.vae.dtype)
             dist = self.vae.encode(chunk).latent_dist
             means.append(dist.mean)
             stds.append(dist.std)
@@ -155,7 +157,10 @@ class DefectFillSampler:
         latents: torch.Tensor | None,
     ) -> list[_ItemConditioning]:
         scale = self.vae.config.scaling_factor
-        latent_hw = (images.shape[-2] // vae_scale_factor(self.vae), images.shape[-1] // vae_scale_factor(self.vae))
+        latent_hw = (
+            images.shape[-2] // vae_scale_factor(self.vae),
+            images.shape[-1] // vae_scale_factor(self.vae),
+        )
         channels = self.vae.config.latent_channels
         mask_latents = latent_mask(masks, latent_hw)
         masked_mean, masked_std = self._encode_distribution(masked_image(images, masks), batch_size)
@@ -171,25 +176,41 @@ class DefectFillSampler:
             # order of draws = StableDiffusionInpaintPipeline's: initial noise, then the masked-image sample
             shape = (num_candidates, channels, *latent_hw)
             if latents is not None:
-                noise = latents[i * num_candidates:(i + 1) * num_candidates].to(torch.float32).cpu()
+                noise = latents[i * num_candidates : (i + 1) * num_candidates].to(torch.float32).cpu()
             else:
                 noise = torch.randn(shape, generator=generator, dtype=self.dtype)
             eps = torch.randn((1, channels, *latent_hw), generator=generator, dtype=masked_mean.dtype)
-            masked_latent = (masked_mean[i:i + 1] + masked_std[i:i + 1] * eps.to(masked_mean.device)) * scale
-            items.append(_ItemConditioning(
-                mask=mask_latents[i:i + 1].to(self.device, self.dtype),
-                masked_latent=masked_latent.to(self.device, self.dtype),
-                background=None if background is None else background[i:i + 1].to(self.device, self.dtype),
-                noise=noise.to(self.device, self.dtype),
-            ))
+            masked_latent = (
+                masked_mean[i : i + 1] + masked_std[i : i + 1] * eps.to(masked_mean.device)
+            ) * scale
+            items.append(
+                _ItemConditioning(
+                    mask=mask_latents[i : i + 1].to(self.device, self.dtype),
+                    masked_latent=masked_latent.to(self.device, self.dtype),
+                    background=None
+                    if background is None
+                    else background[i : i + 1].to(self.device, self.dtype),
+                    noise=noise.to(self.device, self.dtype),
+                )
+            )
         return items
 
     # -- denoising -----------------------------------------------------------------------------------------
 
-    def _replace_background(self, latents: torch.Tensor, mask: torch.Tensor, background: torch.Tensor,
-                            noise: torch.Tensor, timestep: torch.Tensor | None) -> torch.Tensor:
+    def _replace_background(
+        self,
+        latents: torch.Tensor,
+        mask: torch.Tensor,
+        background: torch.Tensor,
+        noise: torch.Tensor,
+        timestep: torch.Tensor | None,
+    ) -> torch.Tensor:
         """Outside the mask, the background latent noised to ``timestep`` (``None``: clean)."""
-        level = background if timestep is None else self.scheduler.add_noise(background, noise, timestep.reshape(1))
+        level = (
+            background
+            if timestep is None
+            else self.scheduler.add_noise(background, noise, timestep.reshape(1))
+        )
         return mask * latents + (1 - mask) * level
 
     @torch.no_grad()
@@ -222,8 +243,9 @@ class DefectFillSampler:
         for i, t in enumerate(timesteps):
             model_in = torch.cat([latents, latents]) if guided else latents
             model_in = scheduler.scale_model_input(model_in, t)
-            pred = self.unet(unet_input(model_in, cond_mask, cond_masked), t, encoder_hidden_states=text,
-                             return_dict=False)[0]
+            pred = self.unet(
+                unet_input(model_in, cond_mask, cond_masked), t, encoder_hidden_states=text, return_dict=False
+            )[0]
             if guided:
                 uncond, cond = pred.chunk(2)
                 pred = uncond + guidance_scale * (cond - uncond)
@@ -280,35 +302,50 @@ class DefectFillSampler:
             raise ValueError(f"images: size {width}x{height} is not a multiple of the VAE factor {factor}")
         for i, mask in enumerate(masks):
             if np.asarray(mask).shape != (height, width):
-                raise ValueError(f"masks[{i}]: shape {np.asarray(mask).shape} differs from the image's "
-                                 f"{(height, width)} (H, W)")
+                raise ValueError(
+                    f"masks[{i}]: shape {np.asarray(mask).shape} differs from the image's "
+                    f"{(height, width)} (H, W)"
+                )
         seeds = item_seeds(seed, len(images))
         if latents is not None and latents.shape[0] != len(images) * num_candidates:
             raise ValueError(f"latents: need {len(images) * num_candidates} rows, got {latents.shape[0]}")
 
         guided = guidance_scale > 1.0
         embeds = self.encode_prompt(prompt, negative_prompt, guided)
-        items = self._prepare_items(pil_to_tensor(images), masks_to_tensor(masks), seeds, num_candidates,
-                                    batch_size, background_replacement, latents)
+        items = self._prepare_items(
+            pil_to_tensor(images),
+            masks_to_tensor(masks),
+            seeds,
+            num_candidates,
+            batch_size,
+            background_replacement,
+            latents,
+        )
         rows = [(i, k) for i in range(len(images)) for k in range(num_candidates)]
         finals: list[torch.Tensor] = []
         decoded: list[Image.Image] = []
         for start in range(0, len(rows), batch_size):
-            chunk = rows[start:start + batch_size]
+            chunk = rows[start : start + batch_size]
 
             def gather(name: str, chunk=chunk) -> torch.Tensor:
                 return torch.cat([getattr(items[i], name) for i, _ in chunk])
 
             noise = torch.stack([items[i].noise[k] for i, k in chunk])
-            out = self.denoise(noise, gather("mask"), gather("masked_latent"), embeds,
-                               gather("background") if background_replacement else None,
-                               num_inference_steps, guidance_scale)
+            out = self.denoise(
+                noise,
+                gather("mask"),
+                gather("masked_latent"),
+                embeds,
+                gather("background") if background_replacement else None,
+                num_inference_steps,
+                guidance_scale,
+            )
             finals.append(out.float().cpu())
             decoded += tensor_to_pil(self._decode(out))
         final = torch.cat(finals)
         return SamplerOutput(
-            images=[decoded[i * num_candidates:(i + 1) * num_candidates] for i in range(len(images))],
-            latents=[final[i * num_candidates:(i + 1) * num_candidates] for i in range(len(images))],
+            images=[decoded[i * num_candidates : (i + 1) * num_candidates] for i in range(len(images))],
+            latents=[final[i * num_candidates : (i + 1) * num_candidates] for i in range(len(images))],
         )
 
     def _decode(self, latents: torch.Tensor) -> torch.Tensor:

@@ -49,8 +49,14 @@ class CandidateSelector:
             raise ValueError("no candidates to select from")
         if self.score is None or self.keep == "first":
             return Selection(index=0)
-        scores = np.asarray(self.score(images_to_unit_tensor(candidates), images_to_unit_tensor([normal]),
-                                       np.asarray(mask, dtype=bool)), dtype=np.float64)
+        scores = np.asarray(
+            self.score(
+                images_to_unit_tensor(candidates),
+                images_to_unit_tensor([normal]),
+                np.asarray(mask, dtype=bool),
+            ),
+            dtype=np.float64,
+        )
         index = int(np.argmax(scores) if self.keep == "max" else np.argmin(scores))
         return Selection(index=index, scores=tuple(float(s) for s in scores))
 
@@ -67,9 +73,11 @@ _SELECTORS: dict[str, Callable[[torch.device, str | os.PathLike | None], Candida
 
 def register_selector(name: str):
     """Decorator: make a selector factory available to :func:`create_selector` as ``name``."""
+
     def decorate(factory):
         _SELECTORS[name] = factory
         return factory
+
     return decorate
 
 
@@ -78,8 +86,9 @@ def available_selectors() -> list[str]:
     return sorted(_SELECTORS)
 
 
-def create_selector(name: str, device: str | torch.device = "cpu",
-                    lpips_weights: str | os.PathLike | None = None) -> CandidateSelector:
+def create_selector(
+    name: str, device: str | torch.device = "cpu", lpips_weights: str | os.PathLike | None = None
+) -> CandidateSelector:
     """The selector ``name`` (see the module docstring). ``lpips`` loads AlexNet from ``lpips_weights`` or the
     torchvision hub cache and raises ``MissingWeightsError`` naming the file when it is absent."""
     if name not in _SELECTORS:

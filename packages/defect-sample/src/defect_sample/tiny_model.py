@@ -24,15 +24,42 @@ TINY_MODEL_VERSION = 1
 # Words that the tiny tokenizer keeps as single tokens; anything else splits into byte-level pieces,
 # exactly as CLIP's BPE does with a word it has no merges for.
 _WORDS = (
-    "a", "an", "the", "of", "with", "on", "in", "and", "photo", "sks", "defect", "scratch", "hole", "stain",
-    "crack", "brick", "gravel", "grass", "wall", "surface", "white", "marks", "object", "texture", "dent",
+    "a",
+    "an",
+    "the",
+    "of",
+    "with",
+    "on",
+    "in",
+    "and",
+    "photo",
+    "sks",
+    "defect",
+    "scratch",
+    "hole",
+    "stain",
+    "crack",
+    "brick",
+    "gravel",
+    "grass",
+    "wall",
+    "surface",
+    "white",
+    "marks",
+    "object",
+    "texture",
+    "dent",
 )
 _SPECIALS = ("<|startoftext|>", "<|endoftext|>")
 
 
 def _bytes_to_unicode() -> dict[int, str]:
     """CLIP / GPT-2's reversible byte → printable-character table."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -63,15 +90,33 @@ def write_tiny_tokenizer_files(folder: Path) -> int:
             pieces = [merged] + pieces[2:]
     vocab.extend(_SPECIALS)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps({tok: i for i, tok in enumerate(vocab)}, ensure_ascii=False))
+    (folder / "vocab.json").write_text(
+        json.dumps({tok: i for i, tok in enumerate(vocab)}, ensure_ascii=False)
+    )
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    (folder / "special_tokens_map.json").write_text(json.dumps({
-        "bos_token": _SPECIALS[0], "eos_token": _SPECIALS[1], "unk_token": _SPECIALS[1], "pad_token": _SPECIALS[1],
-    }))
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "CLIPTokenizer", "model_max_length": 77, "do_lower_case": True,
-        "bos_token": _SPECIALS[0], "eos_token": _SPECIALS[1], "unk_token": _SPECIALS[1], "pad_token": _SPECIALS[1],
-    }))
+    (folder / "special_tokens_map.json").write_text(
+        json.dumps(
+            {
+                "bos_token": _SPECIALS[0],
+                "eos_token": _SPECIALS[1],
+                "unk_token": _SPECIALS[1],
+                "pad_token": _SPECIALS[1],
+            }
+        )
+    )
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "CLIPTokenizer",
+                "model_max_length": 77,
+                "do_lower_case": True,
+                "bos_token": _SPECIALS[0],
+                "eos_token": _SPECIALS[1],
+                "unk_token": _SPECIALS[1],
+                "pad_token": _SPECIALS[1],
+            }
+        )
+    )
     return len(vocab)
 
 
@@ -111,18 +156,20 @@ def build_tiny_pipeline(folder: Path) -> StableDiffusionInpaintPipeline:
         scaling_factor=0.18215,
     )
     torch.manual_seed(2)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=37,
-        num_attention_heads=4,
-        num_hidden_layers=2,
-        max_position_embeddings=77,
-        projection_dim=32,
-        bos_token_id=ids[0],
-        eos_token_id=ids[1],
-        pad_token_id=ids[1],
-    ))
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=vocab_size,
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            projection_dim=32,
+            bos_token_id=ids[0],
+            eos_token_id=ids[1],
+            pad_token_id=ids[1],
+        )
+    )
     # Stable Diffusion 2's scheduler settings: scaled-linear betas, epsilon prediction, offset 1.
     scheduler = DDIMScheduler(
         num_train_timesteps=1000,
@@ -135,8 +182,14 @@ def build_tiny_pipeline(folder: Path) -> StableDiffusionInpaintPipeline:
         prediction_type="epsilon",
     )
     pipe = StableDiffusionInpaintPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     pipe.save_pretrained(folder, safe_serialization=True)
     weights = folder / "text_encoder" / "model.safetensors"
@@ -145,6 +198,9 @@ def build_tiny_pipeline(folder: Path) -> StableDiffusionInpaintPipeline:
         # a build in another process of a multi-process training run must be complete all the same
         from safetensors.torch import save_file
 
-        save_file({k: v.contiguous() for k, v in text_encoder.state_dict().items()}, str(weights),
-                  metadata={"format": "pt"})
+        save_file(
+            {k: v.contiguous() for k, v in text_encoder.state_dict().items()},
+            str(weights),
+            metadata={"format": "pt"},
+        )
     return pipe

@@ -27,7 +27,9 @@ def working_size(size: tuple[int, int], resolution: int, factor: int = VAE_FACTO
     return side(width), side(height)
 
 
-def resize_pair(image: Image.Image, mask: np.ndarray, size: tuple[int, int]) -> tuple[Image.Image, np.ndarray]:
+def resize_pair(
+    image: Image.Image, mask: np.ndarray, size: tuple[int, int]
+) -> tuple[Image.Image, np.ndarray]:
     """The RGB image (bicubic) and its mask at ``size`` = (width, height); the mask by
     :func:`defect_core.masks.resize_mask_covering` (a defect pixel marks every pixel it touches).
 

@@ -62,13 +62,16 @@ class AttentionStore:
         """A: the captured maps resized to latent size (bilinear) and averaged over layers, (b, 1, h, w)."""
         if not self.maps:
             raise RuntimeError("no attention maps were captured: is the store enabled and installed?")
-        resized = [F.interpolate(m[:, None].float(), size=self.latent_hw, mode="bilinear", align_corners=False)
-                   for m in self.maps]
+        resized = [
+            F.interpolate(m[:, None].float(), size=self.latent_hw, mode="bilinear", align_corners=False)
+            for m in self.maps
+        ]
         return torch.stack(resized).mean(0)
 
 
-def token_attention_probs(query: torch.Tensor, key: torch.Tensor, columns: list[int],
-                          scale: float | None = None) -> torch.Tensor:
+def token_attention_probs(
+    query: torch.Tensor, key: torch.Tensor, columns: list[int], scale: float | None = None
+) -> torch.Tensor:
     """softmax(Q Kᵀ · scale) restricted to ``columns``: (B, heads, N, len(columns)), in float32.
 
     query: (B, heads, N, d), key: (B, heads, L, d); scale defaults to 1/√d as in SDPA.
@@ -84,8 +87,9 @@ class TokenAttentionProcessor:
     def __init__(self, store: AttentionStore) -> None:
         self.store = store
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
-                 *args, **kwargs):
+    def __call__(
+        self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args, **kwargs
+    ):
         residual = hidden_states
         if attn.spatial_norm is not None:
             hidden_states = attn.spatial_norm(hidden_states, temb)
@@ -118,15 +122,20 @@ class TokenAttentionProcessor:
             key = attn.norm_k(key)
 
         if self.store.enabled:
-            probs = token_attention_probs(query[self.store.rows], key[self.store.rows], self.store.token_columns)
+            probs = token_attention_probs(
+                query[self.store.rows], key[self.store.rows], self.store.token_columns
+            )
             maps = probs.mean(dim=(1, 3))  # over heads and over the token's pieces: (b, N)
             if self.store.recording:
                 hh, ww = self.store.spatial_shape(maps.shape[-1])
                 self.store.maps.append(maps.view(maps.shape[0], hh, ww))
 
-        hidden_states = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask,
-                                                       dropout_p=0.0, is_causal=False)
-        hidden_states = hidden_states.transpose(1, 2).reshape(batch, -1, attn.heads * head_dim).to(query.dtype)
+        hidden_states = F.scaled_dot_product_attention(
+            query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
+        )
+        hidden_states = (
+            hidden_states.transpose(1, 2).reshape(batch, -1, attn.heads * head_dim).to(query.dtype)
+        )
         hidden_states = attn.to_out[0](hidden_states)
         hidden_states = attn.to_out[1](hidden_states)
         if input_ndim == 4:

@@ -51,15 +51,22 @@ def save_checkpoint(run_dir: Path, state: TrainingState, keep: int = 2) -> Path:
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in state.trainable.items()}, str(tmp / "lora.safetensors"))
-    torch.save({
-        "optimizer": state.optimizer.state_dict(),
-        "lr_scheduler": state.lr_scheduler.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "generator": state.generator.get_state(),
-    }, tmp / "state.pt")
-    (tmp / "state.json").write_text(json.dumps({"step": state.step, "numpy_rng": state.rng.bit_generator.state}))
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in state.trainable.items()}, str(tmp / "lora.safetensors")
+    )
+    torch.save(
+        {
+            "optimizer": state.optimizer.state_dict(),
+            "lr_scheduler": state.lr_scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "generator": state.generator.get_state(),
+        },
+        tmp / "state.pt",
+    )
+    (tmp / "state.json").write_text(
+        json.dumps({"step": state.step, "numpy_rng": state.rng.bit_generator.state})
+    )
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     for old in list_checkpoints(run_dir)[:-keep]:
@@ -72,8 +79,10 @@ def load_checkpoint(folder: Path, state: TrainingState) -> int:
     tensors = load_file(str(folder / "lora.safetensors"))
     missing = sorted(set(state.trainable) - set(tensors))
     if missing:
-        raise ValueError(f"{folder}: checkpoint lacks {len(missing)} LoRA tensor(s), e.g. {missing[0]}; "
-                         "was it written with another rank, target list or base model?")
+        raise ValueError(
+            f"{folder}: checkpoint lacks {len(missing)} LoRA tensor(s), e.g. {missing[0]}; "
+            "was it written with another rank, target list or base model?"
+        )
     with torch.no_grad():
         for name, param in state.trainable.items():
             param.copy_(tensors[name].to(param.device, param.dtype))

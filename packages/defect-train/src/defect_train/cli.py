@@ -20,12 +20,19 @@ from defect_train.config import DEMO_PRESET, TrainConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="defect-train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="defect-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", metavar="FILE.toml", help="TOML file whose keys set the defaults of the flags")
-    parser.add_argument("--object", dest="object_name", default=argparse.SUPPRESS, help="alias of --object-name")
-    parser.add_argument("--defect", dest="defect_name", default=argparse.SUPPRESS, help="alias of --defect-name")
+    parser.add_argument(
+        "--config", metavar="FILE.toml", help="TOML file whose keys set the defaults of the flags"
+    )
+    parser.add_argument(
+        "--object", dest="object_name", default=argparse.SUPPRESS, help="alias of --object-name"
+    )
+    parser.add_argument(
+        "--defect", dest="defect_name", default=argparse.SUPPRESS, help="alias of --defect-name"
+    )
     add_config_arguments(parser, TrainConfig)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -37,8 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, args = parse_config(TrainConfig, argv, parser)
     # in a multi-process launch the other processes would repeat every line of the main one (RANK 0)
     quiet_rank = int(os.environ.get("RANK", "0") or 0) > 0
-    logging.basicConfig(level=logging.WARNING if quiet_rank else logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if quiet_rank else logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(message)s",
+    )
     if config.dataset == "demo" and not args.config:
         # the demo preset only fills in what the user did not say
         given = {k for k in vars(args) if k in DEMO_PRESET}
@@ -56,8 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if quiet_rank:
         return 0
     run = config.output_dir
-    print(f"concept:  {concept}\npreview:  {run / 'preview.png'}\nloss log: {run / 'loss.csv'} "
-          f"(plot: {run / 'loss.png'})\nconfig:   {run / 'config.toml'}\nlog:      {run / 'train.log'}")
+    print(
+        f"concept:  {concept}\npreview:  {run / 'preview.png'}\nloss log: {run / 'loss.csv'} "
+        f"(plot: {run / 'loss.png'})\nconfig:   {run / 'config.toml'}\nlog:      {run / 'train.log'}"
+    )
     return 0
 
 

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from defect_core.defect_example import DefectExample
 from defect_core.errors import DatasetError, InputFileError
-from defect_core.example import DefectExample
 from defect_core.images import load_rgb
 from defect_core.masks import resize_mask_covering
 from defect_sample.working_size import resize_pair, working_size
@@ -58,8 +58,10 @@ def load_pair(example: DefectExample, resolution: int) -> tuple[np.ndarray, np.n
     image = load_rgb(example.image)
     mask = example.load_mask()
     if mask.shape != (image.height, image.width):
-        raise InputFileError(example.mask, f"mask size {mask.shape[::-1]} differs from image size {image.size} "
-                                           f"of {example.image}")
+        raise InputFileError(
+            example.mask,
+            f"mask size {mask.shape[::-1]} differs from image size {image.size} of {example.image}",
+        )
     if not mask.any():
         raise InputFileError(example.mask, "mask is empty: no defect pixel to learn from")
     if mask.all():
@@ -81,8 +83,14 @@ def crop_offset(lo: int, hi: int, size: int, crop: int, pixel: int, rng: np.rand
 class DefectPairs:
     """The training pairs at their working size, with seeded batch drawing and augmentation."""
 
-    def __init__(self, examples: Sequence[DefectExample], resolution: int, batch_size: int,
-                 min_resize: float = 1.0, max_resize: float = 1.125) -> None:
+    def __init__(
+        self,
+        examples: Sequence[DefectExample],
+        resolution: int,
+        batch_size: int,
+        min_resize: float = 1.0,
+        max_resize: float = 1.125,
+    ) -> None:
         if not examples:
             raise ValueError("no training examples: check the dataset, object, defect and split")
         if not 1.0 <= min_resize <= max_resize:
@@ -104,12 +112,21 @@ class DefectPairs:
         self.min_resize, self.max_resize = min_resize, max_resize
         self.with_replacement = len(examples) < batch_size
         if self.with_replacement:
-            logger.warning("only %d example(s) for batch size %d: drawing batches with replacement",
-                           len(examples), batch_size)
+            # expected in few-shot training (the demo learns from 3 pairs at batch 4), so not a warning
+            logger.info(
+                "only %d example(s) for batch size %d: drawing batches with replacement",
+                len(examples),
+                batch_size,
+            )
         sizes = sorted({m.shape for m in self.masks})
         if len(sizes) > 1:
-            logger.info("training pairs have %d working sizes %s: every crop is %dx%d (width x height)",
-                        len(sizes), [f"{w}x{h}" for h, w in sizes], self.canvas[1], self.canvas[0])
+            logger.info(
+                "training pairs have %d working sizes %s: every crop is %dx%d (width x height)",
+                len(sizes),
+                [f"{w}x{h}" for h, w in sizes],
+                self.canvas[1],
+                self.canvas[0],
+            )
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -126,7 +143,9 @@ class DefectPairs:
         masks_t = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None]
         return TrainingBatch(images_t, masks_t)
 
-    def augment(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def augment(
+        self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Resize image (h, w, 3) uint8 and mask (h, w) bool by one random factor on both axes, then crop
         both to the canvas at one offset that keeps the defect (see the module docstring)."""
         ch, cw = self.canvas
@@ -141,4 +160,4 @@ class DefectPairs:
         pick = int(rng.integers(len(ys)))
         y0 = crop_offset(int(ys.min()), int(ys.max()) + 1, size[1], ch, int(ys[pick]), rng)
         x0 = crop_offset(int(xs.min()), int(xs.max()) + 1, size[0], cw, int(xs[pick]), rng)
-        return image[y0:y0 + ch, x0:x0 + cw], mask[y0:y0 + ch, x0:x0 + cw]
+        return image[y0 : y0 + ch, x0 : x0 + cw], mask[y0 : y0 + ch, x0 : x0 + cw]

@@ -60,8 +60,10 @@ class KeyedDropout(nn.Module):
             return x
         rows = self.keys.rows.get(self.model)
         if rows is None or len(rows) != x.shape[0]:
-            raise RuntimeError(f"keyed LoRA dropout of {self.model}.{self.layer}: the input has {x.shape[0]} rows "
-                               f"but the row ids set for {self.model!r} are {rows}; set keys.rows before the forward")
+            raise RuntimeError(
+                f"keyed LoRA dropout of {self.model}.{self.layer}: the input has {x.shape[0]} rows "
+                f"but the row ids set for {self.model!r} are {rows}; set keys.rows before the forward"
+            )
         generator = torch.Generator(x.device)
         keep = torch.empty(x.shape, dtype=torch.bool, device=x.device)
         for i, row in enumerate(rows):
@@ -77,8 +79,11 @@ def use_keyed_dropout(model: nn.Module, keys: DropoutKeys, name: str) -> int:
     for module_name, module in model.named_modules():
         dropouts = getattr(module, "lora_dropout", None)
         if isinstance(dropouts, nn.ModuleDict):
-            found += [(dropouts, adapter, f"{module_name}.{adapter}", d) for adapter, d in dropouts.items()
-                      if isinstance(d, nn.Dropout)]
+            found += [
+                (dropouts, adapter, f"{module_name}.{adapter}", d)
+                for adapter, d in dropouts.items()
+                if isinstance(d, nn.Dropout)
+            ]
     for dropouts, adapter, layer, dropout in found:
         dropouts[adapter] = KeyedDropout(dropout.p, keys, name, layer)
     return len(found)

@@ -13,15 +13,24 @@ from peft import LoraConfig, get_peft_model_state_dict
 from defect_core.concept_card import PAPER_TEXT_ENCODER_TARGETS, PAPER_UNET_TARGETS
 
 
-def add_lora(module: torch.nn.Module, targets: tuple[str, ...], rank: int, alpha: float, dropout: float) -> None:
+def add_lora(
+    module: torch.nn.Module, targets: tuple[str, ...], rank: int, alpha: float, dropout: float
+) -> None:
     """Freeze ``module`` and add a LoRA adapter (named "default") on the ``targets`` projections."""
     module.requires_grad_(False)
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, init_lora_weights="gaussian",
-                        target_modules=list(targets))
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        init_lora_weights="gaussian",
+        target_modules=list(targets),
+    )
     module.add_adapter(config)
 
 
-def add_paper_lora(unet, text_encoder, rank: int, alpha: float, dropout: float, train_text_encoder: bool) -> None:
+def add_paper_lora(
+    unet, text_encoder, rank: int, alpha: float, dropout: float, train_text_encoder: bool
+) -> None:
     """LoRA on the UNet's attention projections and (optionally) the text encoder's."""
     add_lora(unet, PAPER_UNET_TARGETS, rank, alpha, dropout)
     text_encoder.requires_grad_(False)
@@ -56,7 +65,9 @@ def _diffusers_layout(state: dict[str, torch.Tensor], prefix: str, scale: float)
     return out
 
 
-def export_lora_tensors(unet, text_encoder, rank: int, alpha: float, with_text_encoder: bool) -> dict[str, np.ndarray]:
+def export_lora_tensors(
+    unet, text_encoder, rank: int, alpha: float, with_text_encoder: bool
+) -> dict[str, np.ndarray]:
     """LoRA tensors in diffusers' layout (``unet.…lora_A.weight``, ``text_encoder.…``), fp32 numpy.
 
     The LoRA scale alpha / r is folded into ``lora_B``: a stock ``load_lora_weights`` that assumes

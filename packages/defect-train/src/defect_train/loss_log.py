@@ -31,8 +31,9 @@ class LossLog:
     ``resume_step``: rows of an existing ``loss.csv`` up to this step are kept (0: a fresh log).
     """
 
-    def __init__(self, run_dir: Path, columns: Sequence[str], plotted: Sequence[str], title: str,
-                 resume_step: int = 0) -> None:
+    def __init__(
+        self, run_dir: Path, columns: Sequence[str], plotted: Sequence[str], title: str, resume_step: int = 0
+    ) -> None:
         unknown = [c for c in plotted if c not in columns]
         if unknown:
             raise ValueError(f"plotted columns {unknown} are not among the columns {list(columns)}")
@@ -49,13 +50,19 @@ class LossLog:
         with open(self.csv_path, newline="") as fh:
             reader = csv.DictReader(fh)
             if tuple(reader.fieldnames or ()) != self.columns:
-                logger.warning("%s has columns %s, not %s: starting a new loss log", self.csv_path,
-                               reader.fieldnames, list(self.columns))
+                logger.warning(
+                    "%s has columns %s, not %s: starting a new loss log",
+                    self.csv_path,
+                    reader.fieldnames,
+                    list(self.columns),
+                )
                 return []
             try:
                 rows = [{k: float(v) for k, v in row.items()} for row in reader]
             except (TypeError, ValueError) as exc:
-                raise InputFileError(self.csv_path, f"unreadable loss log ({exc}); move it away to resume") from exc
+                raise InputFileError(
+                    self.csv_path, f"unreadable loss log ({exc}); move it away to resume"
+                ) from exc
         return [r for r in rows if r["step"] <= upto]
 
     def append(self, step: int, values: Mapping[str, float]) -> dict[str, float]:
@@ -74,10 +81,16 @@ class LossLog:
     def write(self, plot: bool = True) -> None:
         """Rewrite ``loss.csv`` atomically and, with ``plot`` and at least one row, ``loss.png``."""
         lines = [",".join(self.columns)] + [
-            ",".join(str(int(r[c])) if c == "step" else repr(r[c]) for c in self.columns) for r in self.rows]
+            ",".join(str(int(r[c])) if c == "step" else repr(r[c]) for c in self.columns) for r in self.rows
+        ]
         write_text_atomic(self.csv_path, "\n".join(lines) + "\n")
         if plot and self.rows and any(math.isfinite(r[c]) for r in self.rows for c in self.plotted):
             steps = [r["step"] for r in self.rows]
-            line_plot({c: (steps, [r[c] for r in self.rows]) for c in self.plotted}, self.png_path,
-                      title=self.title, xlabel="step", ylabel="loss",
-                      log_y=all(r[c] > 0 for r in self.rows for c in self.plotted))
+            line_plot(
+                {c: (steps, [r[c] for r in self.rows]) for c in self.plotted},
+                self.png_path,
+                title=self.title,
+                xlabel="step",
+                ylabel="loss",
+                log_y=all(r[c] > 0 for r in self.rows for c in self.plotted),
+            )

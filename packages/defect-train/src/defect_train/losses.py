@@ -25,7 +25,9 @@ def defect_loss(target: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) ->
     return weighted_mse(target, pred, mask)
 
 
-def object_loss(target: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor, alpha: float = 0.3) -> torch.Tensor:
+def object_loss(
+    target: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor, alpha: float = 0.3
+) -> torch.Tensor:
     """L_obj = ‖M' ⊙ (ε − ε_θ)‖² with M' = M + α(1 − M): the defect counts fully, the object a little."""
     return weighted_mse(target, pred, mask + alpha * (1 - mask))
 

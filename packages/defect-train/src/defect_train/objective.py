@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from defect_core.mask_shapes import random_boxes
+from defect_core.masks.shapes import random_boxes
 from defect_sample.conditioning import (
     encode_latents,
     encode_prompt_ids,
@@ -54,17 +54,30 @@ class BoxSpec:
 
     def draw(self, batch: int, size: tuple[int, int], rng: np.random.Generator) -> torch.Tensor:
         """float (batch, 1, H, W) of 0 / 1 for ``size`` = (H, W)."""
-        boxes = [random_boxes(size, rng, count=self.count, min_frac=self.min_frac, max_frac=self.max_frac)
-                 for _ in range(batch)]
+        boxes = [
+            random_boxes(size, rng, count=self.count, min_frac=self.min_frac, max_frac=self.max_frac)
+            for _ in range(batch)
+        ]
         return torch.from_numpy(np.stack(boxes).astype(np.float32))[:, None]
 
 
 class DefectFillObjective:
     """Computes the three losses for a batch; owns the attention capture on the UNet's decoder."""
 
-    def __init__(self, *, vae, unet, text_encoder, tokenizer, noise_scheduler, prompts: tuple[str, str],
-                 token: str, weights: LossWeights | None = None, object_alpha: float = 0.3,
-                 boxes: BoxSpec | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        vae,
+        unet,
+        text_encoder,
+        tokenizer,
+        noise_scheduler,
+        prompts: tuple[str, str],
+        token: str,
+        weights: LossWeights | None = None,
+        object_alpha: float = 0.3,
+        boxes: BoxSpec | None = None,
+    ) -> None:
         self.vae, self.unet, self.text_encoder = vae, unet, text_encoder
         self.noise_scheduler = noise_scheduler
         self.weights, self.object_alpha = weights or LossWeights(), object_alpha
@@ -80,8 +93,13 @@ class DefectFillObjective:
         use_keyed_dropout(base_unet, self.dropout_keys, "unet")
         use_keyed_dropout(base_text_encoder, self.dropout_keys, "text_encoder")
 
-    def __call__(self, batch: TrainingBatch, rng: np.random.Generator, generator: torch.Generator,
-                 rows: slice = slice(None)) -> StepLosses:
+    def __call__(
+        self,
+        batch: TrainingBatch,
+        rng: np.random.Generator,
+        generator: torch.Generator,
+        rows: slice = slice(None),
+    ) -> StepLosses:
         """The losses of the samples ``rows`` of ``batch`` (default: all of them).
 
         ``batch`` is the step's whole batch, images (B, 3, H, W). Every random quantity (M_rand, the VAE's
@@ -95,7 +113,7 @@ class DefectFillObjective:
         ids = range(total)[rows]
         b = len(ids)
         rand_masks = self.boxes.draw(total, (height, width), rng)[rows].to(device)
-        self.dropout_keys.seed = int(rng.integers(2 ** 63))
+        self.dropout_keys.seed = int(rng.integers(2**63))
         images = batch.images[rows].to(device)
         masks = batch.masks[rows].to(device)
 
@@ -103,20 +121,26 @@ class DefectFillObjective:
         latent_shape = (total, self.vae.config.latent_channels, height // f, width // f)
         # one VAE pass for the image and both backgrounds; the posterior draws of all three, for every sample
         posterior = torch.randn((3, *latent_shape), generator=generator, device=device)[:, rows].flatten(0, 1)
-        latents = encode_latents(self.vae, torch.cat([images, masked_image(images, masks),
-                                                      masked_image(images, rand_masks)]), noise=posterior)
+        latents = encode_latents(
+            self.vae,
+            torch.cat([images, masked_image(images, masks), masked_image(images, rand_masks)]),
+            noise=posterior,
+        )
         x0, def_background, obj_background = latents.float().chunk(3)
         hw = tuple(x0.shape[-2:])
         m_lat, mrand_lat = latent_mask(masks, hw), latent_mask(rand_masks, hw)
 
         noise = torch.randn(latent_shape, generator=generator, device=device)[rows]
-        t = torch.randint(0, self.noise_scheduler.config.num_train_timesteps, (total,), generator=generator,
-                          device=device)[rows]
+        t = torch.randint(
+            0, self.noise_scheduler.config.num_train_timesteps, (total,), generator=generator, device=device
+        )[rows]
         x_t = self.noise_scheduler.add_noise(x0, noise, t)
 
         embeds = encode_prompt_ids(self.text_encoder, self.input_ids)  # (2, L, D)
         context = torch.cat([embeds[0:1].expand(b, -1, -1), embeds[1:2].expand(b, -1, -1)])
-        model_in = torch.cat([unet_input(x_t, m_lat, def_background), unet_input(x_t, mrand_lat, obj_background)])
+        model_in = torch.cat(
+            [unet_input(x_t, m_lat, def_background), unet_input(x_t, mrand_lat, obj_background)]
+        )
         # UNet rows: the defect branch of samples `ids`, then their object branch (ids total + i)
         self.dropout_keys.rows["unet"] = (*ids, *(total + i for i in ids))
 

@@ -40,8 +40,14 @@ def write_training_preview(pipe, data, config, path: Path) -> Path | None:
     for module, _ in modes:
         module.eval()
     try:
-        out = sampler(images=images, masks=mask_arrays, prompt=config.prompts()[0], num_candidates=1,
-                      num_inference_steps=config.preview_steps, seed=config.seed)
+        out = sampler(
+            images=images,
+            masks=mask_arrays,
+            prompt=config.prompts()[0],
+            num_candidates=1,
+            num_inference_steps=config.preview_steps,
+            seed=config.seed,
+        )
     finally:
         for module, mode in modes:
             module.train(mode)

@@ -24,10 +24,12 @@ def batch_rows(batch_size: int, process_index: int, num_processes: int) -> slice
     gradients, which equals the gradient of the whole batch's mean loss only for equal shares.
     """
     if batch_size % num_processes:
-        raise ValueError(f"--batch-size {batch_size} is the global batch and must split evenly over the "
-                         f"{num_processes} processes of this launch: use a multiple of {num_processes} (e.g. "
-                         f"{math.ceil(batch_size / num_processes) * num_processes}), or a number of processes "
-                         f"that divides {batch_size}")
+        raise ValueError(
+            f"--batch-size {batch_size} is the global batch and must split evenly over the "
+            f"{num_processes} processes of this launch: use a multiple of {num_processes} (e.g. "
+            f"{math.ceil(batch_size / num_processes) * num_processes}), or a number of processes "
+            f"that divides {batch_size}"
+        )
     share = batch_size // num_processes
     return slice(process_index * share, (process_index + 1) * share)
 
@@ -39,8 +41,10 @@ def agree_on_step(accelerator, losses: StepLosses, stop: bool) -> tuple[dict[str
     All processes then take the same decision, so none waits forever in a collective that another left: a
     non-finite loss in one process stops all of them, and so does Ctrl-C that reached one process first.
     """
-    values = torch.stack([getattr(losses, k).detach().float() for k in LOSS_TERMS]
-                         + [torch.tensor(float(stop), device=losses.total.device)])
+    values = torch.stack(
+        [getattr(losses, k).detach().float() for k in LOSS_TERMS]
+        + [torch.tensor(float(stop), device=losses.total.device)]
+    )
     if accelerator.num_processes > 1:
         values = accelerator.reduce(values, reduction="sum")
         values[: len(LOSS_TERMS)] /= accelerator.num_processes

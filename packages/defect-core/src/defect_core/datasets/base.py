@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
+from defect_core.defect_example import DefectExample
 from defect_core.errors import InputFileError
-from defect_core.example import DefectExample
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class DatasetReader(ABC):
     kind: ClassVar[str] = ""
     mask_threshold: int = 128
     split_rule: ClassVar[str] = "first-third"
-    """The train / held-out rule of the DefectFill protocol on this dataset (:mod:`defect_core.splits`)."""
+    """The train / held-out rule of the DefectFill protocol on this dataset (:mod:`defect_core.datasets.splits`)."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -68,7 +68,9 @@ class DatasetReader(ABC):
         """Raise ``ValueError`` listing the available objects unless ``object_name`` is one of them."""
         available = self.object_names()
         if object_name not in available:
-            raise ValueError(f"unknown object {object_name!r} in {self.root}; available: {_listing(available)}")
+            raise ValueError(
+                f"unknown object {object_name!r} in {self.root}; available: {_listing(available)}"
+            )
 
     def require_defect(self, object_name: str, defect_name: str) -> None:
         """Raise ``ValueError`` listing the available defects unless ``defect_name`` is one of them."""

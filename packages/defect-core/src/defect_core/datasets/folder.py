@@ -17,8 +17,8 @@ from pathlib import Path
 
 from defect_core.datasets.base import DatasetReader, register_reader
 from defect_core.datasets.validation import find_pair_problems, raise_if_problems
+from defect_core.defect_example import DefectExample
 from defect_core.errors import InputFileError
-from defect_core.example import DefectExample
 from defect_core.images import list_images
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,9 @@ class FolderReader(DatasetReader):
                 used.add(candidates[0])
         unused = [m.name for m in masks if m not in used]
         if unused:
-            logger.warning("%d mask(s) in %s match no image: %s", len(unused), masks_folder, ", ".join(unused[:10]))
+            logger.warning(
+                "%d mask(s) in %s match no image: %s", len(unused), masks_folder, ", ".join(unused[:10])
+            )
         pairs.sort(key=lambda pair: pair[0].name)
         return pairs, problems
 
@@ -97,7 +99,10 @@ class FolderReader(DatasetReader):
         pairs, problems = self.match_masks()
         problems += find_pair_problems(pairs, mask_threshold=self.mask_threshold)
         raise_if_problems(self.root, problems)
-        return [DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold) for image, mask in pairs]
+        return [
+            DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold)
+            for image, mask in pairs
+        ]
 
     def normal_images(self, object_name: str, split: str = "train") -> list[Path]:
         """Images of ``good/`` (either split); an empty list when there is no ``good/`` folder."""

@@ -3,7 +3,7 @@
 Two families share one list of names, :data:`DATASET_KINDS`:
 
 - reader kinds (``folder``, ``ksdd2``, ``mvtec``, ``visa``): a dataset folder on disk, ``root``;
-- built-in datasets (``demo``, ``surface-strips``, :mod:`defect_core.builtin_datasets`): written by the code
+- built-in datasets (``demo``, ``surface-strips``, :mod:`defect_core.builtin.datasets`): written by the code
   into the cache on first use, in MVTec AD layout, so they take no root (they need ``defect-core[demo]``).
 
 A ``folder`` dataset names neither its object nor its one defect category; the caller names both, as
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from defect_core.builtin_datasets import BUILTIN_DATASETS, builtin_dataset_root, is_builtin_dataset
+from defect_core.builtin.datasets import BUILTIN_DATASETS, builtin_dataset_root, is_builtin_dataset
 
 # the reader modules register their kinds on import; DATASET_KINDS below lists what they registered
 from defect_core.datasets import folder, ksdd2, mvtec, visa  # noqa: F401
@@ -60,10 +60,13 @@ def open_dataset(
     if root is None:
         raise ValueError(f"dataset {kind!r} needs its root folder")
     if kind in UNNAMED_KINDS:
-        missing = [name for name, value in (("object_name", object_name), ("defect_name", defect_name))
-                   if not value]
+        missing = [
+            name for name, value in (("object_name", object_name), ("defect_name", defect_name)) if not value
+        ]
         if missing:
-            raise ValueError(f"a {kind!r} dataset does not name its object and defect: give "
-                             f"{' and '.join(missing)} ({root})")
+            raise ValueError(
+                f"a {kind!r} dataset does not name its object and defect: give "
+                f"{' and '.join(missing)} ({root})"
+            )
         options = {"object_name": object_name, "defect_name": defect_name, **options}
     return create_reader(kind, root, **options)

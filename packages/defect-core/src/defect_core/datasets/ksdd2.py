@@ -21,8 +21,8 @@ import numpy as np
 
 from defect_core.datasets.base import NORMAL_SPLITS, DatasetReader, register_reader
 from defect_core.datasets.validation import find_pair_problems, raise_if_problems
+from defect_core.defect_example import DefectExample
 from defect_core.errors import InputFileError
-from defect_core.example import DefectExample
 from defect_core.images import list_images, load_mask
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,10 @@ class KSDD2Reader(DatasetReader):
         # size mismatches.
         problems += find_pair_problems(pairs, mask_threshold=self.mask_threshold)
         raise_if_problems(self.root, problems)
-        return [DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold) for image, mask in pairs]
+        return [
+            DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold)
+            for image, mask in pairs
+        ]
 
     def normal_images(self, object_name: str, split: str = "train") -> list[Path]:
         """Images of ``<root>/<split>/`` whose ground truth is all zero, sorted by file name.
@@ -141,6 +144,10 @@ class KSDD2Reader(DatasetReader):
         self.require_object(object_name)
         index = self._split_index(split)
         if index.problems:
-            logger.warning("%d image(s) of %s/%s left out: ground truth missing or unreadable",
-                           len(index.problems), self.root, split)
+            logger.warning(
+                "%d image(s) of %s/%s left out: ground truth missing or unreadable",
+                len(index.problems),
+                self.root,
+                split,
+            )
         return list(index.normals)

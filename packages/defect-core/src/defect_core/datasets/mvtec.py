@@ -17,7 +17,7 @@ from pathlib import Path
 
 from defect_core.datasets.base import DatasetReader, register_reader
 from defect_core.datasets.validation import validate_pairs
-from defect_core.example import DefectExample
+from defect_core.defect_example import DefectExample
 from defect_core.images import list_images
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,9 @@ class MVTecReader(DatasetReader):
         test = self.root / object_name / "test"
         if not test.is_dir():
             return []
-        return sorted(p.name for p in test.iterdir() if p.is_dir() and p.name != GOOD and not p.name.startswith("."))
+        return sorted(
+            p.name for p in test.iterdir() if p.is_dir() and p.name != GOOD and not p.name.startswith(".")
+        )
 
     def mask_path(self, object_name: str, defect_name: str, image: Path) -> Path:
         """Where MVTec keeps the mask of a test image: ``ground_truth/<defect>/<stem>_mask.png``."""
@@ -56,7 +58,10 @@ class MVTecReader(DatasetReader):
         images = list_images(self.root / object_name / "test" / defect_name)
         pairs = [(image, self.mask_path(object_name, defect_name, image)) for image in images]
         validate_pairs(pairs, self.root, mask_threshold=self.mask_threshold)
-        return [DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold) for image, mask in pairs]
+        return [
+            DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold)
+            for image, mask in pairs
+        ]
 
     def normal_images(self, object_name: str, split: str = "train") -> list[Path]:
         """Images of ``<object>/<split>/good/``; an empty list when that folder does not exist."""

@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 Pair = tuple[Path, Path | None]
 
 
-def pair_problems(image: str | Path, mask: str | Path | None, *, mask_threshold: int = 128) -> list[InputFileError]:
+def pair_problems(
+    image: str | Path, mask: str | Path | None, *, mask_threshold: int = 128
+) -> list[InputFileError]:
     """Problems of one (image, mask) pair; an empty list when the pair is usable.
 
     Checked: the mask exists (``None`` means the reader found no mask file at all), image and mask decode,
@@ -58,7 +60,9 @@ def pair_problems(image: str | Path, mask: str | Path | None, *, mask_threshold:
             )
         )
     if not np.any(mask_array):
-        problems.append(InputFileError(mask, f"mask is empty: no defect pixel (no gray value >= {mask_threshold})"))
+        problems.append(
+            InputFileError(mask, f"mask is empty: no defect pixel (no gray value >= {mask_threshold})")
+        )
     return problems
 
 

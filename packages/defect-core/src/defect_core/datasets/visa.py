@@ -23,8 +23,8 @@ from pathlib import Path
 
 from defect_core.datasets.base import DatasetReader, register_reader
 from defect_core.datasets.validation import find_pair_problems, raise_if_problems
+from defect_core.defect_example import DefectExample
 from defect_core.errors import DatasetError, InputFileError
-from defect_core.example import DefectExample
 
 logger = logging.getLogger(__name__)
 
@@ -126,13 +126,18 @@ class VisaReader(DatasetReader):
         pairs = [(r.image, r.mask) for r in rows if r.mask is not None]
         problems += find_pair_problems(pairs, mask_threshold=self.mask_threshold)
         raise_if_problems(self.root, problems)
-        return [DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold) for image, mask in pairs]
+        return [
+            DefectExample(image, mask, object_name, defect_name, mask_threshold=self.mask_threshold)
+            for image, mask in pairs
+        ]
 
     def normal_images(self, object_name: str, split: str = "train") -> list[Path]:
         """Images labelled "normal" in ``split`` for the object, sorted by file name."""
         self.require_split(split)
         self.require_object(object_name)
         images = [
-            r.image for r in self.rows if r.object_name == object_name and r.label == "normal" and r.split == split
+            r.image
+            for r in self.rows
+            if r.object_name == object_name and r.label == "normal" and r.split == split
         ]
         return sorted(images, key=lambda p: (p.name, str(p)))

@@ -41,7 +41,9 @@ def training_items(
         items += read_generation_output(folder)
     if real_train:
         if reader is None or object_name is None:
-            raise ValueError("the real training split needs a dataset (--dataset, --dataset-root, --object-name)")
+            raise ValueError(
+                "the real training split needs a dataset (--dataset, --dataset-root, --object-name)"
+            )
         items += real_defect_items(reader, object_name, "train", defects, split_rule)
     if defects:
         dropped = sorted({i.label for i in items if i.label not in defects})
@@ -62,13 +64,23 @@ def training_items(
 
 
 def evaluation_items(
-    reader: DatasetReader, object_name: str, *, defects: Sequence[str] = (), split: str = "held_out",
-    normals: bool = True, split_rule: str = "auto",
+    reader: DatasetReader,
+    object_name: str,
+    *,
+    defects: Sequence[str] = (),
+    split: str = "held_out",
+    normals: bool = True,
+    split_rule: str = "auto",
 ) -> list[InspectionItem]:
     """The real test set: the defects of ``split`` (the held-out two thirds by default, under ``split_rule``)
     and, with ``normals``, the dataset's ``test/good`` images."""
-    items = real_defect_items(reader, object_name, split, resolve_defects(reader, object_name, defects),  # type: ignore[arg-type]
-                              split_rule)
+    items = real_defect_items(
+        reader,
+        object_name,
+        split,
+        resolve_defects(reader, object_name, defects),  # type: ignore[arg-type]
+        split_rule,
+    )
     if normals:
         items += normal_items(reader, object_name, "test")
     if not items:

@@ -41,6 +41,10 @@ def balance_classes(items: Sequence[T], key: Callable[[T], str], mode: BalanceMo
             extra = max(sizes) - len(members)
             chosen += members + [int(i) for i in rng.choice(members, size=extra, replace=True)]
     chosen.sort()
-    logger.info("class balance %s: %s -> %d item(s)", mode, {k: len(v) for k, v in sorted(groups.items())},
-                len(chosen))
+    logger.info(
+        "class balance %s: %s -> %d item(s)",
+        mode,
+        {k: len(v) for k, v in sorted(groups.items())},
+        len(chosen),
+    )
     return [items[i] for i in chosen]

@@ -2,7 +2,7 @@
 
 A real training defect is cut out along its mask, turned by a random multiple of 90°, maybe mirrored, and
 pasted at a random position of a defect-free image where it lies entirely on the object (the foreground of
-:func:`defect_core.placement.estimate_foreground`; the whole image for textures). The pasted pixels are
+:func:`defect_core.masks.placement.estimate_foreground`; the whole image for textures). The pasted pixels are
 exactly the new mask, so the result is a labelled defect image like a generated one. DFMGAN,
 AnomalyDiffusion and DefectFill report inspection models trained on such data beside their own.
 """
@@ -20,8 +20,8 @@ from PIL import Image
 from defect_core.atomic import save_image_atomic, write_text_atomic
 from defect_core.images import load_rgb, mask_to_image
 from defect_core.masks import mask_bbox, resize_mask
+from defect_core.masks.placement import estimate_foreground, place_mask
 from defect_core.output_layout import DEFECT_DIR, MASK_DIR, PREVIEW_NAME
-from defect_core.placement import estimate_foreground, place_mask
 from defect_core.preview import preview_grid
 from defect_inspect.data.items import InspectionItem
 
@@ -59,7 +59,9 @@ def cut_paste(
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
             raise ValueError(f"{name} must be uint8 (H, W, 3), got {array.dtype} {array.shape}")
     if defect_mask.shape != defect_image.shape[:2]:
-        raise ValueError(f"defect_mask {defect_mask.shape} does not match defect_image {defect_image.shape[:2]}")
+        raise ValueError(
+            f"defect_mask {defect_mask.shape} does not match defect_image {defect_image.shape[:2]}"
+        )
     height, width = normal.shape[:2]
     if defect_image.shape[:2] != (height, width):
         defect_image = np.asarray(
@@ -67,7 +69,9 @@ def cut_paste(
         )
         defect_mask = resize_mask(defect_mask, (width, height))
     y0, x0, y1, x1 = mask_bbox(defect_mask)  # raises for an empty mask
-    patch, patch_mask = _transform(defect_image[y0:y1, x0:x1], defect_mask[y0:y1, x0:x1], rng, (height, width))
+    patch, patch_mask = _transform(
+        defect_image[y0:y1, x0:x1], defect_mask[y0:y1, x0:x1], rng, (height, width)
+    )
     try:
         placed = place_mask(patch_mask, estimate_foreground(normal), rng)
     except ValueError:
@@ -122,9 +126,18 @@ def write_cut_paste_set(
         image_path = save_image_atomic(Image.fromarray(image), out_dir / DEFECT_DIR / f"{stem}.png")
         mask_path = save_image_atomic(mask_to_image(mask), out_dir / MASK_DIR / f"{stem}.png")
         items.append(InspectionItem(image_path, mask_path, name, "cut-paste"))
-        lines.append(json.dumps({"image": f"{DEFECT_DIR}/{stem}.png", "mask": f"{MASK_DIR}/{stem}.png",
-                                 "source_image": str(source.image), "source_mask": str(source.mask),
-                                 "normal": str(normal_path), "defect_name": name}))
+        lines.append(
+            json.dumps(
+                {
+                    "image": f"{DEFECT_DIR}/{stem}.png",
+                    "mask": f"{MASK_DIR}/{stem}.png",
+                    "source_image": str(source.image),
+                    "source_mask": str(source.mask),
+                    "normal": str(normal_path),
+                    "defect_name": name,
+                }
+            )
+        )
         if len(preview) < preview_rows:
             preview.append((Image.fromarray(normal), mask, Image.fromarray(image)))
     write_text_atomic(out_dir / PROVENANCE_NAME, "\n".join(lines) + "\n")

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from defect_core.datasets import DatasetReader, open_dataset
+from defect_core.datasets.splits import SplitName, resolve_split_rule, select_split
 from defect_core.errors import InputFileError
 from defect_core.images import list_images
-from defect_core.splits import SplitName, resolve_split_rule, select_split
 from defect_inspect.data.items import GOOD, InspectionItem
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,11 @@ def resolve_defects(reader: DatasetReader, object_name: str, defects: Sequence[s
 
 
 def real_defect_items(
-    reader: DatasetReader, object_name: str, split: SplitName, defects: Sequence[str] = (), split_rule: str = "auto"
+    reader: DatasetReader,
+    object_name: str,
+    split: SplitName,
+    defects: Sequence[str] = (),
+    split_rule: str = "auto",
 ) -> list[InspectionItem]:
     """The real defect images of one side of the split (``"train"``, ``"held_out"`` or ``"all"``) under
     ``split_rule`` (``"auto"``: the reader's, i.e. the DefectFill protocol of the dataset)."""
@@ -52,7 +56,8 @@ def real_defect_items(
     for defect in resolve_defects(reader, object_name, defects):
         examples = select_split(reader.defect_examples(object_name, defect), split, rule)
         items += [
-            InspectionItem(e.image, e.mask, e.defect_name, "real", mask_threshold=e.mask_threshold) for e in examples
+            InspectionItem(e.image, e.mask, e.defect_name, "real", mask_threshold=e.mask_threshold)
+            for e in examples
         ]
     return items
 
@@ -66,5 +71,7 @@ def folder_normal_items(folder: str | Path) -> list[InspectionItem]:
     """The images directly inside ``folder`` as :data:`GOOD` items (an empty folder is an error)."""
     images = list_images(folder)
     if not images:
-        raise InputFileError(folder, "holds no images (png, jpg, bmp, tif, webp) to use as defect-free images")
+        raise InputFileError(
+            folder, "holds no images (png, jpg, bmp, tif, webp) to use as defect-free images"
+        )
     return [InspectionItem(p, None, GOOD, "normal") for p in images]

@@ -76,8 +76,11 @@ class InspectionDataset(Dataset):
         image = item.load_image()
         mask = item.load_mask(image.size)
         if mask.shape != (image.height, image.width):
-            raise InputFileError(item.mask or item.image, f"mask is {mask.shape[1]}x{mask.shape[0]} but its "
-                                 f"image {item.image.name} is {image.width}x{image.height}")
+            raise InputFileError(
+                item.mask or item.image,
+                f"mask is {mask.shape[1]}x{mask.shape[0]} but its "
+                f"image {item.image.name} is {image.width}x{image.height}",
+            )
         loaded = (
             image_to_tensor(image, self.resolution),
             torch.from_numpy(resize_mask_covering(mask, (self.resolution,) * 2).astype(np.float32))[None],

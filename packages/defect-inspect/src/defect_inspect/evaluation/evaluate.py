@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from defect_core.builtin_datasets import is_builtin_dataset
+from defect_core.builtin.datasets import is_builtin_dataset
 from defect_core.configs import coerce_paths, config_field, require, save_config
 from defect_core.datasets import DATASET_KINDS
-from defect_core.splits import resolve_split_rule
+from defect_core.datasets.splits import resolve_split_rule
 from defect_inspect.data.assemble import evaluation_items
 from defect_inspect.data.items import label_counts
 from defect_inspect.data.real import open_real_dataset
@@ -30,23 +30,35 @@ class EvaluateConfig:
 
     checkpoint: Path | None = config_field(None, "model.safetensors of a training run")
     dataset: str = config_field("demo", f"dataset kind: {', '.join(DATASET_KINDS)}")
-    dataset_root: Path | None = config_field(None, "dataset folder (not needed for the built-in demo and surface-strips)")
+    dataset_root: Path | None = config_field(
+        None, "dataset folder (not needed for the built-in demo and surface-strips)"
+    )
     object_name: str | None = config_field(None, "object / category (demo: brick)")
-    defects: tuple[str, ...] = config_field((), "defect types to test on (default: all; a folder dataset: its one type's name)")
-    split: str = config_field("held_out", "real defect split to test on: held_out (the papers' protocol), train or all")
+    defects: tuple[str, ...] = config_field(
+        (), "defect types to test on (default: all; a folder dataset: its one type's name)"
+    )
+    split: str = config_field(
+        "held_out", "real defect split to test on: held_out (the papers' protocol), train or all"
+    )
     split_rule: Literal["auto", "first-third", "first-10"] = config_field(
-        "auto", "train / held-out rule: first-third, first-10 (DefectFill on VisA), auto = the dataset's "
-                "DefectFill protocol (first-10 on VisA, first-third elsewhere)")
+        "auto",
+        "train / held-out rule: first-third, first-10 (DefectFill on VisA), auto = the dataset's "
+        "DefectFill protocol (first-10 on VisA, first-third elsewhere)",
+    )
     normals: bool = config_field(True, "also test on the dataset's test/good images")
     out: Path | None = config_field(None, "output folder")
-    threshold: float | None = config_field(None, "decision threshold on P(defect) (default: the training run's)")
+    threshold: float | None = config_field(
+        None, "decision threshold on P(defect) (default: the training run's)"
+    )
     batch_size: int = config_field(16, "images per forward pass")
     device: str = config_field("auto", "device: auto, cpu, cuda, ...")
     mixed_precision: bool = config_field(True, "mixed precision on a GPU")
     preview_count: int = config_field(8, "rows of predictions.png")
     image_score: Literal["pooled", "max"] = config_field(
-        "pooled", "segmenter's image-level score: pooled = max of the 21x21 average-pooled map at the model's "
-                "resolution (AnomalyDiffusion's code, followed by the DefectFill tables), max = raw max")
+        "pooled",
+        "segmenter's image-level score: pooled = max of the 21x21 average-pooled map at the model's "
+        "resolution (AnomalyDiffusion's code, followed by the DefectFill tables), max = raw max",
+    )
 
     def __post_init__(self) -> None:
         coerce_paths(self)
@@ -55,10 +67,18 @@ class EvaluateConfig:
         require(self, self.checkpoint is not None, "checkpoint", "give the trained model (--checkpoint FILE)")
         require(self, self.out is not None, "out", "an output folder is required (--out DIR)")
         require(self, self.dataset in DATASET_KINDS, "dataset", f"must be one of {DATASET_KINDS}")
-        require(self, is_builtin_dataset(self.dataset) or self.dataset_root is not None, "dataset_root",
-             f"dataset {self.dataset!r} needs --dataset-root DIR")
-        require(self, self.dataset != "folder" or len(self.defects) == 1, "defects",
-             "a 'folder' dataset holds one defect category: name it (--defects NAME)")
+        require(
+            self,
+            is_builtin_dataset(self.dataset) or self.dataset_root is not None,
+            "dataset_root",
+            f"dataset {self.dataset!r} needs --dataset-root DIR",
+        )
+        require(
+            self,
+            self.dataset != "folder" or len(self.defects) == 1,
+            "defects",
+            "a 'folder' dataset holds one defect category: name it (--defects NAME)",
+        )
         require(self, self.split in ("held_out", "train", "all"), "split", "must be held_out, train or all")
         require(self, self.threshold is None or 0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
         require(self, self.batch_size >= 1, "batch_size", "must be >= 1")
@@ -68,9 +88,13 @@ class EvaluateConfig:
     @property
     def object(self) -> str:
         """The object, with the demo's (brick) and KSDD2's defaults."""
-        name = self.object_name or {"demo": "brick", "surface-strips": "brick", "ksdd2": "ksdd2"}.get(self.dataset)
+        name = self.object_name or {"demo": "brick", "surface-strips": "brick", "ksdd2": "ksdd2"}.get(
+            self.dataset
+        )
         if not name:
-            raise ValueError(f"EvaluateConfig.object_name=None: dataset {self.dataset!r} needs --object-name NAME")
+            raise ValueError(
+                f"EvaluateConfig.object_name=None: dataset {self.dataset!r} needs --object-name NAME"
+            )
         return name
 
 
@@ -102,19 +126,48 @@ def evaluate(config: EvaluateConfig, *, progress: bool = False) -> EvaluationRes
     reader = open_real_dataset(config.dataset, config.dataset_root, config.object, config.defects)
     task = create_task(info.task, include_good="good" in info.classes, multiclass=info.multiclass)
     items = task.select_test_items(
-        evaluation_items(reader, config.object, defects=config.defects, split=config.split, normals=config.normals,
-                         split_rule=config.split_rule)
+        evaluation_items(
+            reader,
+            config.object,
+            defects=config.defects,
+            split=config.split,
+            normals=config.normals,
+            split_rule=config.split_rule,
+        )
     )
-    scores = score_items(model, info, items, out_dir, device=device, batch_size=config.batch_size,
-                         mixed_precision=config.mixed_precision, threshold=config.threshold,
-                         preview_count=config.preview_count, progress=progress, image_score=config.image_score)
+    scores = score_items(
+        model,
+        info,
+        items,
+        out_dir,
+        device=device,
+        batch_size=config.batch_size,
+        mixed_precision=config.mixed_precision,
+        threshold=config.threshold,
+        preview_count=config.preview_count,
+        progress=progress,
+        image_score=config.image_score,
+    )
     document = write_run_metrics(
-        out_dir / "metrics.json", info.task, scores.results, scores.curves,
-        inputs={"checkpoint": str(config.checkpoint), "dataset": config.dataset, "object_name": config.object,
-                "split": config.split, "split_rule": resolve_split_rule(config.split_rule, reader.split_rule),
-                "items": label_counts(items), "classes": list(info.classes)},
-        settings={"model": info.model, "encoder": info.encoder, "resolution": info.resolution,
-                  "threshold": info.threshold if config.threshold is None else config.threshold,
-                  "image_score": config.image_score},
+        out_dir / "metrics.json",
+        info.task,
+        scores.results,
+        scores.curves,
+        inputs={
+            "checkpoint": str(config.checkpoint),
+            "dataset": config.dataset,
+            "object_name": config.object,
+            "split": config.split,
+            "split_rule": resolve_split_rule(config.split_rule, reader.split_rule),
+            "items": label_counts(items),
+            "classes": list(info.classes),
+        },
+        settings={
+            "model": info.model,
+            "encoder": info.encoder,
+            "resolution": info.resolution,
+            "threshold": info.threshold if config.threshold is None else config.threshold,
+            "image_score": config.image_score,
+        },
     )
     return EvaluationResult(out_dir, out_dir / "metrics.json", out_dir / PICTURE_NAME, document, scores.files)

@@ -23,7 +23,7 @@ POOL_SIZE = 21
 
 DESCRIPTIONS: dict[str, str] = {
     "pooled": f"max of the {POOL_SIZE}x{POOL_SIZE} average-pooled map at the model's resolution "
-              f"(avg_pool2d stride 1, padding {POOL_SIZE // 2}, zero padding counted; AnomalyDiffusion / DefectFill)",
+    f"(avg_pool2d stride 1, padding {POOL_SIZE // 2}, zero padding counted; AnomalyDiffusion / DefectFill)",
     "max": "max of the map at the image's size",
 }
 

@@ -32,8 +32,12 @@ class _ImageFiles(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
         image = load_rgb(self.paths[index])
-        return {"image": image_to_tensor(image, self.resolution), "height": image.height, "width": image.width,
-                "index": index}
+        return {
+            "image": image_to_tensor(image, self.resolution),
+            "height": image.height,
+            "width": image.width,
+            "index": index,
+        }
 
 
 @dataclass
@@ -72,14 +76,17 @@ def run_inference(
     """
     task = create_task(info.task, multiclass=info.multiclass)
     amp_dtype = autocast_dtype(device, mixed_precision)
-    loader = DataLoader(_ImageFiles(images, info.resolution), batch_size=batch_size, shuffle=False,
-                        num_workers=num_workers)
+    loader = DataLoader(
+        _ImageFiles(images, info.resolution), batch_size=batch_size, shuffle=False, num_workers=num_workers
+    )
     model.to(device).eval()
     out = Inference()
     probabilities: list[np.ndarray] = []
     from tqdm.auto import tqdm
 
-    for batch in tqdm(loader, desc=info.task, unit="batch", disable=not progress, dynamic_ncols=True, mininterval=1.0):
+    for batch in tqdm(
+        loader, desc=info.task, unit="batch", disable=not progress, dynamic_ncols=True, mininterval=1.0
+    ):
         with autocast(device, amp_dtype):
             outputs = model(batch["image"].to(device))
         probs = task.probabilities(outputs.float())
@@ -98,7 +105,9 @@ def run_inference(
                 out.maps.append(full[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32))
                 out.model_maps.append(own[0].clamp(0.0, 1.0).cpu().numpy().astype(np.float32))
     if info.task == "classifier":
-        out.probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(info.classes)), np.float32)
+        out.probabilities = (
+            np.concatenate(probabilities) if probabilities else np.zeros((0, len(info.classes)), np.float32)
+        )
     elif info.task == "detector":
         out.scores = np.concatenate(probabilities) if probabilities else np.zeros(0, np.float32)
     return out

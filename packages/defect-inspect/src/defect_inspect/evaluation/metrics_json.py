@@ -22,7 +22,12 @@ def write_run_metrics(
 
     document = metrics_document(metric, results, inputs=inputs, settings=settings, curves=curves)
     # the document's package_version is defect-metrics'; say which package wrote it and which computed it
-    document.update({"package": "defect-inspect", "package_version": __version__,
-                     "metrics_package_version": metrics_version})
+    document.update(
+        {
+            "package": "defect-inspect",
+            "package_version": __version__,
+            "metrics_package_version": metrics_version,
+        }
+    )
     write_metrics(path, document)
     return document

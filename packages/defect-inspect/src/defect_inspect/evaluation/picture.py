@@ -59,9 +59,14 @@ def prediction_picture(rows: Sequence[PictureRow], path: str | Path) -> Path:
         truth = overlay_mask(row.image, row.mask)
         if segmenter and row.anomaly_map is not None:
             predicted = overlay_mask(row.image, row.anomaly_map >= row.threshold)
-            tiles.append([_captioned(row.image, row.caption), _captioned(truth, "true mask"),
-                          _captioned(heat_overlay(row.image, row.anomaly_map), "P(defect)"),
-                          _captioned(predicted, f"p >= {row.threshold:g}")])
+            tiles.append(
+                [
+                    _captioned(row.image, row.caption),
+                    _captioned(truth, "true mask"),
+                    _captioned(heat_overlay(row.image, row.anomaly_map), "P(defect)"),
+                    _captioned(predicted, f"p >= {row.threshold:g}"),
+                ]
+            )
         else:
             tiles.append([_captioned(truth, row.caption)])
     if not segmenter:

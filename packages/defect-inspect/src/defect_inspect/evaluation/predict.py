@@ -31,7 +31,9 @@ class PredictConfig:
     checkpoint: Path | None = config_field(None, "model.safetensors of a training run")
     images: Path | None = config_field(None, "folder of images to predict")
     out: Path | None = config_field(None, "output folder")
-    threshold: float | None = config_field(None, "decision threshold on P(defect) (default: the training run's)")
+    threshold: float | None = config_field(
+        None, "decision threshold on P(defect) (default: the training run's)"
+    )
     batch_size: int = config_field(16, "images per forward pass")
     device: str = config_field("auto", "device: auto, cpu, cuda, ...")
     mixed_precision: bool = config_field(True, "mixed precision on a GPU")
@@ -87,8 +89,15 @@ def predict(config: PredictConfig, *, progress: bool = False) -> PredictionResul
     device = resolve_device(config.device)
     model, info = load_checkpoint(config.checkpoint, device)
     threshold = info.threshold if config.threshold is None else config.threshold
-    result = run_inference(model, info, images, device=device, batch_size=config.batch_size,
-                           mixed_precision=config.mixed_precision, progress=progress)
+    result = run_inference(
+        model,
+        info,
+        images,
+        device=device,
+        batch_size=config.batch_size,
+        mixed_precision=config.mixed_precision,
+        progress=progress,
+    )
     stems = _stems(images)
     rows: list[PictureRow] = []
     if info.task == "segmenter":
@@ -110,21 +119,28 @@ def predict(config: PredictConfig, *, progress: bool = False) -> PredictionResul
         csv_path = write_csv(out_dir / "predictions.csv", ["image", "map", "max_score", "prediction"], table)
     elif info.task == "classifier":
         assert result.probabilities is not None
-        table = [[str(path), info.classes[int(p.argmax())], *(f"{v:.6f}" for v in p)]
-                 for path, p in zip(images, result.probabilities, strict=True)]
-        csv_path = write_csv(out_dir / "predictions.csv", ["image", "prediction", *(f"p_{c}" for c in info.classes)],
-                             table)
+        table = [
+            [str(path), info.classes[int(p.argmax())], *(f"{v:.6f}" for v in p)]
+            for path, p in zip(images, result.probabilities, strict=True)
+        ]
+        csv_path = write_csv(
+            out_dir / "predictions.csv", ["image", "prediction", *(f"p_{c}" for c in info.classes)], table
+        )
         for path, row in list(zip(images, table, strict=True))[: config.preview_count]:
             image = load_rgb(path)
             rows.append(PictureRow(image, np.zeros((image.height, image.width), bool), f"{row[1]}"))
     else:
         assert result.scores is not None
-        table = [[str(path), DEFECT if s >= threshold else "good", f"{s:.6f}"]
-                 for path, s in zip(images, result.scores, strict=True)]
+        table = [
+            [str(path), DEFECT if s >= threshold else "good", f"{s:.6f}"]
+            for path, s in zip(images, result.scores, strict=True)
+        ]
         csv_path = write_csv(out_dir / "predictions.csv", ["image", "prediction", "score"], table)
         for path, row in list(zip(images, table, strict=True))[: config.preview_count]:
             image = load_rgb(path)
-            rows.append(PictureRow(image, np.zeros((image.height, image.width), bool), f"{row[1]} p={row[2][:4]}"))
+            rows.append(
+                PictureRow(image, np.zeros((image.height, image.width), bool), f"{row[1]} p={row[2][:4]}")
+            )
     picture = prediction_picture(rows, out_dir / PICTURE_NAME)
     logger.info("predicted %d image(s) into %s", len(images), out_dir)
     return PredictionResult(out_dir, csv_path, picture, len(images))

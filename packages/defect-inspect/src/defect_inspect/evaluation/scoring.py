@@ -90,14 +90,23 @@ def _masks(items: Sequence[InspectionItem], sizes: Sequence[tuple[int, int]]) ->
     for item, (height, width) in zip(items, sizes, strict=True):
         mask = item.load_mask((width, height))
         if mask.shape != (height, width):
-            raise InputFileError(item.mask or item.image, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image "
-                                 f"{item.image.name} is {width}x{height}")
+            raise InputFileError(
+                item.mask or item.image,
+                f"mask is {mask.shape[1]}x{mask.shape[0]} but its image "
+                f"{item.image.name} is {width}x{height}",
+            )
         masks.append(mask)
     return masks
 
 
-def score_segmenter(info: CheckpointInfo, items: Sequence[InspectionItem], inference: Inference, out_dir: Path,
-                    threshold: float, image_score: str = "pooled") -> Scores:
+def score_segmenter(
+    info: CheckpointInfo,
+    items: Sequence[InspectionItem],
+    inference: Inference,
+    out_dir: Path,
+    threshold: float,
+    image_score: str = "pooled",
+) -> Scores:
     """Localization (pixel / image AUROC, AP, F1-max, AUPRO) and segmentation (IoU, mIoU) metrics; the image
     scores follow ``image_score`` (:mod:`defect_inspect.evaluation.image_score`)."""
     from defect_metrics import image_scores, localization_metrics, segmentation_metrics
@@ -110,43 +119,69 @@ def score_segmenter(info: CheckpointInfo, items: Sequence[InspectionItem], infer
         save_image_atomic(mask_to_image(mask), out_dir / "masks" / f"{stem}.png")
     score_arguments = image_score_arguments(image_score, inference.model_maps)
     localization = localization_metrics(maps, masks, **score_arguments)
-    per_image = image_scores(score_arguments.get("image_maps", maps), score_arguments["smoothing"],
-                             score_arguments.get("smoothing_border", "reflect"))
-    score_file = write_csv(out_dir / "image_scores.csv", ["image", "label", "defective", "score"],
-                           [[str(item.image), item.label, int(bool(mask.any())), f"{score:.8f}"]
-                            for item, mask, score in zip(items, masks, per_image, strict=True)])
+    per_image = image_scores(
+        score_arguments.get("image_maps", maps),
+        score_arguments["smoothing"],
+        score_arguments.get("smoothing_border", "reflect"),
+    )
+    score_file = write_csv(
+        out_dir / "image_scores.csv",
+        ["image", "label", "defective", "score"],
+        [
+            [str(item.image), item.label, int(bool(mask.any())), f"{score:.8f}"]
+            for item, mask, score in zip(items, masks, per_image, strict=True)
+        ],
+    )
     if info.multiclass:
         index = {name: i for i, name in enumerate(info.classes)}
         unknown = sorted({i.label for i in items if i.is_defect and i.label not in index})
         if unknown:
-            logger.warning("test defect type(s) %s are not classes of the model: their pixels are ignored in mIoU",
-                           unknown)
+            logger.warning(
+                "test defect type(s) %s are not classes of the model: their pixels are ignored in mIoU",
+                unknown,
+            )
         targets = [
             np.where(mask, index.get(item.label, IGNORE_INDEX), 0).astype(np.int64)
             for item, mask in zip(items, masks, strict=True)
         ]
         predictions = inference.label_maps
         for stem, target, prediction in zip(stems, targets, predictions, strict=True):
-            save_image_atomic(Image.fromarray(target.astype(np.uint8), mode="L"), out_dir / "targets" / f"{stem}.png")
-            save_image_atomic(Image.fromarray(prediction.astype(np.uint8), mode="L"),
-                              out_dir / "predictions" / f"{stem}.png")
-        segmentation = segmentation_metrics(predictions, targets, len(info.classes), ignore_index=IGNORE_INDEX,
-                                            class_names=list(info.classes))
+            save_image_atomic(
+                Image.fromarray(target.astype(np.uint8), mode="L"), out_dir / "targets" / f"{stem}.png"
+            )
+            save_image_atomic(
+                Image.fromarray(prediction.astype(np.uint8), mode="L"),
+                out_dir / "predictions" / f"{stem}.png",
+            )
+        segmentation = segmentation_metrics(
+            predictions, targets, len(info.classes), ignore_index=IGNORE_INDEX, class_names=list(info.classes)
+        )
     else:
         predictions = [amap >= threshold for amap in maps]
         for stem, prediction in zip(stems, predictions, strict=True):
             save_image_atomic(mask_to_image(prediction), out_dir / "predictions" / f"{stem}.png")
-        segmentation = segmentation_metrics([p.astype(np.int64) for p in predictions],
-                                            [m.astype(np.int64) for m in masks], 2, class_names=list(info.classes))
-    results = {"localization": {**localization.scalars(), "image_score": DESCRIPTIONS[image_score]},
-               "segmentation": segmentation.as_dict()}
-    files = {"maps": out_dir / "maps", "masks": out_dir / "masks", "predictions": out_dir / "predictions",
-             "image_scores": score_file}
+        segmentation = segmentation_metrics(
+            [p.astype(np.int64) for p in predictions],
+            [m.astype(np.int64) for m in masks],
+            2,
+            class_names=list(info.classes),
+        )
+    results = {
+        "localization": {**localization.scalars(), "image_score": DESCRIPTIONS[image_score]},
+        "segmentation": segmentation.as_dict(),
+    }
+    files = {
+        "maps": out_dir / "maps",
+        "masks": out_dir / "masks",
+        "predictions": out_dir / "predictions",
+        "image_scores": score_file,
+    }
     return Scores(results, dict(localization.curves), files)
 
 
-def score_classifier(info: CheckpointInfo, items: Sequence[InspectionItem], inference: Inference,
-                     out_dir: Path) -> Scores:
+def score_classifier(
+    info: CheckpointInfo, items: Sequence[InspectionItem], inference: Inference, out_dir: Path
+) -> Scores:
     """Accuracy, balanced accuracy, per-class accuracy and the confusion matrix of the defect types."""
     from defect_metrics import classification_metrics
 
@@ -157,15 +192,23 @@ def score_classifier(info: CheckpointInfo, items: Sequence[InspectionItem], infe
     if extra:
         logger.warning("test class(es) %s are not classes of the model: always counted wrong", extra)
     metrics = classification_metrics(labels, predicted, classes=[*info.classes, *extra])
-    rows = [[str(item.image), label, pred, *(f"{p:.6f}" for p in probs)]
-            for item, label, pred, probs in zip(items, labels, predicted, inference.probabilities, strict=True)]
-    csv_path = write_csv(out_dir / "predictions.csv", ["image", "label", "prediction", *(f"p_{c}" for c in info.classes)],
-                         rows)
+    rows = [
+        [str(item.image), label, pred, *(f"{p:.6f}" for p in probs)]
+        for item, label, pred, probs in zip(items, labels, predicted, inference.probabilities, strict=True)
+    ]
+    csv_path = write_csv(
+        out_dir / "predictions.csv", ["image", "label", "prediction", *(f"p_{c}" for c in info.classes)], rows
+    )
     return Scores({"classification": metrics.as_dict()}, {}, {"predictions": csv_path})
 
 
-def score_detector(info: CheckpointInfo, items: Sequence[InspectionItem], inference: Inference, out_dir: Path,
-                   threshold: float) -> Scores:
+def score_detector(
+    info: CheckpointInfo,
+    items: Sequence[InspectionItem],
+    inference: Inference,
+    out_dir: Path,
+    threshold: float,
+) -> Scores:
     """Image AUROC, average precision (DIAG's metric) and F1-max of P(defect); accuracy at ``threshold``."""
     from defect_metrics import auroc, average_precision, classification_metrics, f1_max
 
@@ -176,8 +219,10 @@ def score_detector(info: CheckpointInfo, items: Sequence[InspectionItem], infere
     predicted = [DEFECT if s >= threshold else GOOD for s in scores]
     both = bool(truth.any() and not truth.all())
     if not both:
-        logger.warning("the test set has only %s images: AUROC, AP and F1-max are undefined",
-                       "defect" if truth.all() else "defect-free")
+        logger.warning(
+            "the test set has only %s images: AUROC, AP and F1-max are undefined",
+            "defect" if truth.all() else "defect-free",
+        )
     detection: dict[str, Any] = {
         "auroc": auroc(scores, truth) if both else None,
         "ap": average_precision(scores, truth) if both else None,
@@ -186,14 +231,19 @@ def score_detector(info: CheckpointInfo, items: Sequence[InspectionItem], infere
         "defective_images": int(truth.sum()),
     }
     accuracy = classification_metrics(labels, predicted, classes=[GOOD, DEFECT])
-    rows = [[str(item.image), label, pred, f"{score:.6f}"]
-            for item, label, pred, score in zip(items, labels, predicted, scores, strict=True)]
+    rows = [
+        [str(item.image), label, pred, f"{score:.6f}"]
+        for item, label, pred, score in zip(items, labels, predicted, scores, strict=True)
+    ]
     csv_path = write_csv(out_dir / "predictions.csv", ["image", "label", "prediction", "score"], rows)
-    return Scores({"detection": detection, "classification": accuracy.as_dict()}, {}, {"predictions": csv_path})
+    return Scores(
+        {"detection": detection, "classification": accuracy.as_dict()}, {}, {"predictions": csv_path}
+    )
 
 
-def picture_rows(info: CheckpointInfo, items: Sequence[InspectionItem], inference: Inference, count: int,
-                 threshold: float) -> list[PictureRow]:
+def picture_rows(
+    info: CheckpointInfo, items: Sequence[InspectionItem], inference: Inference, count: int, threshold: float
+) -> list[PictureRow]:
     """Up to ``count`` rows for ``predictions.png``, every class represented."""
     rows = []
     for k in spread_indices([i.label for i in items], count):
@@ -205,7 +255,11 @@ def picture_rows(info: CheckpointInfo, items: Sequence[InspectionItem], inferenc
         elif info.task == "classifier":
             assert inference.probabilities is not None
             probs = inference.probabilities[k]
-            rows.append(PictureRow(image, mask, f"{item.label}->{info.classes[int(probs.argmax())]} {probs.max():.2f}"))
+            rows.append(
+                PictureRow(
+                    image, mask, f"{item.label}->{info.classes[int(probs.argmax())]} {probs.max():.2f}"
+                )
+            )
         else:
             assert inference.scores is not None
             rows.append(PictureRow(image, mask, f"{item.label} p={inference.scores[k]:.2f}"))
@@ -239,14 +293,23 @@ def score_items(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = info.threshold if threshold is None else threshold
-    inference = run_inference(model, info, [i.image for i in items], device=device, batch_size=batch_size,
-                              mixed_precision=mixed_precision, num_workers=num_workers, progress=progress)
+    inference = run_inference(
+        model,
+        info,
+        [i.image for i in items],
+        device=device,
+        batch_size=batch_size,
+        mixed_precision=mixed_precision,
+        num_workers=num_workers,
+        progress=progress,
+    )
     if info.task == "segmenter":
         scores = score_segmenter(info, items, inference, out_dir, threshold, image_score)
     elif info.task == "classifier":
         scores = score_classifier(info, items, inference, out_dir)
     else:
         scores = score_detector(info, items, inference, out_dir, threshold)
-    picture = prediction_picture(picture_rows(info, items, inference, preview_count, threshold),
-                                 picture_path or out_dir / PICTURE_NAME)
+    picture = prediction_picture(
+        picture_rows(info, items, inference, preview_count, threshold), picture_path or out_dir / PICTURE_NAME
+    )
     return Scores(scores.results, scores.curves, {**scores.files, "picture": picture})

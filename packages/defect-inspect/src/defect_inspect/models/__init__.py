@@ -10,4 +10,11 @@ from defect_inspect.models.registry import (
     register_model,
 )
 
-__all__ = ["MODEL_KINDS", "MissingWeightsError", "ModelRequest", "available_models", "create_model", "register_model"]
+__all__ = [
+    "MODEL_KINDS",
+    "MissingWeightsError",
+    "ModelRequest",
+    "available_models",
+    "create_model",
+    "register_model",
+]

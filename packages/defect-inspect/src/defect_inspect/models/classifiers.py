@@ -60,26 +60,33 @@ def _timm_model(request: ModelRequest) -> nn.Module:
     weights = explicit_weights(request.weights) if request.weights else timm_weights_file(request.name)
     # timm drops the 1000-class head of the file when num_classes differs; the new head stays random
     return timm.create_model(
-        request.name, pretrained=True, num_classes=request.num_outputs, pretrained_cfg_overlay={"file": str(weights)}
+        request.name,
+        pretrained=True,
+        num_classes=request.num_outputs,
+        pretrained_cfg_overlay={"file": str(weights)},
     )
 
 
 def _replace_head(model: nn.Module, num_outputs: int, name: str) -> nn.Module:
     if isinstance(getattr(model, "fc", None), nn.Linear):
         model.fc = nn.Linear(model.fc.in_features, num_outputs)
-    elif isinstance(getattr(model, "classifier", None), nn.Sequential) and isinstance(model.classifier[-1], nn.Linear):
+    elif isinstance(getattr(model, "classifier", None), nn.Sequential) and isinstance(
+        model.classifier[-1], nn.Linear
+    ):
         model.classifier[-1] = nn.Linear(model.classifier[-1].in_features, num_outputs)
     elif isinstance(getattr(model, "heads", None), nn.Sequential) and isinstance(model.heads[-1], nn.Linear):
         model.heads[-1] = nn.Linear(model.heads[-1].in_features, num_outputs)
     else:
-        raise ValueError(f"torchvision model {name!r} has no linear head (fc, classifier[-1], heads[-1]) to replace")
+        raise ValueError(
+            f"torchvision model {name!r} has no linear head (fc, classifier[-1], heads[-1]) to replace"
+        )
     return model
 
 
 def _torchvision_model(request: ModelRequest) -> nn.Module:
     import torchvision
 
-    name = request.name[len(TORCHVISION_PREFIX):]
+    name = request.name[len(TORCHVISION_PREFIX) :]
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise ValueError(f"unknown {request.kind} {request.name!r}: not a torchvision classification model")
     model = torchvision.models.get_model(name, weights=None)

@@ -28,7 +28,9 @@ def binary_focal_loss(
     return sigmoid_focal_loss(logits.float(), target.float(), alpha=alpha, gamma=gamma, reduction="mean")
 
 
-def multiclass_focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = FOCAL_GAMMA) -> torch.Tensor:
+def multiclass_focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, gamma: float = FOCAL_GAMMA
+) -> torch.Tensor:
     """Mean focal loss of class logits float (B, C, H, W) against class indices int64 (B, H, W)."""
     log_p = F.log_softmax(logits.float(), dim=1)
     log_pt = log_p.gather(1, target[:, None]).squeeze(1)

@@ -25,12 +25,16 @@ OFFLINE = "offline: HF_HUB_OFFLINE / DEFECTFILL_OFFLINE is set"
 
 def missing_weights(what: str, location: str | Path | None, source: str, reason: str) -> MissingWeightsError:
     """The error for ImageNet weights of ``what`` that are neither cached nor downloadable."""
-    return MissingWeightsError(f"{what}: pretrained ImageNet", location, source, reason=reason, way_out=WAY_OUT)
+    return MissingWeightsError(
+        f"{what}: pretrained ImageNet", location, source, reason=reason, way_out=WAY_OUT
+    )
 
 
 def offline() -> bool:
     """True when downloads are off: ``HF_HUB_OFFLINE`` or ``DEFECTFILL_OFFLINE`` is set to 1 / true."""
-    return any(os.environ.get(name, "").strip().lower() in _TRUE for name in ("HF_HUB_OFFLINE", "DEFECTFILL_OFFLINE"))
+    return any(
+        os.environ.get(name, "").strip().lower() in _TRUE for name in ("HF_HUB_OFFLINE", "DEFECTFILL_OFFLINE")
+    )
 
 
 def hf_cache_dir() -> Path:
@@ -68,7 +72,9 @@ def hf_weights(
         logger.info("%s: using cached weights %s", what, cached)
         return cached
     location = hf_location(repo_id, filenames[0], revision)
-    source = f"'huggingface-cli download {repo_id} {filenames[0]}" + (f" --revision {revision}'" if revision else "'")
+    source = f"'huggingface-cli download {repo_id} {filenames[0]}" + (
+        f" --revision {revision}'" if revision else "'"
+    )
     if offline():
         raise missing_weights(what, location, source, OFFLINE)
     from huggingface_hub import hf_hub_download

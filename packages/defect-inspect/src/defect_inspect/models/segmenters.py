@@ -43,7 +43,7 @@ def _build(architecture: str, request: ModelRequest) -> nn.Module:
     if request.pretrained and encoder.startswith(TIMM_ENCODER_PREFIX):
         from defect_inspect.models.classifiers import timm_weights_file
 
-        timm_name = encoder[len(TIMM_ENCODER_PREFIX):]
+        timm_name = encoder[len(TIMM_ENCODER_PREFIX) :]
         weights = explicit_weights(request.weights) if request.weights else timm_weights_file(timm_name)
         # smp hands extra keyword arguments to timm.create_model, which then reads this file
         encoder_weights, extra = True, {"pretrained_cfg_overlay": {"file": str(weights)}}
@@ -52,7 +52,9 @@ def _build(architecture: str, request: ModelRequest) -> nn.Module:
             encoder_name=encoder, encoder_weights=encoder_weights, classes=request.num_outputs, **extra
         )
     except KeyError as exc:
-        raise ValueError(f"{architecture}: unknown encoder {encoder!r} ({exc.args[0] if exc.args else exc})") from exc
+        raise ValueError(
+            f"{architecture}: unknown encoder {encoder!r} ({exc.args[0] if exc.args else exc})"
+        ) from exc
     except (RuntimeError, AssertionError, ValueError) as exc:
         raise ValueError(f"{architecture} cannot use encoder {encoder!r}: {exc}") from exc
     if request.pretrained and not encoder.startswith(TIMM_ENCODER_PREFIX):
@@ -67,8 +69,12 @@ def _smp_encoder_weights(encoder: str, request: ModelRequest):
 
     settings = encoders.get(encoder, {}).get("pretrained_settings", {}).get("imagenet")
     if not settings:
-        raise ValueError(f"smp has no ImageNet weights for encoder {encoder!r}: use --no-pretrained or --weights FILE")
-    return hf_weights(f"smp encoder {encoder!r}", settings["repo_id"], ("model.safetensors",), settings.get("revision"))
+        raise ValueError(
+            f"smp has no ImageNet weights for encoder {encoder!r}: use --no-pretrained or --weights FILE"
+        )
+    return hf_weights(
+        f"smp encoder {encoder!r}", settings["repo_id"], ("model.safetensors",), settings.get("revision")
+    )
 
 
 @register_model("segmenter", "unet")

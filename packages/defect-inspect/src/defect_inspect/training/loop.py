@@ -49,8 +49,9 @@ def _to_device(batch: dict, device: torch.device) -> dict:
 
 
 @torch.no_grad()
-def evaluate_loss(model: nn.Module, loss_fn: LossFn, loader: DataLoader, device: torch.device,
-                  amp_dtype: torch.dtype | None) -> float:
+def evaluate_loss(
+    model: nn.Module, loss_fn: LossFn, loader: DataLoader, device: torch.device, amp_dtype: torch.dtype | None
+) -> float:
     """Mean loss over ``loader`` (weighted by batch size), in eval mode."""
     model.eval()
     total, count = 0.0, 0
@@ -97,8 +98,14 @@ def fit(
     stopper = EarlyStopping(patience)
     result = FitResult()
     best_state: dict[str, torch.Tensor] | None = None
-    bar = tqdm(total=epochs * len(train_loader), unit="batch", desc="train", disable=not progress,
-               dynamic_ncols=True, mininterval=1.0)
+    bar = tqdm(
+        total=epochs * len(train_loader),
+        unit="batch",
+        desc="train",
+        disable=not progress,
+        dynamic_ncols=True,
+        mininterval=1.0,
+    )
     try:
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
@@ -130,8 +137,13 @@ def fit(
                 result.best_epoch, result.best_val_loss = epoch, val_loss
                 if val_loader is not None:
                     best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-            logger.info("epoch %d: train loss %.4f, val loss %s%s", epoch, record.train_loss,
-                        "n/a" if val_loss is None else f"{val_loss:.4f}", " (best)" if is_best else "")
+            logger.info(
+                "epoch %d: train loss %.4f, val loss %s%s",
+                epoch,
+                record.train_loss,
+                "n/a" if val_loss is None else f"{val_loss:.4f}",
+                " (best)" if is_best else "",
+            )
             if on_epoch_end is not None:
                 on_epoch_end(record, is_best)
             if val_loader is not None and stopper.should_stop:

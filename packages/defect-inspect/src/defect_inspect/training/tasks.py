@@ -70,7 +70,9 @@ def register_task(kind: str):
     return decorate
 
 
-def create_task(kind: str, *, include_good: bool = False, multiclass: bool = False, loss: str = "focal") -> Task:
+def create_task(
+    kind: str, *, include_good: bool = False, multiclass: bool = False, loss: str = "focal"
+) -> Task:
     """The task ``kind`` ("classifier", "segmenter" or "detector") with its options."""
     if kind not in _TASKS:
         raise ValueError(f"unknown task {kind!r}; available: {', '.join(sorted(_TASKS))}")

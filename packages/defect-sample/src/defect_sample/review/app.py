@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from defect_core.errors import DefectfillError
-from defect_core.mask_shapes import available_shapes
+from defect_core.masks.shapes import available_shapes
 from defect_sample.review import page_content
 from defect_sample.review.config import ReviewConfig
 from defect_sample.review.extras import MissingExtraError, require_gradio
@@ -94,6 +94,7 @@ def build_review_app(session: ReviewSession):
 
     def refusing(handler):
         """Turn a refused input into a message in the page instead of an error."""
+
         @functools.wraps(handler)
         def wrapper(*args, **kwargs):
             try:
@@ -101,85 +102,158 @@ def build_review_app(session: ReviewSession):
             except REFUSED as exc:
                 logger.info("refused: %s", exc)
                 return {message: page_content.problem(exc)}
+
         return wrapper
 
     # Gradio serves the pictures it is handed from copies in its temp folder: drop them after an hour
-    with gr.Blocks(title="defectfill review", analytics_enabled=False, delete_cache=GRADIO_CACHE_SECONDS) as demo:
-        gr.Markdown("## defectfill review\nPick a normal image, mark where the defect goes, describe it, "
-                    "generate, then accept or reject each candidate. Accepted ones are written to "
-                    f"`{session.out_dir}` (defect/, mask/, manifest.jsonl); every decision to review.jsonl.")
+    with gr.Blocks(
+        title="defectfill review", analytics_enabled=False, delete_cache=GRADIO_CACHE_SECONDS
+    ) as demo:
+        gr.Markdown(
+            "## defectfill review\nPick a normal image, mark where the defect goes, describe it, "
+            "generate, then accept or reject each candidate. Accepted ones are written to "
+            f"`{session.out_dir}` (defect/, mask/, manifest.jsonl); every decision to review.jsonl."
+        )
         message = gr.Markdown("", elem_id="review-message")
         region_state = gr.State({"source": "drawn", "mask": None})
         points_state = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Row():
-                    normal_dd = gr.Dropdown(names, value=names[0] if names else None, label="1. Normal image",
-                                            elem_id="review-normal", scale=3)
-                    upload_normal = gr.UploadButton("Upload a normal image", file_types=["image"],
-                                                    type="filepath", elem_id="review-upload-normal", scale=1)
+                    normal_dd = gr.Dropdown(
+                        names,
+                        value=names[0] if names else None,
+                        label="1. Normal image",
+                        elem_id="review-normal",
+                        scale=3,
+                    )
+                    upload_normal = gr.UploadButton(
+                        "Upload a normal image",
+                        file_types=["image"],
+                        type="filepath",
+                        elem_id="review-upload-normal",
+                        scale=1,
+                    )
                 editor = gr.ImageEditor(
-                    label="Mark the region with the brush (eraser to correct)", type="numpy", image_mode="RGBA",
-                    sources=(), transforms=(), layers=False, format="png", elem_id="review-editor",
-                    brush=gr.Brush(colors=[BRUSH_COLOR], default_color=BRUSH_COLOR, color_mode="fixed",
-                                   default_size=brush_size),
+                    label="Mark the region with the brush (eraser to correct)",
+                    type="numpy",
+                    image_mode="RGBA",
+                    sources=(),
+                    transforms=(),
+                    layers=False,
+                    format="png",
+                    elem_id="review-editor",
+                    brush=gr.Brush(
+                        colors=[BRUSH_COLOR],
+                        default_color=BRUSH_COLOR,
+                        color_mode="fixed",
+                        default_size=brush_size,
+                    ),
                     height=420,
                 )
                 with gr.Accordion("Other ways to set the region", open=False):
-                    gr.Markdown(f"Uploads: {limits_text}; a mask must have the image's size (white = defect).")
+                    gr.Markdown(
+                        f"Uploads: {limits_text}; a mask must have the image's size (white = defect)."
+                    )
                     with gr.Row():
-                        upload_mask = gr.UploadButton("Upload a mask", file_types=["image"], type="filepath",
-                                                      elem_id="review-upload-mask")
+                        upload_mask = gr.UploadButton(
+                            "Upload a mask",
+                            file_types=["image"],
+                            type="filepath",
+                            elem_id="review-upload-mask",
+                        )
                         shape_dd = gr.Dropdown(available_shapes(), value="ellipse", label="Generated shape")
                         shape_btn = gr.Button("Place shape on the object", elem_id="review-shape")
                     with gr.Row(visible=bool(session.dataset_mask_names())):
                         dataset_names = session.dataset_mask_names()
-                        dataset_dd = gr.Dropdown(dataset_names, value=dataset_names[0] if dataset_names else None,
-                                                 label="Real mask from the dataset")
+                        dataset_dd = gr.Dropdown(
+                            dataset_names,
+                            value=dataset_names[0] if dataset_names else None,
+                            label="Real mask from the dataset",
+                        )
                         dataset_btn = gr.Button("Use this mask")
-                    corners = gr.Image(label="Click corners here: two for a rectangle, three or more for a "
-                                             "polygon", interactive=False, elem_id="review-corners", height=280)
+                    corners = gr.Image(
+                        label="Click corners here: two for a rectangle, three or more for a polygon",
+                        interactive=False,
+                        elem_id="review-corners",
+                        height=280,
+                    )
                     with gr.Row():
                         fill_btn = gr.Button("Add the clicked shape to the region", elem_id="review-fill")
                         clear_points_btn = gr.Button("Clear corners")
                         clear_region_btn = gr.Button("Clear the region", elem_id="review-clear-region")
             with gr.Column(scale=2):
-                concept_dd = gr.Dropdown([PROMPT_CHOICE, *concepts], value=PROMPT_CHOICE,
-                                         label="2. Learned concept, or a prompt", elem_id="review-concept")
-                prompt_box = gr.Textbox(label="Prompt (describe the defect)", elem_id="review-prompt",
-                                        placeholder="e.g. a dark scratch on the surface")
-                negative_box = gr.Textbox(config.negative_prompt or "", label="Negative prompt",
-                                          elem_id="review-negative")
-                defect_box = gr.Textbox(config.defect_name, label="Defect name (file stem, per-type counts)",
-                                        elem_id="review-defect-name")
+                concept_dd = gr.Dropdown(
+                    [PROMPT_CHOICE, *concepts],
+                    value=PROMPT_CHOICE,
+                    label="2. Learned concept, or a prompt",
+                    elem_id="review-concept",
+                )
+                prompt_box = gr.Textbox(
+                    label="Prompt (describe the defect)",
+                    elem_id="review-prompt",
+                    placeholder="e.g. a dark scratch on the surface",
+                )
+                negative_box = gr.Textbox(
+                    config.negative_prompt or "", label="Negative prompt", elem_id="review-negative"
+                )
+                defect_box = gr.Textbox(
+                    config.defect_name,
+                    label="Defect name (file stem, per-type counts)",
+                    elem_id="review-defect-name",
+                )
                 steps0, guidance0 = session.defaults(None)
                 with gr.Accordion("Advanced settings", open=False):
-                    steps_box = gr.Number(steps0, label="Steps", precision=0, minimum=1, elem_id="review-steps")
-                    guidance_box = gr.Number(guidance0, label="Guidance scale", minimum=0, elem_id="review-guidance")
-                    candidates_box = gr.Slider(1, 16, value=config.candidates, step=1, label="Candidates",
-                                               elem_id="review-candidates")
-                    seed_box = gr.Number(config.seed, label="Seed", precision=0, minimum=0, elem_id="review-seed")
+                    steps_box = gr.Number(
+                        steps0, label="Steps", precision=0, minimum=1, elem_id="review-steps"
+                    )
+                    guidance_box = gr.Number(
+                        guidance0, label="Guidance scale", minimum=0, elem_id="review-guidance"
+                    )
+                    candidates_box = gr.Slider(
+                        1,
+                        16,
+                        value=config.candidates,
+                        step=1,
+                        label="Candidates",
+                        elem_id="review-candidates",
+                    )
+                    seed_box = gr.Number(
+                        config.seed, label="Seed", precision=0, minimum=0, elem_id="review-seed"
+                    )
                     background_box = gr.Checkbox(True, label="Background replacement (DefectFill)")
-                    composite_box = gr.Checkbox(False, label="Paste the normal pixels back outside the region")
+                    composite_box = gr.Checkbox(
+                        False, label="Paste the normal pixels back outside the region"
+                    )
                 with gr.Row():
                     generate_btn = gr.Button("3. Generate", variant="primary", elem_id="review-generate")
-                    regenerate_btn = gr.Button("Regenerate (new seed, keeps the parent)",
-                                               elem_id="review-regenerate")
+                    regenerate_btn = gr.Button(
+                        "Regenerate (new seed, keeps the parent)", elem_id="review-regenerate"
+                    )
         with gr.Row():
-            generation_dd = gr.Dropdown([], label="Generation (those with undecided candidates)",
-                                        elem_id="review-generation", scale=1)
+            generation_dd = gr.Dropdown(
+                [], label="Generation (those with undecided candidates)", elem_id="review-generation", scale=1
+            )
             gr.Markdown(page_content.KEYS_HELP)
-        gallery = gr.Gallery(label=f"4. Candidates: region outlined in yellow; LFS score ({session.selector.name}), "
-                                   "★ on the one LFS would keep (shown, not imposed)",
-                             columns=8, height=236, allow_preview=False, object_fit="contain",
-                             elem_id="review-gallery")
+        gallery = gr.Gallery(
+            label=f"4. Candidates: region outlined in yellow; LFS score ({session.selector.name}), "
+            "★ on the one LFS would keep (shown, not imposed)",
+            columns=8,
+            height=236,
+            allow_preview=False,
+            object_fit="contain",
+            elem_id="review-gallery",
+        )
         with gr.Row():
-            detail = gr.Image(label="Selected candidate", interactive=False, elem_id="review-detail", height=300)
+            detail = gr.Image(
+                label="Selected candidate", interactive=False, elem_id="review-detail", height=300
+            )
             zoom = gr.Image(label="Zoom on the region", interactive=False, elem_id="review-zoom", height=300)
             with gr.Column():
                 summary = gr.Markdown("", elem_id="review-summary")
-                reason_box = gr.Textbox(label="Reason (needed for a flag, optional otherwise)",
-                                        elem_id="review-reason")
+                reason_box = gr.Textbox(
+                    label="Reason (needed for a flag, optional otherwise)", elem_id="review-reason"
+                )
                 with gr.Row():
                     prev_btn = gr.Button("◀", elem_id="review-prev", min_width=40)
                     accept_btn = gr.Button("Accept (a)", variant="primary", elem_id="review-accept")
@@ -187,11 +261,17 @@ def build_review_app(session: ReviewSession):
                     flag_btn = gr.Button("Flag (f)", elem_id="review-flag")
                     next_btn = gr.Button("▶", elem_id="review-next", min_width=40)
         with gr.Accordion("5. Feedback", open=True):
-            feedback_md = gr.Markdown(page_content.feedback_markdown(session.feedback()), elem_id="review-feedback")
+            feedback_md = gr.Markdown(
+                page_content.feedback_markdown(session.feedback()), elem_id="review-feedback"
+            )
             with gr.Row():
-                kid_btn = gr.Button("KID of the accepted set against the real images" if config.real
-                                    else "KID (start the app with --real DIR)", interactive=config.real is not None,
-                                    elem_id="review-kid")
+                kid_btn = gr.Button(
+                    "KID of the accepted set against the real images"
+                    if config.real
+                    else "KID (start the app with --real DIR)",
+                    interactive=config.real is not None,
+                    elem_id="review-kid",
+                )
                 kid_md = gr.Markdown("", elem_id="review-kid-result")
 
         review_outputs = [generation_dd, gallery, detail, zoom, summary]
@@ -203,13 +283,21 @@ def build_review_app(session: ReviewSession):
             if gen is not None and gen.id not in pending:
                 choices.append((f"g{gen.id:05d} (all decided)", gen.id))
             if gen is None:
-                return {generation_dd: gr.update(choices=choices, value=None), gallery: [], detail: None,
-                        zoom: None, summary: "No candidates yet: generate some."}
+                return {
+                    generation_dd: gr.update(choices=choices, value=None),
+                    gallery: [],
+                    detail: None,
+                    zoom: None,
+                    summary: "No candidates yet: generate some.",
+                }
             big, crop = page_content.detail_pictures(gen, view.selected)
-            return {generation_dd: gr.update(choices=choices, value=gen.id),
-                    gallery: gr.update(value=page_content.gallery_items(gen), selected_index=view.selected),
-                    detail: big, zoom: crop,
-                    summary: page_content.candidate_summary(gen, view.selected)}
+            return {
+                generation_dd: gr.update(choices=choices, value=gen.id),
+                gallery: gr.update(value=page_content.gallery_items(gen), selected_index=view.selected),
+                detail: big,
+                zoom: crop,
+                summary: page_content.candidate_summary(gen, view.selected),
+            }
 
         def editor_value(normal: str, mask) -> dict:
             image = np.asarray(session.load_normal(normal).convert("RGBA"))
@@ -231,9 +319,13 @@ def build_review_app(session: ReviewSession):
             return region_of(normal, editor_data)
 
         def set_region(normal: str, mask, source: str, text: str) -> dict:
-            return {editor: editor_value(normal, mask), region_state: {"source": source, "mask": mask},
-                    points_state: [], corners: corners_picture(session.load_normal(normal), mask, []),
-                    message: page_content.done(text)}
+            return {
+                editor: editor_value(normal, mask),
+                region_state: {"source": source, "mask": mask},
+                points_state: [],
+                corners: corners_picture(session.load_normal(normal), mask, []),
+                message: page_content.done(text),
+            }
 
         # -- 1. pick and draw -------------------------------------------------------------------------------
 
@@ -241,14 +333,21 @@ def build_review_app(session: ReviewSession):
         def on_load():
             normal = names[0] if names else None
             out = review_view()
-            text = f"{len(session.pending_ids())} generation(s) waiting for decisions" if session.pending_ids() \
+            text = (
+                f"{len(session.pending_ids())} generation(s) waiting for decisions"
+                if session.pending_ids()
                 else "Ready"
+            )
             if session.recovered:
                 text += f"; {session.recovered} accepted item(s) recovered after an interruption"
             out[message] = page_content.done(text + ".")
             if normal:
-                out.update({editor: editor_value(normal, None),
-                            corners: corners_picture(session.load_normal(normal), None, [])})
+                out.update(
+                    {
+                        editor: editor_value(normal, None),
+                        corners: corners_picture(session.load_normal(normal), None, []),
+                    }
+                )
             return out
 
         @refusing
@@ -260,8 +359,10 @@ def build_review_app(session: ReviewSession):
         @refusing
         def on_upload_normal(path: str):
             name = session.upload_normal(path, Path(path).name)
-            return {normal_dd: gr.update(choices=session.normal_names(), value=name),
-                    message: page_content.done(f"Uploaded as {name}.")}
+            return {
+                normal_dd: gr.update(choices=session.normal_names(), value=name),
+                message: page_content.done(f"Uploaded as {name}."),
+            }
 
         @refusing
         def on_upload_mask(normal: str, path: str):
@@ -277,7 +378,9 @@ def build_review_app(session: ReviewSession):
         @refusing
         def on_dataset_mask(normal: str, name: str):
             mask = session.region_from_dataset(normal, name)
-            out = set_region(normal, mask, str(session.dataset_masks.path(name)), f"Region from the real mask {name}.")
+            out = set_region(
+                normal, mask, str(session.dataset_masks.path(name)), f"Region from the real mask {name}."
+            )
             out[defect_box] = session.dataset_masks.defect_name(name)
             return out
 
@@ -287,9 +390,11 @@ def build_review_app(session: ReviewSession):
             scale = display_scale(image.size)
             x, y = evt.index
             points = [*points, (min(image.width - 1, x // scale), min(image.height - 1, y // scale))]
-            return {points_state: points,
-                    corners: corners_picture(image, current_mask(normal, editor_data), points),
-                    message: page_content.done(f"{len(points)} corner(s) clicked.")}
+            return {
+                points_state: points,
+                corners: corners_picture(image, current_mask(normal, editor_data), points),
+                message: page_content.done(f"{len(points)} corner(s) clicked."),
+            }
 
         @refusing
         def on_fill(normal: str, editor_data, points: list, state: dict):
@@ -302,9 +407,11 @@ def build_review_app(session: ReviewSession):
 
         @refusing
         def on_clear_points(normal: str, editor_data):
-            return {points_state: [], corners: corners_picture(session.load_normal(normal),
-                                                               current_mask(normal, editor_data), []),
-                    message: ""}
+            return {
+                points_state: [],
+                corners: corners_picture(session.load_normal(normal), current_mask(normal, editor_data), []),
+                message: "",
+            }
 
         @refusing
         def on_clear_region(normal: str):
@@ -316,50 +423,138 @@ def build_review_app(session: ReviewSession):
         def on_concept(choice: str):
             concept = None if choice == PROMPT_CHOICE else choice
             steps, guidance = session.defaults(concept)
-            return {steps_box: steps, guidance_box: guidance,
-                    prompt_box: gr.update(interactive=concept is None),
-                    defect_box: gr.update(interactive=concept is None)}
+            return {
+                steps_box: steps,
+                guidance_box: guidance,
+                prompt_box: gr.update(interactive=concept is None),
+                defect_box: gr.update(interactive=concept is None),
+            }
 
-        def request_from(normal, editor_data, state, choice, prompt, negative, defect, steps, guidance, count,
-                         seed, background, composite, parent=None) -> GenerationRequest:
+        def request_from(
+            normal,
+            editor_data,
+            state,
+            choice,
+            prompt,
+            negative,
+            defect,
+            steps,
+            guidance,
+            count,
+            seed,
+            background,
+            composite,
+            parent=None,
+        ) -> GenerationRequest:
             mask = region_of(normal, editor_data)
             loaded = state.get("mask")
-            source = "drawn" if loaded is None else (
-                state["source"] if np.array_equal(loaded, mask) else f"drawn+{state['source']}")
+            source = (
+                "drawn"
+                if loaded is None
+                else (state["source"] if np.array_equal(loaded, mask) else f"drawn+{state['source']}")
+            )
             return GenerationRequest(
-                normal=normal, mask=mask, mask_source=source, concept=None if choice == PROMPT_CHOICE else choice,
-                prompt=prompt, negative_prompt=negative, defect_name=defect, candidates=int(count),
-                steps=int(steps) if steps else None, guidance=None if guidance is None else float(guidance),
-                seed=int(seed or 0), parent=parent, background_replacement=bool(background),
-                pixel_composite=bool(composite))
+                normal=normal,
+                mask=mask,
+                mask_source=source,
+                concept=None if choice == PROMPT_CHOICE else choice,
+                prompt=prompt,
+                negative_prompt=negative,
+                defect_name=defect,
+                candidates=int(count),
+                steps=int(steps) if steps else None,
+                guidance=None if guidance is None else float(guidance),
+                seed=int(seed or 0),
+                parent=parent,
+                background_replacement=bool(background),
+                pixel_composite=bool(composite),
+            )
 
         def run_generation(request: GenerationRequest, progress) -> dict:
             progress(0, desc=f"generating {request.candidates} candidate(s)")
-            gen = session.generate(request, on_step=lambda done, total: progress(
-                (done, total), desc="denoising", unit="UNet calls"))
+            gen = session.generate(
+                request,
+                on_step=lambda done, total: progress((done, total), desc="denoising", unit="UNet calls"),
+            )
             view.generation, view.selected = gen.id, 0
             out = review_view()
             out[message] = page_content.done(
                 f"Generation g{gen.id:05d}: {gen.info.candidates} candidate(s) at {gen.info.size[0]}x"
-                f"{gen.info.size[1]} px, seed {gen.info.seed}. Review them below.")
+                f"{gen.info.size[1]} px, seed {gen.info.seed}. Review them below."
+            )
             out[seed_box] = gen.info.seed
             return out
 
         @refusing
-        def on_generate(normal, editor_data, state, choice, prompt, negative, defect, steps, guidance, count, seed,
-                        background, composite, progress=gr.Progress()):  # noqa: B008 -- Gradio's progress marker
-            request = request_from(normal, editor_data, state, choice, prompt, negative, defect, steps, guidance,
-                                   count, seed, background, composite)
+        def on_generate(
+            normal,
+            editor_data,
+            state,
+            choice,
+            prompt,
+            negative,
+            defect,
+            steps,
+            guidance,
+            count,
+            seed,
+            background,
+            composite,
+            progress=gr.Progress(),  # noqa: B008 -- Gradio's progress marker
+        ):
+            request = request_from(
+                normal,
+                editor_data,
+                state,
+                choice,
+                prompt,
+                negative,
+                defect,
+                steps,
+                guidance,
+                count,
+                seed,
+                background,
+                composite,
+            )
             return run_generation(request, progress)
 
         @refusing
-        def on_regenerate(normal, editor_data, state, choice, prompt, negative, defect, steps, guidance, count, seed,
-                          background, composite, progress=gr.Progress()):  # noqa: B008
+        def on_regenerate(
+            normal,
+            editor_data,
+            state,
+            choice,
+            prompt,
+            negative,
+            defect,
+            steps,
+            guidance,
+            count,
+            seed,
+            background,
+            composite,
+            progress=gr.Progress(),  # noqa: B008 -- Gradio's progress marker
+        ):
             gen = view.current()
             if gen is None:
                 raise ValueError("nothing to regenerate yet: generate first")
-            request = request_from(normal, editor_data, state, choice, prompt, negative, defect, steps, guidance,
-                                   count, int(seed or 0) + 1, background, composite, parent=gen.id)
+            request = request_from(
+                normal,
+                editor_data,
+                state,
+                choice,
+                prompt,
+                negative,
+                defect,
+                steps,
+                guidance,
+                count,
+                int(seed or 0) + 1,
+                background,
+                composite,
+                parent=gen.id,
+            )
             return run_generation(request, progress)
 
         # -- 4. review ----------------------------------------------------------------------------------------
@@ -392,20 +587,42 @@ def build_review_app(session: ReviewSession):
                 view.select_undecided(after=view.selected)
                 out = review_view()
                 where = f" → defect/{record.item_id}.png" if record.item_id else ""
-                out.update({message: page_content.done(f"{record.candidate_id} {record.status}{where}."),
-                            reason_box: "", feedback_md: page_content.feedback_markdown(session.feedback())})
+                out.update(
+                    {
+                        message: page_content.done(f"{record.candidate_id} {record.status}{where}."),
+                        reason_box: "",
+                        feedback_md: page_content.feedback_markdown(session.feedback()),
+                    }
+                )
                 return out
+
             return on_decide
 
         @refusing
         def on_kid():
-            return {kid_md: page_content.kid_markdown(session.kid()), message: page_content.done("KID computed.")}
+            return {
+                kid_md: page_content.kid_markdown(session.kid()),
+                message: page_content.done("KID computed."),
+            }
 
         # -- wiring ---------------------------------------------------------------------------------------------
 
         region_outputs = [editor, region_state, points_state, corners, message]
-        generate_inputs = [normal_dd, editor, region_state, concept_dd, prompt_box, negative_box, defect_box,
-                           steps_box, guidance_box, candidates_box, seed_box, background_box, composite_box]
+        generate_inputs = [
+            normal_dd,
+            editor,
+            region_state,
+            concept_dd,
+            prompt_box,
+            negative_box,
+            defect_box,
+            steps_box,
+            guidance_box,
+            candidates_box,
+            seed_box,
+            background_box,
+            composite_box,
+        ]
         demo.load(on_load, None, [*review_outputs, editor, corners, message])
         normal_dd.change(on_pick_normal, normal_dd, region_outputs)
         upload_normal.upload(on_upload_normal, upload_normal, [normal_dd, message])
@@ -436,7 +653,15 @@ def launch_review_app(demo, config: ReviewConfig, *, block: bool = True, quiet: 
     """Serve the page on ``config.host:config.port`` (uploads capped at ``config.max_upload_mb``, never shared
     through a public link); ``block=False`` returns at once (tests), leaving the server running."""
     return demo.launch(
-        server_name=config.host, server_port=config.port, auth=config.auth_pair, share=False,
-        max_file_size=config.upload_limit_bytes, prevent_thread_lock=not block, quiet=quiet, show_error=True,
-        head=KEYBOARD_JS, css=PAGE_CSS, footer_links=[],
+        server_name=config.host,
+        server_port=config.port,
+        auth=config.auth_pair,
+        share=False,
+        max_file_size=config.upload_limit_bytes,
+        prevent_thread_lock=not block,
+        quiet=quiet,
+        show_error=True,
+        head=KEYBOARD_JS,
+        css=PAGE_CSS,
+        footer_links=[],
     )

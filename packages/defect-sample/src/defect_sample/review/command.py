@@ -29,14 +29,30 @@ folders given here and writes only into --out.
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``defect-sample review``: ``--config`` and one flag per :class:`ReviewConfig` field."""
-    parser = argparse.ArgumentParser(prog="defect-sample review", description=__doc__, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, metavar="FILE.toml",
-                        help="TOML file of settings (keys = the flags' names with underscores); flags override it")
+    parser = argparse.ArgumentParser(
+        prog="defect-sample review",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.toml",
+        help="TOML file of settings (keys = the flags' names with underscores); flags override it",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings only")
     add_config_arguments(parser, ReviewConfig, skip=("concept",))
-    parser.add_argument("--concept", dest="concept", action="extend", nargs="+", type=Path, metavar="FILE",
-                        default=argparse.SUPPRESS, help="concept file (.safetensors from defect-train); repeatable")
+    parser.add_argument(
+        "--concept",
+        dest="concept",
+        action="extend",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="concept file (.safetensors from defect-train); repeatable",
+    )
     return parser
 
 
@@ -44,17 +60,23 @@ def exposure_warning(config: ReviewConfig) -> str | None:
     """The warning printed when the page is reachable from other machines, or None on 127.0.0.1."""
     if config.is_local:
         return None
-    guard = ("it asks for the --auth user and password" if config.auth
-             else "anyone who reaches it can read the offered images and write into --out; add --auth USER:PASS")
-    return (f"warning: serving on {config.host}:{config.port}, reachable from other machines; {guard}. "
-            "The connection is plain HTTP.")
+    guard = (
+        "it asks for the --auth user and password"
+        if config.auth
+        else "anyone who reaches it can read the offered images and write into --out; add --auth USER:PASS"
+    )
+    return (
+        f"warning: serving on {config.host}:{config.port}, reachable from other machines; {guard}. "
+        "The connection is plain HTTP."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, check the extra, load the model, serve until Ctrl-C; 1 on a missing extra or an input error."""
     config, args = parse_config(ReviewConfig, argv, build_parser())
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         require_gradio()
     except MissingExtraError as exc:
@@ -70,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DefectfillError as exc:
         print(f"defect-sample review: error: {exc}", file=sys.stderr)
         return 1
-    print(f"defect-sample review: http://{config.host}:{config.port} (Ctrl-C stops it; decisions are saved as "
-          f"they are made) -> {session.out_dir}")
+    print(
+        f"defect-sample review: http://{config.host}:{config.port} (Ctrl-C stops it; decisions are saved as "
+        f"they are made) -> {session.out_dir}"
+    )
     launch_review_app(build_review_app(session), config, block=True, quiet=args.quiet)
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from defect_core.example import DefectExample
+from defect_core.defect_example import DefectExample
 from defect_core.masks import resize_mask_covering, validate_mask
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-INSTALL_HINT = "pip install 'defect-sample[review]' (in this repository: uv sync, which installs the dev group)"
+INSTALL_HINT = (
+    "pip install 'defect-sample[review]' (in this repository: uv sync, which installs the dev group)"
+)
 
 
 class MissingExtraError(ImportError):
@@ -20,7 +22,9 @@ def _require(module: str, what: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingExtraError(f"{what}, which the optional 'review' extra installs: {INSTALL_HINT}") from exc
+        raise MissingExtraError(
+            f"{what}, which the optional 'review' extra installs: {INSTALL_HINT}"
+        ) from exc
 
 
 def require_gradio() -> ModuleType:

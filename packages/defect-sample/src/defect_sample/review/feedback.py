@@ -73,8 +73,9 @@ class KidResult:
     features: str
 
 
-def accepted_set_kid(accepted: Sequence[Path], real: Sequence[Path], features: str = "inception",
-                     device: str = "cpu") -> KidResult:
+def accepted_set_kid(
+    accepted: Sequence[Path], real: Sequence[Path], features: str = "inception", device: str = "cpu"
+) -> KidResult:
     """KID of the accepted images against real ones.
 
     ``features``: ``"inception"`` (Inception-v3 from clean-fid's cache; ``MissingWeightsError`` names the
@@ -83,8 +84,10 @@ def accepted_set_kid(accepted: Sequence[Path], real: Sequence[Path], features: s
     """
     metrics = require_metrics()
     if len(accepted) < 2 or len(real) < 2:
-        raise ValueError(f"KID needs at least 2 accepted and 2 real images (have {len(accepted)} accepted, "
-                         f"{len(real)} real)")
+        raise ValueError(
+            f"KID needs at least 2 accepted and 2 real images (have {len(accepted)} accepted, "
+            f"{len(real)} real)"
+        )
     if features == "inception":
         extractor, size = metrics.load_inception(device=device), 299
     elif features == "random-network":
@@ -93,8 +96,9 @@ def accepted_set_kid(accepted: Sequence[Path], real: Sequence[Path], features: s
         raise ValueError(f"features must be 'inception' or 'random-network', got {features!r}")
 
     def embed(paths: Sequence[Path]):
-        return metrics.extract_features(list(paths), extractor, image_size=size, device=device, workers=1,
-                                        progress=False)
+        return metrics.extract_features(
+            list(paths), extractor, image_size=size, device=device, workers=1, progress=False
+        )
 
     value = metrics.kid(embed(real), embed(accepted), subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE)
     return KidResult(value.mean, value.std, len(real), len(accepted), features)

@@ -10,8 +10,10 @@ from defect_sample.review.session import Generation
 from defect_sample.review.views import DISPLAY_SIDE, decided_tile, outlined, zoomed
 
 DETAIL_SIDE = 384
-KEYS_HELP = ("Keys (outside text fields): **a** accept · **r** reject · **f** flag (reason first) · "
-             "**←** / **→** previous / next candidate")
+KEYS_HELP = (
+    "Keys (outside text fields): **a** accept · **r** reject · **f** flag (reason first) · "
+    "**←** / **→** previous / next candidate"
+)
 
 
 def score_text(generation: Generation, index: int) -> str:
@@ -40,7 +42,9 @@ def candidate_picture(generation: Generation, index: int, side: int = DISPLAY_SI
 
 def gallery_items(generation: Generation) -> list[tuple[Image.Image, str]]:
     """(picture, caption) of every candidate, in order."""
-    return [(candidate_picture(generation, k), caption(generation, k)) for k in range(generation.info.candidates)]
+    return [
+        (candidate_picture(generation, k), caption(generation, k)) for k in range(generation.info.candidates)
+    ]
 
 
 def detail_pictures(generation: Generation, index: int) -> tuple[Image.Image, Image.Image]:
@@ -56,16 +60,20 @@ def candidate_summary(generation: Generation, index: int) -> str:
     """Markdown about the selected candidate: id, status, score, what was asked, seed and lineage."""
     info = generation.info
     record = generation.decisions.get(index)
-    status = "undecided" if record is None else record.status + (f" ({record.reason})" if record.reason else "")
+    status = (
+        "undecided" if record is None else record.status + (f" ({record.reason})" if record.reason else "")
+    )
     if record is not None and record.item_id:
         status += f" → `defect/{record.item_id}.png`"
     lineage = f" · regenerated from g{info.parent:05d}" if info.parent is not None else ""
     score = score_text(generation, index)
-    return (f"**{candidate_id(info.generation, index)}** · {status}"
-            + (f" · {score}" if score else "")
-            + f"  \n{info.description} · defect `{info.defect_name}` · region {info.mask_source} · seed "
-              f"{info.seed}{lineage} · {info.steps} steps, guidance {info.guidance:g} · "
-              f"{len(generation.undecided())} of {info.candidates} undecided")
+    return (
+        f"**{candidate_id(info.generation, index)}** · {status}"
+        + (f" · {score}" if score else "")
+        + f"  \n{info.description} · defect `{info.defect_name}` · region {info.mask_source} · seed "
+        f"{info.seed}{lineage} · {info.steps} steps, guidance {info.guidance:g} · "
+        f"{len(generation.undecided())} of {info.candidates} undecided"
+    )
 
 
 def feedback_markdown(feedback: Feedback) -> str:
@@ -84,10 +92,15 @@ def feedback_markdown(feedback: Feedback) -> str:
 
 def kid_markdown(result: KidResult) -> str:
     """KID × 10³ with its std, the counts, and which features it used."""
-    note = ("" if result.features == "inception" else
-            " (a seeded random network, an offline stand-in: it ranks sets, it compares with no published KID)")
-    return (f"KID × 10³ = **{result.mean * 1e3:.3f}** ± {result.std * 1e3:.3f} · {result.fake_count} accepted "
-            f"against {result.real_count} real images · features: {result.features}{note}")
+    note = (
+        ""
+        if result.features == "inception"
+        else " (a seeded random network, an offline stand-in: it ranks sets, it compares with no published KID)"
+    )
+    return (
+        f"KID × 10³ = **{result.mean * 1e3:.3f}** ± {result.std * 1e3:.3f} · {result.fake_count} accepted "
+        f"against {result.real_count} real images · features: {result.features}{note}"
+    )
 
 
 def done(text: str) -> str:

@@ -53,8 +53,9 @@ class PendingGenerations:
     def candidate_path(self, generation: int, index: int) -> Path:
         return self.folder(generation) / f"candidate_{index}.png"
 
-    def save(self, info: GenerationInfo, normal: Image.Image, mask: np.ndarray,
-             candidates: Sequence[Image.Image]) -> Path:
+    def save(
+        self, info: GenerationInfo, normal: Image.Image, mask: np.ndarray, candidates: Sequence[Image.Image]
+    ) -> Path:
         """Write one new generation (images first, ``generation.json`` last); returns its folder."""
         folder = self.folder(info.generation)
         save_image_atomic(normal.convert("RGB"), folder / "normal.png")
@@ -78,10 +79,16 @@ class PendingGenerations:
                 shutil.rmtree(folder, ignore_errors=True)
                 continue
             info = GenerationInfo.from_json(info_path.read_text(encoding="utf-8"), base=self.root.parent)
-            candidates = {k: load_rgb(self.candidate_path(info.generation, k)) for k in range(info.candidates)
-                          if self.candidate_path(info.generation, k).is_file()}
-            staged.append(StagedGeneration(info, load_rgb(folder / "normal.png"), load_mask(folder / "mask.png"),
-                                           candidates))
+            candidates = {
+                k: load_rgb(self.candidate_path(info.generation, k))
+                for k in range(info.candidates)
+                if self.candidate_path(info.generation, k).is_file()
+            }
+            staged.append(
+                StagedGeneration(
+                    info, load_rgb(folder / "normal.png"), load_mask(folder / "mask.png"), candidates
+                )
+            )
         return staged
 
     def discard_candidate(self, generation: int, index: int) -> None:

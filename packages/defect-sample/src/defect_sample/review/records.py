@@ -65,21 +65,36 @@ class GenerationInfo(JsonDataclass):
         object.__setattr__(self, "size", tuple(int(v) for v in self.size))
         object.__setattr__(self, "scores", tuple(float(s) for s in self.scores))
         require(self, self.generation >= 1, "generation", "must be >= 1")
-        require(self, self.parent is None or 1 <= self.parent < self.generation, "parent",
-                "must be an earlier generation")
-        require(self, (self.concept is None) != (self.prompt is None), "concept",
-                "exactly one of concept and prompt must be set")
+        require(
+            self,
+            self.parent is None or 1 <= self.parent < self.generation,
+            "parent",
+            "must be an earlier generation",
+        )
+        require(
+            self,
+            (self.concept is None) != (self.prompt is None),
+            "concept",
+            "exactly one of concept and prompt must be set",
+        )
         require(self, self.seed >= 0, "seed", "must be >= 0")
         require(self, self.steps >= 1, "steps", "must be >= 1")
         require(self, self.candidates >= 1, "candidates", "must be >= 1")
         require(self, len(self.size) == 2 and min(self.size) > 0, "size", "must be (width, height)")
-        require(self, self.selection_metric in SELECTION_METRICS, "selection_metric",
-                f"must be one of {SELECTION_METRICS}")
-        require(self, len(self.scores) in (0, self.candidates), "scores",
-                "must hold one score per candidate (or none)")
+        require(
+            self,
+            self.selection_metric in SELECTION_METRICS,
+            "selection_metric",
+            f"must be one of {SELECTION_METRICS}",
+        )
+        require(
+            self,
+            len(self.scores) in (0, self.candidates),
+            "scores",
+            "must hold one score per candidate (or none)",
+        )
         require(self, all(not math.isnan(s) for s in self.scores), "scores", "must not be NaN")
-        require(self, 0 <= self.lfs_index < self.candidates, "lfs_index",
-                "must index one of the candidates")
+        require(self, 0 <= self.lfs_index < self.candidates, "lfs_index", "must index one of the candidates")
 
     @property
     def description(self) -> str:
@@ -102,10 +117,23 @@ class ReviewRecord(JsonDataclass):
 
     def __post_init__(self) -> None:
         require(self, self.status in STATUSES, "status", f"must be one of {STATUSES}")
-        require(self, 0 <= self.candidate_index < self.generation.candidates, "candidate_index", "must index one of the generation's candidates")
-        require(self, self.candidate_id == candidate_id(self.generation.generation, self.candidate_index), "candidate_id", "must name the generation and the candidate index")
-        require(self, self.status != FLAGGED or bool(self.reason.strip()), "reason",
-                "a flag needs a reason")
-        require(self, (self.item_id is not None) == (self.status == ACCEPTED), "item_id",
-                "is set exactly for an accepted candidate")
+        require(
+            self,
+            0 <= self.candidate_index < self.generation.candidates,
+            "candidate_index",
+            "must index one of the generation's candidates",
+        )
+        require(
+            self,
+            self.candidate_id == candidate_id(self.generation.generation, self.candidate_index),
+            "candidate_id",
+            "must name the generation and the candidate index",
+        )
+        require(self, self.status != FLAGGED or bool(self.reason.strip()), "reason", "a flag needs a reason")
+        require(
+            self,
+            (self.item_id is not None) == (self.status == ACCEPTED),
+            "item_id",
+            "is set exactly for an accepted candidate",
+        )
         require(self, bool(self.time), "time", "must be set")

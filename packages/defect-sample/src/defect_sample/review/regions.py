@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from defect_core.errors import InputFileError
 from defect_core.images import load_mask
 from defect_core.masks import validate_mask
-from defect_core.placement import estimate_foreground, generate_placed_mask
+from defect_core.masks.placement import estimate_foreground, generate_placed_mask
 from defect_sample.review.uploads import UploadLimits, read_upload
 
 REGION_RGBA = (255, 32, 32, 153)
@@ -38,8 +38,11 @@ def mask_from_layers(layers: Sequence[np.ndarray | None], size: tuple[int, int])
             continue
         layer = np.asarray(layer)
         if layer.shape[:2] != (height, width):
-            raise InputFileError(Path("<editor>"), f"the drawing is {layer.shape[1]}x{layer.shape[0]} px but the "
-                                                   f"image is {width}x{height}; pick the image again")
+            raise InputFileError(
+                Path("<editor>"),
+                f"the drawing is {layer.shape[1]}x{layer.shape[0]} px but the "
+                f"image is {width}x{height}; pick the image again",
+            )
         alpha = layer[..., 3] if layer.ndim == 3 and layer.shape[2] == 4 else np.asarray(layer).max(axis=-1)
         mask |= alpha >= REGION_MIN_ALPHA
     return validate_mask(mask, size, "<drawn region>")
@@ -53,8 +56,9 @@ def region_layer(mask: np.ndarray) -> np.ndarray:
     return layer
 
 
-def mask_from_upload(path: str | Path, size: tuple[int, int], threshold: int, limits: UploadLimits,
-                     name: str | None = None) -> np.ndarray:
+def mask_from_upload(
+    path: str | Path, size: tuple[int, int], threshold: int, limits: UploadLimits, name: str | None = None
+) -> np.ndarray:
     """An uploaded mask file (white = defect, gray level >= ``threshold``) of exactly the image's ``size``.
 
     A mask of another size is refused rather than resized: the expert drew it for a picture of that size,
@@ -65,18 +69,23 @@ def mask_from_upload(path: str | Path, size: tuple[int, int], threshold: int, li
     mask = load_mask(path, threshold=threshold)
     width, height = size
     if mask.shape != (height, width):
-        raise InputFileError(label, f"mask is {mask.shape[1]}x{mask.shape[0]} px but the image is "
-                                    f"{width}x{height}; upload a mask of the image's size")
+        raise InputFileError(
+            label,
+            f"mask is {mask.shape[1]}x{mask.shape[0]} px but the image is "
+            f"{width}x{height}; upload a mask of the image's size",
+        )
     return validate_mask(mask, size, label)
 
 
 def shape_region(kind: str, image: Image.Image, seed: int, shape_size: tuple[float, ...] = ()) -> np.ndarray:
-    """A generated ``kind`` shape (``defect_core.mask_shapes``) placed on the object's estimated foreground,
+    """A generated ``kind`` shape (``defect_core.masks.shapes``) placed on the object's estimated foreground,
     drawn from ``numpy.random.default_rng(seed)``, as ``defect-sample --shapes`` places it."""
     params = {"min_frac": shape_size[0], "max_frac": shape_size[1]} if shape_size else {}
     rng = np.random.default_rng(seed)
     try:
-        mask = generate_placed_mask(kind, (image.height, image.width), estimate_foreground(image), rng, **params)
+        mask = generate_placed_mask(
+            kind, (image.height, image.width), estimate_foreground(image), rng, **params
+        )
     except ValueError as exc:
         raise InputFileError(Path(f"<shape {kind}>"), f"cannot be placed on this image ({exc})") from exc
     return validate_mask(mask, image.size, f"<shape {kind}>")
@@ -87,8 +96,10 @@ def polygon_region(points: Sequence[tuple[float, float]], size: tuple[int, int])
     they are opposite corners of."""
     points = [(float(x), float(y)) for x, y in points]
     if len(points) < 2:
-        raise InputFileError(Path("<clicked corners>"), "click at least two corners (two: a rectangle, "
-                                                        "three or more: a polygon)")
+        raise InputFileError(
+            Path("<clicked corners>"),
+            "click at least two corners (two: a rectangle, three or more: a polygon)",
+        )
     canvas = Image.new("L", size, 0)
     draw = ImageDraw.Draw(canvas)
     if len(points) == 2:

@@ -152,8 +152,13 @@ def _unet_progress(unet, total: int, on_step: StepCallback | None) -> Iterator[N
 class ReviewSession:
     """The review app's state and actions over one output folder (see the module docstring)."""
 
-    def __init__(self, config: ReviewConfig, *, pipeline: DefectFillPipeline | None = None,
-                 selector: CandidateSelector | None = None) -> None:
+    def __init__(
+        self,
+        config: ReviewConfig,
+        *,
+        pipeline: DefectFillPipeline | None = None,
+        selector: CandidateSelector | None = None,
+    ) -> None:
         """Check the folders, load the model and concepts (or use ``pipeline``), then resume the folder.
 
         ``selector`` replaces the LFS metric named by ``config.select`` (tests pass their own).
@@ -162,11 +167,15 @@ class ReviewSession:
         self.out_dir = Path(config.out).expanduser().resolve()
         self.normals_dir = Path(config.normals).expanduser().resolve()
         # a built-in dataset has no --dataset-root: its folder in the cache is the one to read
-        self.dataset_masks = (DatasetMasks(config.dataset, config.dataset_root, config.object_name,
-                                           config.defect_name) if config.dataset else None)
+        self.dataset_masks = (
+            DatasetMasks(config.dataset, config.dataset_root, config.object_name, config.defect_name)
+            if config.dataset
+            else None
+        )
         dataset_root = self.dataset_masks.root if self.dataset_masks is not None else None
         self.folders = AllowedFolders(
-            read=[self.normals_dir, dataset_root, config.real, *config.concept], write=self.out_dir)
+            read=[self.normals_dir, dataset_root, config.real, *config.concept], write=self.out_dir
+        )
         self.limits = UploadLimits(config.upload_limit_bytes, config.max_upload_side)
         list_images(self.normals_dir)  # a missing folder fails here, naming it
         if config.real is not None:
@@ -176,8 +185,9 @@ class ReviewSession:
         device = resolve_device(config.device) if pipeline is None else pipeline.device
         # before the model loads: missing LPIPS weights fail in a second, not after minutes of loading
         self.selector = selector or create_selector(config.select, device, config.lpips_weights)
-        self.pipeline = pipeline or DefectFillPipeline.from_pretrained(self.model_id, device=device,
-                                                                       dtype=config.dtype)
+        self.pipeline = pipeline or DefectFillPipeline.from_pretrained(
+            self.model_id, device=device, dtype=config.dtype
+        )
         self.concepts = {}
         for path in config.concept:
             known = [c for c in self.pipeline.concepts.concepts if c.path.resolve() == path.resolve()]
@@ -207,8 +217,9 @@ class ReviewSession:
         for staged in self.pending.load_all():
             info = staged.info
             seen.append(info.generation)
-            generation = Generation(info, staged.normal, staged.mask,
-                                    [staged.candidates.get(k) for k in range(info.candidates)])
+            generation = Generation(
+                info, staged.normal, staged.mask, [staged.candidates.get(k) for k in range(info.candidates)]
+            )
             for k in range(info.candidates):
                 cid = candidate_id(info.generation, k)
                 item_id = review_item_id(info, k)
@@ -228,8 +239,11 @@ class ReviewSession:
                 self.pending.discard(info.generation)
         self.next_generation = max(seen, default=0) + 1
         if recovered:
-            logger.warning("%d accepted item(s) had no decision in review.jsonl (the app stopped between the "
-                           "two writes); their decisions were appended", recovered)
+            logger.warning(
+                "%d accepted item(s) had no decision in review.jsonl (the app stopped between the "
+                "two writes); their decisions were appended",
+                recovered,
+            )
         return recovered
 
     def _remove_unlisted_item(self, item_id: str) -> None:
@@ -252,8 +266,11 @@ class ReviewSession:
 
     def normal_path(self, name: str) -> Path:
         """The file of an offered normal image; a name that leads outside the folders is refused."""
-        base, rel = ((self.uploads_dir, name.removeprefix(UPLOAD_PREFIX)) if name.startswith(UPLOAD_PREFIX)
-                     else (self.normals_dir, name))
+        base, rel = (
+            (self.uploads_dir, name.removeprefix(UPLOAD_PREFIX))
+            if name.startswith(UPLOAD_PREFIX)
+            else (self.normals_dir, name)
+        )
         path = self.folders.readable(base / rel)
         if path.parent != base.resolve() or name not in self.normal_names():
             raise InputFileError(Path(name), "is not one of the normal images this app offers")
@@ -282,8 +299,9 @@ class ReviewSession:
 
     def region_from_upload(self, normal: str, path: str | Path, name: str | None = None) -> np.ndarray:
         """An uploaded mask; it must have the normal image's size (see :func:`regions.mask_from_upload`)."""
-        return regions.mask_from_upload(path, self.load_normal(normal).size, self.config.mask_threshold,
-                                        self.limits, name)
+        return regions.mask_from_upload(
+            path, self.load_normal(normal).size, self.config.mask_threshold, self.limits, name
+        )
 
     def region_from_shape(self, normal: str, kind: str, seed: int) -> np.ndarray:
         """A generated ``kind`` shape placed on the object of the normal image (``--shapes``)."""
@@ -309,8 +327,11 @@ class ReviewSession:
     def defaults(self, concept: str | None) -> tuple[int, float]:
         """Steps and guidance of a mode: the config's, else DefectFill's (concept) or DIAG's (prompt)."""
         steps = self.config.steps or (DEFAULT_STEPS if concept else ZERO_SHOT_STEPS)
-        guidance = self.config.guidance if self.config.guidance is not None else (
-            DEFAULT_GUIDANCE_SCALE if concept else ZERO_SHOT_GUIDANCE_SCALE)
+        guidance = (
+            self.config.guidance
+            if self.config.guidance is not None
+            else (DEFAULT_GUIDANCE_SCALE if concept else ZERO_SHOT_GUIDANCE_SCALE)
+        )
         return steps, guidance
 
     def generate(self, request: GenerationRequest, on_step: StepCallback | None = None) -> Generation:
@@ -325,7 +346,9 @@ class ReviewSession:
         concept = None
         if request.concept:
             if request.concept not in self.concepts:
-                raise ValueError(f"no loaded concept {request.concept!r}; loaded: {', '.join(self.concepts) or 'none'}")
+                raise ValueError(
+                    f"no loaded concept {request.concept!r}; loaded: {', '.join(self.concepts) or 'none'}"
+                )
             concept = self.concepts[request.concept]
         prompt = (request.prompt or "").strip() or None
         if concept is None and prompt is None:
@@ -342,8 +365,11 @@ class ReviewSession:
         native = self.pipeline.base.unet.config.sample_size * self.pipeline.base.vae_scale_factor
         resolution = self.config.resolution or (native if concept is None else concept.card.resolution)
         negative = (request.negative_prompt or "").strip() or None
-        defect_name = (concept.card.defect_name if concept is not None
-                       else (request.defect_name or "").strip() or self.config.defect_name)
+        defect_name = (
+            concept.card.defect_name
+            if concept is not None
+            else (request.defect_name or "").strip() or self.config.defect_name
+        )
 
         if request.parent is not None and not 1 <= request.parent < self.next_generation:
             raise ValueError(f"parent generation {request.parent} does not exist")
@@ -351,22 +377,43 @@ class ReviewSession:
         # one generation at a time; decisions about earlier ones go on meanwhile (they take self._lock only)
         with self._generate_lock, _unet_progress(self.pipeline.base.unet, total, on_step):
             out = self.pipeline(
-                image=normal, mask=mask, concept=concept, prompt=None if concept is not None else prompt,
-                negative_prompt=negative, num_candidates=request.candidates, select=self.selector,
-                num_inference_steps=steps, guidance_scale=guidance, seed=request.seed, batch_size=BATCH_SIZE,
-                resolution=resolution, background_replacement=request.background_replacement,
+                image=normal,
+                mask=mask,
+                concept=concept,
+                prompt=None if concept is not None else prompt,
+                negative_prompt=negative,
+                num_candidates=request.candidates,
+                select=self.selector,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                seed=request.seed,
+                batch_size=BATCH_SIZE,
+                resolution=resolution,
+                background_replacement=request.background_replacement,
                 pixel_composite=request.pixel_composite,
             )
         with self._lock:
             number = self.next_generation
             info = GenerationInfo(
-                generation=number, source_image=normal_path, mask_source=request.mask_source,
-                defect_name=defect_name, base_model=self.model_id, seed=request.seed, steps=steps,
-                guidance=guidance, candidates=request.candidates, size=out.images[0].size,
+                generation=number,
+                source_image=normal_path,
+                mask_source=request.mask_source,
+                defect_name=defect_name,
+                base_model=self.model_id,
+                seed=request.seed,
+                steps=steps,
+                guidance=guidance,
+                candidates=request.candidates,
+                size=out.images[0].size,
                 concept=None if concept is None else concept.concept_id,
-                prompt=None if concept is not None else prompt, negative_prompt=negative, parent=request.parent,
-                selection_metric=self.selector.name, scores=out.scores[0], lfs_index=out.selected[0],
-                background_replacement=request.background_replacement, pixel_composite=request.pixel_composite,
+                prompt=None if concept is not None else prompt,
+                negative_prompt=negative,
+                parent=request.parent,
+                selection_metric=self.selector.name,
+                scores=out.scores[0],
+                lfs_index=out.selected[0],
+                background_replacement=request.background_replacement,
+                pixel_composite=request.pixel_composite,
                 created=utc_now(),
             )
             self.pending.save(info, out.normals[0], out.masks[0], out.candidates[0])
@@ -377,28 +424,53 @@ class ReviewSession:
 
     # -- deciding ---------------------------------------------------------------------------------------
 
-    def _record(self, generation: Generation, index: int, status: str, reason: str,
-                item_id: str | None) -> ReviewRecord:
-        return ReviewRecord(candidate_id=candidate_id(generation.id, index), candidate_index=index, status=status,
-                            generation=generation.info, time=utc_now(), reason=reason.strip(), item_id=item_id)
+    def _record(
+        self, generation: Generation, index: int, status: str, reason: str, item_id: str | None
+    ) -> ReviewRecord:
+        return ReviewRecord(
+            candidate_id=candidate_id(generation.id, index),
+            candidate_index=index,
+            status=status,
+            generation=generation.info,
+            time=utc_now(),
+            reason=reason.strip(),
+            item_id=item_id,
+        )
 
     def _sample_record(self, generation: Generation, index: int, item_id: str) -> SampleRecord:
         from defect_sample import __version__
 
         info = generation.info
-        sampler_prompt = info.prompt if info.concept is None else self.pipeline.concept_prompt(
-            self.concepts[info.concept])
+        sampler_prompt = (
+            info.prompt if info.concept is None else self.pipeline.concept_prompt(self.concepts[info.concept])
+        )
         return SampleRecord(
-            item_id=item_id, image=Path(), mask=Path(), source_image=info.source_image,
-            mask_source=info.mask_source, defect_name=info.defect_name, seed=info.seed, base_model=info.base_model,
-            concept=info.concept, prompt=info.prompt, candidate_index=index,
-            selection_metric=info.selection_metric, scores=info.scores,
-            sampler={"scheduler": "DDIM", "steps": info.steps, "guidance_scale": info.guidance,
-                     "candidates": info.candidates, "size": list(info.size), "prompt": sampler_prompt,
-                     "negative_prompt": info.negative_prompt,
-                     "background_replacement": info.background_replacement,
-                     "pixel_composite": info.pixel_composite, "dtype": str(self.pipeline.sampler.dtype),
-                     "review": candidate_id(info.generation, index)},
+            item_id=item_id,
+            image=Path(),
+            mask=Path(),
+            source_image=info.source_image,
+            mask_source=info.mask_source,
+            defect_name=info.defect_name,
+            seed=info.seed,
+            base_model=info.base_model,
+            concept=info.concept,
+            prompt=info.prompt,
+            candidate_index=index,
+            selection_metric=info.selection_metric,
+            scores=info.scores,
+            sampler={
+                "scheduler": "DDIM",
+                "steps": info.steps,
+                "guidance_scale": info.guidance,
+                "candidates": info.candidates,
+                "size": list(info.size),
+                "prompt": sampler_prompt,
+                "negative_prompt": info.negative_prompt,
+                "background_replacement": info.background_replacement,
+                "pixel_composite": info.pixel_composite,
+                "dtype": str(self.pipeline.sampler.dtype),
+                "review": candidate_id(info.generation, index),
+            },
             package_version=__version__,
         )
 
@@ -416,10 +488,14 @@ class ReviewSession:
             if gen is None:
                 raise ValueError(f"generation {generation} is not pending in this session")
             if not 0 <= index < gen.info.candidates:
-                raise ValueError(f"generation {generation} has candidates 0..{gen.info.candidates - 1}, not {index}")
+                raise ValueError(
+                    f"generation {generation} has candidates 0..{gen.info.candidates - 1}, not {index}"
+                )
             if index in gen.decisions:
-                raise ValueError(f"candidate {candidate_id(generation, index)} is already "
-                                 f"{gen.decisions[index].status}; decisions are final")
+                raise ValueError(
+                    f"candidate {candidate_id(generation, index)} is already "
+                    f"{gen.decisions[index].status}; decisions are final"
+                )
             if status == FLAGGED and not reason.strip():
                 raise ValueError("a flag needs a reason: say what to look at")
             image = gen.candidates[index]

@@ -46,7 +46,9 @@ def outlined(image: Image.Image, mask: np.ndarray, side: int = DISPLAY_SIDE) -> 
     return Image.fromarray(big)
 
 
-def zoomed(image: Image.Image, mask: np.ndarray, side: int = DISPLAY_SIDE, margin: float = 0.5) -> Image.Image:
+def zoomed(
+    image: Image.Image, mask: np.ndarray, side: int = DISPLAY_SIDE, margin: float = 0.5
+) -> Image.Image:
     """The region's bounding box, grown by ``margin`` of its size on every side (kept inside the image),
     enlarged to about ``side`` px."""
     y0, x0, y1, x1 = mask_bbox(np.asarray(mask, dtype=bool))
@@ -65,8 +67,12 @@ def decided_tile(size: tuple[int, int], status: str, side: int = DISPLAY_SIDE) -
     return tile
 
 
-def corners_picture(image: Image.Image, mask: np.ndarray | None, points: Sequence[tuple[float, float]],
-                    side: int = DISPLAY_SIDE) -> Image.Image:
+def corners_picture(
+    image: Image.Image,
+    mask: np.ndarray | None,
+    points: Sequence[tuple[float, float]],
+    side: int = DISPLAY_SIDE,
+) -> Image.Image:
     """The normal image enlarged, the current region tinted, and the clicked corners (image pixels) marked."""
     shown = overlay_mask(image, mask) if mask is not None and np.any(mask) else image.convert("RGB")
     scale = display_scale(image.size, side)

@@ -30,18 +30,26 @@ from defect_train.base_model.config import ExportConfig, UnetStageConfig, VaeSta
 
 COMMANDS = {
     "train-vae": (VaeStageConfig, "stage 1: train the VAE on texture crops"),
-    "train-unet": (UnetStageConfig, "stage 2: train the inpainting UNet and text encoder on the VAE's latents"),
+    "train-unet": (
+        UnetStageConfig,
+        "stage 2: train the inpainting UNet and text encoder on the VAE's latents",
+    ),
     "export": (ExportConfig, "write the diffusers inpainting pipeline folder"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m defect_train.base_model", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m defect_train.base_model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     for name, (cls, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=f"{help_text}. {cls.__doc__}")
-        p.add_argument("--config", metavar="FILE.toml", help="TOML file whose keys set the defaults of the flags")
+        p.add_argument(
+            "--config", metavar="FILE.toml", help="TOML file whose keys set the defaults of the flags"
+        )
         add_config_arguments(p, cls)
         p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -52,7 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     command = parser.parse_args(argv).command
     config, args = parse_config(COMMANDS[command][0], argv, parser)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
+    )
     from defect_train.base_model import export_pipeline, train_unet, train_vae
     from defect_train.base_model.stage_pictures import FILLS, RECONSTRUCTIONS
     from defect_train.interrupt import TrainingInterrupted
@@ -72,8 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command != "export":
         run = config.output_dir
-        print(f"manifest: {run / 'manifest.json'}\nloss log: {run / 'loss.csv'} (plot: {run / 'loss.png'})\n"
-              f"picture:  {run / (RECONSTRUCTIONS if args.command == 'train-vae' else FILLS)}")
+        print(
+            f"manifest: {run / 'manifest.json'}\nloss log: {run / 'loss.csv'} (plot: {run / 'loss.png'})\n"
+            f"picture:  {run / (RECONSTRUCTIONS if args.command == 'train-vae' else FILLS)}"
+        )
     return 0
 
 

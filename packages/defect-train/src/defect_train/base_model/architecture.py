@@ -16,8 +16,13 @@ if TYPE_CHECKING:
     from transformers import CLIPTextModel
 
 
-SD_SCHEDULE = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
-               "beta_schedule": "scaled_linear", "prediction_type": "epsilon"}
+SD_SCHEDULE = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "prediction_type": "epsilon",
+}
 
 
 def build_vae(config: VaeStageConfig) -> AutoencoderKL:
@@ -26,10 +31,14 @@ def build_vae(config: VaeStageConfig) -> AutoencoderKL:
 
     n = len(config.block_out_channels)
     return AutoencoderKL(
-        in_channels=3, out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * n, up_block_types=("UpDecoderBlock2D",) * n,
-        block_out_channels=tuple(config.block_out_channels), layers_per_block=config.layers_per_block,
-        latent_channels=config.latent_channels, norm_num_groups=config.norm_num_groups,
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * n,
+        up_block_types=("UpDecoderBlock2D",) * n,
+        block_out_channels=tuple(config.block_out_channels),
+        layers_per_block=config.layers_per_block,
+        latent_channels=config.latent_channels,
+        norm_num_groups=config.norm_num_groups,
         sample_size=config.resolution,
     )
 
@@ -39,12 +48,20 @@ def build_text_encoder(config: UnetStageConfig, tokenizer) -> CLIPTextModel:
     from transformers import CLIPTextConfig, CLIPTextModel
 
     bos, eos = tokenizer.convert_tokens_to_ids([tokenizer.bos_token, tokenizer.eos_token])
-    return CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=config.text_hidden_size,
-        intermediate_size=4 * config.text_hidden_size, num_attention_heads=config.text_heads,
-        num_hidden_layers=config.text_layers, max_position_embeddings=tokenizer.model_max_length,
-        projection_dim=config.text_hidden_size, bos_token_id=bos, eos_token_id=eos, pad_token_id=eos,
-    ))
+    return CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=config.text_hidden_size,
+            intermediate_size=4 * config.text_hidden_size,
+            num_attention_heads=config.text_heads,
+            num_hidden_layers=config.text_layers,
+            max_position_embeddings=tokenizer.model_max_length,
+            projection_dim=config.text_hidden_size,
+            bos_token_id=bos,
+            eos_token_id=eos,
+            pad_token_id=eos,
+        )
+    )
 
 
 def build_unet(config: UnetStageConfig, vae_factor: int) -> UNet2DConditionModel:
@@ -53,11 +70,15 @@ def build_unet(config: UnetStageConfig, vae_factor: int) -> UNet2DConditionModel
 
     n = len(config.block_out_channels)
     return UNet2DConditionModel(
-        sample_size=config.resolution // vae_factor, in_channels=9, out_channels=4,
-        layers_per_block=config.layers_per_block, block_out_channels=tuple(config.block_out_channels),
+        sample_size=config.resolution // vae_factor,
+        in_channels=9,
+        out_channels=4,
+        layers_per_block=config.layers_per_block,
+        block_out_channels=tuple(config.block_out_channels),
         down_block_types=("CrossAttnDownBlock2D",) * (n - 1) + ("DownBlock2D",),
         up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * (n - 1),
-        cross_attention_dim=config.text_hidden_size, attention_head_dim=config.attention_head_dim,
+        cross_attention_dim=config.text_hidden_size,
+        attention_head_dim=config.attention_head_dim,
         norm_num_groups=config.norm_num_groups,
     )
 
@@ -72,5 +93,3 @@ def inference_scheduler() -> DDIMScheduler:
     from diffusers import DDIMScheduler
 
     return DDIMScheduler(**SD_SCHEDULE, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-
-

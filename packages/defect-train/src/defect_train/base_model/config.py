@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from defect_core.builtin.surface_photos import SURFACE_PHOTOS
 from defect_core.configs import coerce_paths, config_field, require
-from defect_core.surface_photos import SURFACE_PHOTOS
 
 
 def _check_common(c: VaeStageConfig | UnetStageConfig) -> None:
@@ -23,7 +23,12 @@ def _check_common(c: VaeStageConfig | UnetStageConfig) -> None:
     unknown = [s for s in c.surfaces if s not in SURFACE_PHOTOS]
     require(c, bool(c.surfaces) and not unknown, "surfaces", f"must be among {sorted(SURFACE_PHOTOS)}")
     require(c, c.resolution >= 8, "resolution", "must be >= 8")
-    require(c, 1 <= c.crop_min_side <= c.crop_max_side, "crop_min_side", "need 1 <= crop_min_side <= crop_max_side")
+    require(
+        c,
+        1 <= c.crop_min_side <= c.crop_max_side,
+        "crop_min_side",
+        "need 1 <= crop_min_side <= crop_max_side",
+    )
     require(c, 0.0 < c.held_out_fraction < 1.0, "held_out_fraction", "must be in (0, 1)")
     require(c, c.steps >= 1, "steps", "must be >= 1")
     require(c, c.batch_size >= 1, "batch_size", "must be >= 1")
@@ -35,23 +40,38 @@ def _check_common(c: VaeStageConfig | UnetStageConfig) -> None:
     require(c, c.log_every >= 1, "log_every", "must be >= 1")
     require(c, c.preview_count >= 1, "preview_count", "must be >= 1")
     require(c, len(c.block_out_channels) >= 2, "block_out_channels", "needs at least two blocks")
-    require(c, all(ch % c.norm_num_groups == 0 for ch in c.block_out_channels), "norm_num_groups",
-          f"must divide every block width {c.block_out_channels}")
+    require(
+        c,
+        all(ch % c.norm_num_groups == 0 for ch in c.block_out_channels),
+        "norm_num_groups",
+        f"must divide every block width {c.block_out_channels}",
+    )
 
 
 @dataclass(frozen=True)
 class VaeStageConfig:
     """Stage 1: an ``AutoencoderKL`` trained with L1 reconstruction (+ a small KL) on texture crops."""
 
-    output_dir: Path = config_field(Path("runs/base-model/vae"), "stage folder: config.toml, checkpoints, loss.csv, "
-                                                       "loss.png, the trained vae/, reconstructions.png, "
-                                                       "manifest.json")
+    output_dir: Path = config_field(
+        Path("runs/base-model/vae"),
+        "stage folder: config.toml, checkpoints, loss.csv, "
+        "loss.png, the trained vae/, reconstructions.png, "
+        "manifest.json",
+    )
     surfaces: tuple[str, ...] = config_field(("brick", "grass", "gravel"), "surface photographs to train on")
     resolution: int = config_field(64, "crop size in pixels (square)")
-    crop_min_side: int = config_field(64, "smallest crop side taken from the photograph, in photograph pixels")
-    crop_max_side: int = config_field(320, "largest crop side taken from the photograph (the demo data views 192-320)")
-    held_out_fraction: float = config_field(0.25, "right fraction of every photograph's columns never used in training")
-    block_out_channels: tuple[int, ...] = config_field((32, 64, 64), "VAE block widths; n blocks downsample by 2^(n-1)")
+    crop_min_side: int = config_field(
+        64, "smallest crop side taken from the photograph, in photograph pixels"
+    )
+    crop_max_side: int = config_field(
+        320, "largest crop side taken from the photograph (the demo data views 192-320)"
+    )
+    held_out_fraction: float = config_field(
+        0.25, "right fraction of every photograph's columns never used in training"
+    )
+    block_out_channels: tuple[int, ...] = config_field(
+        (32, 64, 64), "VAE block widths; n blocks downsample by 2^(n-1)"
+    )
     layers_per_block: int = config_field(1, "ResNet layers per VAE block")
     latent_channels: int = config_field(4, "latent channels (Stable Diffusion: 4)")
     norm_num_groups: int = config_field(32, "GroupNorm groups")
@@ -63,20 +83,31 @@ class VaeStageConfig:
     max_grad_norm: float = config_field(1.0, "gradient-norm clipping")
     kl_weight: float = config_field(1e-6, "weight of the KL term (LDM autoencoder)")
     init_vae: Path | None = config_field(None, "start from this trained VAE folder instead of random weights")
-    decoder_only: bool = config_field(False, "train the decoder only: the encoder of init_vae, hence its latent space and "
-                                   "scaling factor, stay as they are, so a UNet trained on them stays valid (how "
-                                   "Stable Diffusion's ft-MSE VAE was made)")
-    mark_probability: float = config_field(0.5, "share of crops that get random coloured marks (base_model.marks), so "
-                                      "the VAE can represent dark, bright and saturated defects")
-    scaling_batches: int = config_field(4, "batches whose latent std sets vae.config.scaling_factor = 1 / std (as SD)")
+    decoder_only: bool = config_field(
+        False,
+        "train the decoder only: the encoder of init_vae, hence its latent space and "
+        "scaling factor, stay as they are, so a UNet trained on them stays valid (how "
+        "Stable Diffusion's ft-MSE VAE was made)",
+    )
+    mark_probability: float = config_field(
+        0.5,
+        "share of crops that get random coloured marks (base_model.marks), so "
+        "the VAE can represent dark, bright and saturated defects",
+    )
+    scaling_batches: int = config_field(
+        4, "batches whose latent std sets vae.config.scaling_factor = 1 / std (as SD)"
+    )
     seed: int = config_field(0, "seed of initialisation, crops and latent sampling")
-    checkpoint_every: int = config_field(200, "write a resumable checkpoint every N steps (0: only at the end)")
+    checkpoint_every: int = config_field(
+        200, "write a resumable checkpoint every N steps (0: only at the end)"
+    )
     keep_checkpoints: int = config_field(2, "how many checkpoints to keep")
     resume: bool = config_field(False, "continue from the newest checkpoint in output_dir")
     log_every: int = config_field(50, "log the loss and rewrite loss.csv every N steps")
     preview_count: int = config_field(6, "held-out crops shown in reconstructions.png")
-    eval_crops: int = config_field(96, "held-out crops whose mean reconstruction L1 manifest.json reports (the model "
-                             "card's 96)")
+    eval_crops: int = config_field(
+        96, "held-out crops whose mean reconstruction L1 manifest.json reports (the model card's 96)"
+    )
     device: str = config_field("auto", "device: auto, cpu, cuda, cuda:1, ...")
 
     def __post_init__(self) -> None:
@@ -94,24 +125,39 @@ class VaeStageConfig:
 class UnetStageConfig:
     """Stage 2: the 9-channel inpainting UNet and a small CLIP text encoder, on latents of the stage-1 VAE."""
 
-    vae_dir: Path = config_field(Path("runs/base-model/vae/vae"), "the trained VAE folder written by train-vae")
-    output_dir: Path = config_field(Path("runs/base-model/unet"), "stage folder: config.toml, checkpoints, loss.csv, "
-                                                        "loss.png, unet/, unet_ema/, text_encoder/, tokenizer/, "
-                                                        "fills.png, manifest.json")
+    vae_dir: Path = config_field(
+        Path("runs/base-model/vae/vae"), "the trained VAE folder written by train-vae"
+    )
+    output_dir: Path = config_field(
+        Path("runs/base-model/unet"),
+        "stage folder: config.toml, checkpoints, loss.csv, "
+        "loss.png, unet/, unet_ema/, text_encoder/, tokenizer/, "
+        "fills.png, manifest.json",
+    )
     surfaces: tuple[str, ...] = config_field(("brick", "grass", "gravel"), "surface photographs to train on")
     resolution: int = config_field(64, "crop size in pixels (square)")
-    crop_min_side: int = config_field(64, "smallest crop side taken from the photograph, in photograph pixels")
-    crop_max_side: int = config_field(320, "largest crop side taken from the photograph (the demo data views 192-320)")
-    held_out_fraction: float = config_field(0.25, "right fraction of every photograph's columns never used in training")
+    crop_min_side: int = config_field(
+        64, "smallest crop side taken from the photograph, in photograph pixels"
+    )
+    crop_max_side: int = config_field(
+        320, "largest crop side taken from the photograph (the demo data views 192-320)"
+    )
+    held_out_fraction: float = config_field(
+        0.25, "right fraction of every photograph's columns never used in training"
+    )
     block_out_channels: tuple[int, ...] = config_field((64, 128, 128), "UNet block widths")
     layers_per_block: int = config_field(1, "ResNet + attention layers per UNet block")
     attention_head_dim: int = config_field(8, "UNet attention head width")
     norm_num_groups: int = config_field(32, "GroupNorm groups")
-    text_hidden_size: int = config_field(128, "CLIP text encoder width (also the UNet's cross-attention width)")
+    text_hidden_size: int = config_field(
+        128, "CLIP text encoder width (also the UNet's cross-attention width)"
+    )
     text_layers: int = config_field(2, "CLIP text encoder layers")
     text_heads: int = config_field(4, "CLIP text encoder attention heads")
     prompt_template: str = config_field("a photo of {surface}", "prompt naming the surface of a crop")
-    empty_prompt_prob: float = config_field(0.1, "fraction of empty prompts (so classifier-free guidance works)")
+    empty_prompt_prob: float = config_field(
+        0.1, "fraction of empty prompts (so classifier-free guidance works)"
+    )
     mask_full_prob: float = config_field(0.25, "fraction of whole-image masks (SD inpainting: 0.25)")
     mask_stroke_prob: float = config_field(0.4, "fraction of free-form stroke masks (the rest are boxes)")
     steps: int = config_field(1500, "optimisation steps")
@@ -120,9 +166,13 @@ class UnetStageConfig:
     warmup_steps: int = config_field(100, "linear learning-rate warm-up steps")
     weight_decay: float = config_field(1e-2, "AdamW weight decay")
     max_grad_norm: float = config_field(1.0, "gradient-norm clipping")
-    ema_decay: float = config_field(0.999, "EMA decay of the UNet weights; step t uses min(decay, (1 + t) / (10 + t))")
+    ema_decay: float = config_field(
+        0.999, "EMA decay of the UNet weights; step t uses min(decay, (1 + t) / (10 + t))"
+    )
     seed: int = config_field(0, "seed of initialisation, crops, masks, prompts, noise and timesteps")
-    checkpoint_every: int = config_field(250, "write a resumable checkpoint every N steps (0: only at the end)")
+    checkpoint_every: int = config_field(
+        250, "write a resumable checkpoint every N steps (0: only at the end)"
+    )
     keep_checkpoints: int = config_field(2, "how many checkpoints to keep")
     resume: bool = config_field(False, "continue from the newest checkpoint in output_dir")
     log_every: int = config_field(50, "log the loss and rewrite loss.csv every N steps")
@@ -136,21 +186,35 @@ class UnetStageConfig:
         require(self, "{surface}" in self.prompt_template, "prompt_template", "must contain {surface}")
         require(self, 0.0 <= self.empty_prompt_prob <= 1.0, "empty_prompt_prob", "must be in [0, 1]")
         require(self, 0.0 <= self.mask_full_prob <= 1.0, "mask_full_prob", "must be in [0, 1]")
-        require(self, 0.0 <= self.mask_stroke_prob <= 1.0 - self.mask_full_prob, "mask_stroke_prob",
-              "must be in [0, 1 - mask_full_prob]")
+        require(
+            self,
+            0.0 <= self.mask_stroke_prob <= 1.0 - self.mask_full_prob,
+            "mask_stroke_prob",
+            "must be in [0, 1 - mask_full_prob]",
+        )
         require(self, 0.0 <= self.ema_decay < 1.0, "ema_decay", "must be in [0, 1)")
-        require(self, self.text_hidden_size % self.text_heads == 0, "text_heads", "must divide text_hidden_size")
-        require(self, self.block_out_channels[0] % self.attention_head_dim == 0, "attention_head_dim",
-              "must divide the block widths")
+        require(
+            self, self.text_hidden_size % self.text_heads == 0, "text_heads", "must divide text_hidden_size"
+        )
+        require(
+            self,
+            self.block_out_channels[0] % self.attention_head_dim == 0,
+            "attention_head_dim",
+            "must divide the block widths",
+        )
 
 
 @dataclass(frozen=True)
 class ExportConfig:
     """Assemble the two stages into a diffusers ``StableDiffusionInpaintPipeline`` folder."""
 
-    vae_dir: Path = config_field(Path("runs/base-model/vae/vae"), "the trained VAE folder written by train-vae")
+    vae_dir: Path = config_field(
+        Path("runs/base-model/vae/vae"), "the trained VAE folder written by train-vae"
+    )
     unet_dir: Path = config_field(Path("runs/base-model/unet"), "the output_dir of train-unet")
-    output: Path = config_field(Path("runs/base-model/pipeline"), "pipeline folder to write (replaced if it exists)")
+    output: Path = config_field(
+        Path("runs/base-model/pipeline"), "pipeline folder to write (replaced if it exists)"
+    )
     dtype: Literal["fp16", "fp32"] = config_field("fp16", "dtype of the saved weights")
     use_ema: bool = config_field(True, "export the EMA weights of the UNet (else the raw weights)")
 

@@ -43,20 +43,29 @@ def export_pipeline(config: ExportConfig) -> Path:
     unet_dir = Path(config.unet_dir)
     vae = AutoencoderKL.from_pretrained(_need_folder(Path(config.vae_dir), "trained VAE"))
     unet = UNet2DConditionModel.from_pretrained(
-        _need_folder(unet_dir / (EMA_UNET_FOLDER if config.use_ema else UNET_FOLDER), "trained UNet"))
+        _need_folder(unet_dir / (EMA_UNET_FOLDER if config.use_ema else UNET_FOLDER), "trained UNet")
+    )
     text_encoder = CLIPTextModel.from_pretrained(_need_folder(unet_dir / TEXT_ENCODER_FOLDER, "text encoder"))
     tokenizer = CLIPTokenizer.from_pretrained(_need_folder(unet_dir / TOKENIZER_FOLDER, "tokenizer"))
     pipe = StableDiffusionInpaintPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=inference_scheduler(),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=inference_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     ).to(dtype=DTYPES[config.dtype])
 
     def write(tmp: Path) -> None:
         pipe.save_pretrained(tmp, safe_serialization=True)
         recipe = tmp / "training"
         recipe.mkdir()
-        for name, source in (("vae_stage.toml", Path(config.vae_dir).parent / "config.toml"),
-                             ("unet_stage.toml", unet_dir / "config.toml")):
+        for name, source in (
+            ("vae_stage.toml", Path(config.vae_dir).parent / "config.toml"),
+            ("unet_stage.toml", unet_dir / "config.toml"),
+        ):
             if source.is_file():
                 shutil.copyfile(source, recipe / name)
 

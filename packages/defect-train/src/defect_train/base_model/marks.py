@@ -5,7 +5,7 @@ alone maps a dark spot to latents far outside its range: the decoder's group nor
 shift the colours of the whole image. A base model whose VAE cannot represent a dark hole or a bright line
 cannot learn one with LoRA either (the UNet's target is that VAE's latents). So a share of the VAE's crops
 get marks of uniformly random colour: filled ellipses and rectangles, and strokes of random width. They are
-generic (random-erasing style), not the benchmark's defect painter (``defect_core.demo.paint_defect``), and
+generic (random-erasing style), not the benchmark's defect painter (``defect_core.builtin.demo.paint_defect``), and
 only the VAE sees them: the UNet stage trains on the clean photographs, so the base model's prior knows
 surfaces and nothing of defects.
 """
@@ -35,8 +35,9 @@ def _mark_alpha(size: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(canvas, dtype=np.float32) / 255.0 * rng.uniform(0.5, 1.0)
 
 
-def add_random_marks(images: torch.Tensor, rng: np.random.Generator, probability: float,
-                     max_marks: int = 3) -> torch.Tensor:
+def add_random_marks(
+    images: torch.Tensor, rng: np.random.Generator, probability: float, max_marks: int = 3
+) -> torch.Tensor:
     """A copy of ``images`` (B, 3, H, W) in [-1, 1] where each image, with ``probability``, gets 1 to
     ``max_marks`` marks of a uniformly random colour in [-1, 1]³ blended with a random opacity in [0.5, 1].
 

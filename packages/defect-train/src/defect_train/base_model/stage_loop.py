@@ -42,8 +42,14 @@ def warmup_factor(warmup_steps: int) -> Callable[[int], float]:
     return lambda k: 1.0 if warmup_steps == 0 else min(1.0, (k + 1) / (warmup_steps + 1))
 
 
-def new_state(tensors: dict[str, torch.Tensor], params: list[torch.nn.Parameter], learning_rate: float,
-              weight_decay: float, warmup_steps: int, seed: int) -> TrainingState:
+def new_state(
+    tensors: dict[str, torch.Tensor],
+    params: list[torch.nn.Parameter],
+    learning_rate: float,
+    weight_decay: float,
+    warmup_steps: int,
+    seed: int,
+) -> TrainingState:
     """AdamW over ``params`` with linear warm-up, and the seeded numpy / torch generators of a stage.
 
     ``tensors`` is everything a checkpoint must hold (parameters and EMA shadows, by unique names); the
@@ -52,8 +58,14 @@ def new_state(tensors: dict[str, torch.Tensor], params: list[torch.nn.Parameter]
     """
     optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
     lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_factor(warmup_steps))
-    return TrainingState(0, tensors, optimizer, lr_scheduler, np.random.default_rng(seed),
-                         torch.Generator("cpu").manual_seed(seed))
+    return TrainingState(
+        0,
+        tensors,
+        optimizer,
+        lr_scheduler,
+        np.random.default_rng(seed),
+        torch.Generator("cpu").manual_seed(seed),
+    )
 
 
 def maybe_resume(run_dir: Path, state: TrainingState, resume: bool) -> None:
@@ -68,14 +80,21 @@ def maybe_resume(run_dir: Path, state: TrainingState, resume: bool) -> None:
     logger.info("resumed from %s (step %d)", found[-1], state.step)
 
 
-def optimiser_step(state: TrainingState, loss: torch.Tensor, params: list[torch.nn.Parameter],
-                   max_grad_norm: float, run_dir: Path) -> float:
+def optimiser_step(
+    state: TrainingState,
+    loss: torch.Tensor,
+    params: list[torch.nn.Parameter],
+    max_grad_norm: float,
+    run_dir: Path,
+) -> float:
     """Backward, clip, step the optimiser and the LR schedule; return the loss as a float."""
     value = float(loss.detach())
     if not np.isfinite(value):
         kept = list_checkpoints(run_dir)
-        raise NonFiniteLossError(f"non-finite loss {value} at step {state.step + 1}; last good checkpoint: "
-                                 f"{kept[-1] if kept else 'none'}. Lower the learning rate.")
+        raise NonFiniteLossError(
+            f"non-finite loss {value} at step {state.step + 1}; last good checkpoint: "
+            f"{kept[-1] if kept else 'none'}. Lower the learning rate."
+        )
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
@@ -95,8 +114,15 @@ class StageProgress:
     that resumes; a second one aborts at once. An error (a non-finite loss) still writes the rows so far.
     """
 
-    def __init__(self, command: str, run_dir: Path, state: TrainingState, config: VaeStageConfig | UnetStageConfig,
-                 parts: Sequence[str], plotted: Sequence[str]) -> None:
+    def __init__(
+        self,
+        command: str,
+        run_dir: Path,
+        state: TrainingState,
+        config: VaeStageConfig | UnetStageConfig,
+        parts: Sequence[str],
+        plotted: Sequence[str],
+    ) -> None:
         self.command = command
         self.run_dir = Path(run_dir)
         self.state = state
@@ -104,15 +130,18 @@ class StageProgress:
         self.parts = tuple(parts)
         self.first_step = state.step
         self.losses: list[float] = []
-        self.log = LossLog(self.run_dir, ("loss", *self.parts, "lr"), plotted, f"{command} losses", state.step)
+        self.log = LossLog(
+            self.run_dir, ("loss", *self.parts, "lr"), plotted, f"{command} losses", state.step
+        )
         self.started = time.time()
         self._stack = ExitStack()
 
     def __enter__(self) -> StageProgress:
         self._lr = self.state.lr_scheduler.get_last_lr()[0]
         self._interrupt = self._stack.enter_context(interrupt_flag())
-        self._bar = self._stack.enter_context(tqdm(total=self.config.steps, initial=self.state.step,
-                                                   desc=self.command, unit="step"))
+        self._bar = self._stack.enter_context(
+            tqdm(total=self.config.steps, initial=self.state.step, desc=self.command, unit="step")
+        )
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool | None:
@@ -134,11 +163,18 @@ class StageProgress:
         self._bar.update(1)
         self._bar.set_postfix({name: f"{row[name]:.4f}" for name in ("loss", *self.parts)})
         if state.step % config.log_every == 0:
-            logger.info("step %d/%d: %s", state.step, config.steps,
-                        ", ".join(f"{k} {v:.5g}" for k, v in row.items() if k != "step"))
+            logger.info(
+                "step %d/%d: %s",
+                state.step,
+                config.steps,
+                ", ".join(f"{k} {v:.5g}" for k, v in row.items() if k != "step"),
+            )
         stop = self._interrupt["stop"]
-        checkpoint = stop or state.step == config.steps or bool(
-            config.checkpoint_every and state.step % config.checkpoint_every == 0)
+        checkpoint = (
+            stop
+            or state.step == config.steps
+            or bool(config.checkpoint_every and state.step % config.checkpoint_every == 0)
+        )
         if checkpoint or state.step % config.log_every == 0:
             self.log.write()
         if checkpoint:
@@ -147,7 +183,8 @@ class StageProgress:
             raise TrainingInterrupted(
                 f"{self.command} interrupted at step {state.step}; checkpoint written in "
                 f"{self.run_dir / CHECKPOINT_DIR}. Continue with: python -m defect_train.base_model "
-                f"{self.command} --config {self.run_dir / 'config.toml'} --resume")
+                f"{self.command} --config {self.run_dir / 'config.toml'} --resume"
+            )
 
     @property
     def seconds(self) -> float:

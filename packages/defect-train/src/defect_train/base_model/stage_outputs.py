@@ -41,8 +41,15 @@ def parameter_count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def finish_stage(progress: StageProgress, stage: str, model_dir: Path, parameters: dict[str, int],
-                 picture: Path, device: torch.device, extra: dict[str, Any] | None = None) -> Path:
+def finish_stage(
+    progress: StageProgress,
+    stage: str,
+    model_dir: Path,
+    parameters: dict[str, int],
+    picture: Path,
+    device: torch.device,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write the final ``loss.csv`` / ``loss.png`` and then ``<run_dir>/manifest.json``; return its path.
 
     ``parameters`` counts the trained parameters per model; ``picture`` is the stage's image for a person;
@@ -62,12 +69,20 @@ def finish_stage(progress: StageProgress, stage: str, model_dir: Path, parameter
         "final_loss": final.get("loss"),
         "final_row": final,
         "parameters": parameters,
-        "data": {"surfaces": list(config.surfaces), "held_out_fraction": config.held_out_fraction,
-                 "resolution": config.resolution, "crop_sides": [config.crop_min_side, config.crop_max_side]},
+        "data": {
+            "surfaces": list(config.surfaces),
+            "held_out_fraction": config.held_out_fraction,
+            "resolution": config.resolution,
+            "crop_sides": [config.crop_min_side, config.crop_max_side],
+        },
         "device": str(device),
         "versions": package_versions(),
-        "files": {"config": "config.toml", "loss_log": progress.log.csv_path.name,
-                  "loss_plot": progress.log.png_path.name, "picture": Path(picture).name},
+        "files": {
+            "config": "config.toml",
+            "loss_log": progress.log.csv_path.name,
+            "loss_plot": progress.log.png_path.name,
+            "picture": Path(picture).name,
+        },
         **(extra or {}),
     }
     path = write_text_atomic(progress.run_dir / MANIFEST, json.dumps(manifest, indent=2, default=str) + "\n")

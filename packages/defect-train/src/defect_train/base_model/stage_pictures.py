@@ -48,7 +48,7 @@ def hole_mask(size: int) -> np.ndarray:
     height, width = round(size * 3 / 8), size // 2
     top, left = (size - height) // 2, (size - width) // 2
     mask = np.zeros((size, size), bool)
-    mask[top:top + height, left:left + width] = True
+    mask[top : top + height, left : left + width] = True
     return mask
 
 
@@ -60,21 +60,34 @@ def write_reconstructions(crops: torch.Tensor, reconstructions: torch.Tensor, pa
 
 
 @torch.no_grad()
-def fill_holes(sampler, crops: Sequence[Image.Image], surfaces: Sequence[str], mask: np.ndarray,
-               prompt_template: str, steps: int, seed: int) -> list[Image.Image]:
+def fill_holes(
+    sampler,
+    crops: Sequence[Image.Image],
+    surfaces: Sequence[str],
+    mask: np.ndarray,
+    prompt_template: str,
+    steps: int,
+    seed: int,
+) -> list[Image.Image]:
     """Fill ``mask`` (bool (S, S)) in every crop with ``sampler`` (a ``DefectFillSampler``), prompting
     ``prompt_template`` with the crop's surface; crop ``i`` uses seed ``seed + i``. Returns PIL RGB fills."""
     fills: dict[int, Image.Image] = {}
     for surface in sorted(set(surfaces)):
         idx = [i for i, s in enumerate(surfaces) if s == surface]
-        out = sampler(images=[crops[i] for i in idx], masks=[mask] * len(idx),
-                      prompt=prompt_template.format(surface=surface), num_inference_steps=steps,
-                      seed=[seed + i for i in idx])
+        out = sampler(
+            images=[crops[i] for i in idx],
+            masks=[mask] * len(idx),
+            prompt=prompt_template.format(surface=surface),
+            num_inference_steps=steps,
+            seed=[seed + i for i in idx],
+        )
         fills.update((i, candidates[0]) for i, candidates in zip(idx, out.images, strict=True))
     return [fills[i] for i in range(len(crops))]
 
 
-def write_fills(crops: Sequence[Image.Image], mask: np.ndarray, fills: Sequence[Image.Image], path: Path) -> Path:
+def write_fills(
+    crops: Sequence[Image.Image], mask: np.ndarray, fills: Sequence[Image.Image], path: Path
+) -> Path:
     """Rows of held-out crop | hole overlay | fill as a PNG at ``path`` (:func:`defect_core.preview.preview_grid`)."""
     rows = [(crop, mask, fill) for crop, fill in zip(crops, fills, strict=True)]
     return save_image_atomic(preview_grid(rows, cell=picture_cell(crops[0].size[0])), path)

@@ -45,7 +45,7 @@ from defect_train.base_model.architecture import (
 )
 from defect_train.base_model.config import UnetStageConfig
 from defect_train.base_model.ema import EmaWeights
-from defect_train.base_model.masks import inpainting_mask_batch
+from defect_train.base_model.inpainting_masks import inpainting_mask_batch
 from defect_train.base_model.model_folders import save_pretrained_atomic, write_folder_atomic
 from defect_train.base_model.stage_loop import (
     StageProgress,
@@ -64,7 +64,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-UNET_FOLDER, EMA_UNET_FOLDER, TEXT_ENCODER_FOLDER, TOKENIZER_FOLDER = "unet", "unet_ema", "text_encoder", "tokenizer"
+UNET_FOLDER, EMA_UNET_FOLDER, TEXT_ENCODER_FOLDER, TOKENIZER_FOLDER = (
+    "unet",
+    "unet_ema",
+    "text_encoder",
+    "tokenizer",
+)
 
 
 def load_trained_vae(folder: Path, device: torch.device) -> AutoencoderKL:
@@ -91,8 +96,10 @@ def train_unet(config: UnetStageConfig) -> StageResult:
     vae = load_trained_vae(config.vae_dir, device)
     factor = vae_scale_factor(vae)
     if config.resolution % factor:
-        raise ValueError(f"UnetStageConfig.resolution={config.resolution}: must be a multiple of the VAE's "
-                         f"factor {factor} ({config.vae_dir})")
+        raise ValueError(
+            f"UnetStageConfig.resolution={config.resolution}: must be a multiple of the VAE's "
+            f"factor {factor} ({config.vae_dir})"
+        )
     write_folder_atomic(run_dir / TOKENIZER_FOLDER, write_tiny_tokenizer_files)
     tokenizer = CLIPTokenizer.from_pretrained(run_dir / TOKENIZER_FOLDER)
     data = texture_crops(config)
@@ -100,18 +107,31 @@ def train_unet(config: UnetStageConfig) -> StageResult:
     text_encoder = build_text_encoder(config, tokenizer).to(device).train()
     unet = build_unet(config, factor).to(device).train()
     ema = EmaWeights(unet, config.ema_decay)
-    params = {**{f"unet.{n}": p for n, p in unet.named_parameters()},
-              **{f"text_encoder.{n}": p for n, p in text_encoder.named_parameters()}}
-    logger.info("UNet %.2f M, text encoder %.2f M parameters",
-                parameter_count(unet) / 1e6, parameter_count(text_encoder) / 1e6)
+    params = {
+        **{f"unet.{n}": p for n, p in unet.named_parameters()},
+        **{f"text_encoder.{n}": p for n, p in text_encoder.named_parameters()},
+    }
+    logger.info(
+        "UNet %.2f M, text encoder %.2f M parameters",
+        parameter_count(unet) / 1e6,
+        parameter_count(text_encoder) / 1e6,
+    )
     trainable = list(params.values())
-    state = new_state({**params, **{f"ema.{n}": t for n, t in ema.shadow.items()}}, trainable, config.learning_rate,
-                      config.weight_decay, config.warmup_steps, config.seed)
+    state = new_state(
+        {**params, **{f"ema.{n}": t for n, t in ema.shadow.items()}},
+        trainable,
+        config.learning_rate,
+        config.weight_decay,
+        config.warmup_steps,
+        config.seed,
+    )
     maybe_resume(run_dir, state, config.resume)
     noise_scheduler = training_scheduler()
     with StageProgress("train-unet", run_dir, state, config, parts=(), plotted=("loss",)) as progress:
         while state.step < config.steps:
-            loss = _inpainting_loss(config, state, data, vae, unet, text_encoder, tokenizer, noise_scheduler, device)
+            loss = _inpainting_loss(
+                config, state, data, vae, unet, text_encoder, tokenizer, noise_scheduler, device
+            )
             value = optimiser_step(state, loss, trainable, config.max_grad_norm, run_dir)
             ema.update(unet, state.step)
             progress.step_done(value, {})
@@ -122,39 +142,68 @@ def train_unet(config: UnetStageConfig) -> StageResult:
     ema.copy_to(unet)
     save_pretrained_atomic(unet, run_dir / EMA_UNET_FOLDER)
     picture = _write_fills_picture(config, data, vae, unet, text_encoder, tokenizer, run_dir / FILLS)
-    finish_stage(progress, "unet", run_dir,
-                 {"unet": parameter_count(unet), "text_encoder": parameter_count(text_encoder)}, picture, device,
-                 {"vae_dir": str(Path(config.vae_dir).resolve()),
-                  "fills": {"weights": EMA_UNET_FOLDER, "prompt": config.prompt_template,
-                            "ddim_steps": config.preview_steps, "crops": config.preview_count}})
+    finish_stage(
+        progress,
+        "unet",
+        run_dir,
+        {"unet": parameter_count(unet), "text_encoder": parameter_count(text_encoder)},
+        picture,
+        device,
+        {
+            "vae_dir": str(Path(config.vae_dir).resolve()),
+            "fills": {
+                "weights": EMA_UNET_FOLDER,
+                "prompt": config.prompt_template,
+                "ddim_steps": config.preview_steps,
+                "crops": config.preview_count,
+            },
+        },
+    )
     return StageResult(run_dir, progress.losses)
 
 
-def _write_fills_picture(config: UnetStageConfig, data, vae, unet, text_encoder, tokenizer, path: Path) -> Path:
+def _write_fills_picture(
+    config: UnetStageConfig, data, vae, unet, text_encoder, tokenizer, path: Path
+) -> Path:
     """``fills.png`` of held-out crops with the modules as they are (the caller has loaded the EMA weights)."""
     crops, surfaces = held_out_crops(data, config.preview_count, config.seed)
     images, mask = tensor_to_pil(crops), hole_mask(config.resolution)
     sampler = DefectFillSampler(vae, text_encoder, tokenizer, unet, inference_scheduler())
-    fills = fill_holes(sampler, images, surfaces, mask, config.prompt_template, config.preview_steps, config.seed)
+    fills = fill_holes(
+        sampler, images, surfaces, mask, config.prompt_template, config.preview_steps, config.seed
+    )
     return write_fills(images, mask, fills, path)
 
 
-def _inpainting_loss(config: UnetStageConfig, state, data, vae, unet, text_encoder, tokenizer, noise_scheduler,
-                     device: torch.device) -> torch.Tensor:
+def _inpainting_loss(
+    config: UnetStageConfig,
+    state,
+    data,
+    vae,
+    unet,
+    text_encoder,
+    tokenizer,
+    noise_scheduler,
+    device: torch.device,
+) -> torch.Tensor:
     """One batch of the SD inpainting objective: ``mean((ε − ε_θ([x_t, m, E(I·(M<0.5))], t, c))²)``."""
     images, surfaces = data.draw(state.rng, config.batch_size)
-    masks = inpainting_mask_batch(config.batch_size, config.resolution, state.rng, config.mask_full_prob,
-                                  config.mask_stroke_prob)
-    prompts = ["" if state.rng.random() < config.empty_prompt_prob else config.prompt_template.format(surface=s)
-               for s in surfaces]
+    masks = inpainting_mask_batch(
+        config.batch_size, config.resolution, state.rng, config.mask_full_prob, config.mask_stroke_prob
+    )
+    prompts = [
+        "" if state.rng.random() < config.empty_prompt_prob else config.prompt_template.format(surface=s)
+        for s in surfaces
+    ]
     images, masks = images.to(device), masks.to(device)
     latents = encode_latents(vae, images, generator=state.generator)
     background = encode_latents(vae, masked_image(images, masks), generator=state.generator)
     mask_cells = latent_mask(masks, tuple(latents.shape[-2:]))
     # noise and timesteps come from the CPU generator so that a resumed run draws the same numbers
     noise = torch.randn(latents.shape, generator=state.generator).to(device)
-    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (config.batch_size,),
-                              generator=state.generator).to(device)
+    timesteps = torch.randint(
+        0, noise_scheduler.config.num_train_timesteps, (config.batch_size,), generator=state.generator
+    ).to(device)
     x_t = noise_scheduler.add_noise(latents, noise, timesteps)
     embeddings = encode_prompt_ids(text_encoder, tokenize(tokenizer, prompts))
     pred = unet(unet_input(x_t, mask_cells, background), timesteps, encoder_hidden_states=embeddings).sample

@@ -49,8 +49,13 @@ def load_vae(folder: Path) -> AutoencoderKL:
 
 def texture_crops(config) -> TextureCrops:
     """The crops a stage config asks for (training split unless :meth:`TextureCrops.draw` says otherwise)."""
-    return TextureCrops.from_surfaces(config.surfaces, config.resolution, config.crop_min_side,
-                                      config.crop_max_side, config.held_out_fraction)
+    return TextureCrops.from_surfaces(
+        config.surfaces,
+        config.resolution,
+        config.crop_min_side,
+        config.crop_max_side,
+        config.held_out_fraction,
+    )
 
 
 @torch.no_grad()
@@ -59,7 +64,7 @@ def reconstruct(vae, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor
     ``batch_size``: float32 (B, 3, H, W) on the CPU (not clamped)."""
     out = []
     for start in range(0, images.shape[0], batch_size):
-        chunk = images[start:start + batch_size].to(vae.device, vae.dtype)
+        chunk = images[start : start + batch_size].to(vae.device, vae.dtype)
         out.append(vae.decode(vae.encode(chunk).latent_dist.mode()).sample.float().cpu())
     return torch.cat(out)
 
@@ -80,7 +85,9 @@ def latent_scaling_factor(vae, data: TextureCrops, batches: int, batch_size: int
     latents = []
     for _ in range(batches):
         images, _ = data.draw(rng, batch_size)
-        latents.append(vae.encode(images.to(vae.device)).latent_dist.sample(generator=generator).float().cpu())
+        latents.append(
+            vae.encode(images.to(vae.device)).latent_dist.sample(generator=generator).float().cpu()
+        )
     return float(1.0 / torch.cat(latents).std())
 
 
@@ -97,12 +104,24 @@ def train_vae(config: VaeStageConfig) -> StageResult:
         vae.encoder.requires_grad_(False)
         vae.quant_conv.requires_grad_(False)
     params = {n: p for n, p in vae.named_parameters() if p.requires_grad}
-    logger.info("VAE: %.2f M parameters, %d -> %d px latents", parameter_count(vae) / 1e6,
-                config.resolution, config.resolution // 2 ** (len(config.block_out_channels) - 1))
-    state = new_state({f"vae.{n}": p for n, p in params.items()}, list(params.values()), config.learning_rate,
-                      config.weight_decay, config.warmup_steps, config.seed)
+    logger.info(
+        "VAE: %.2f M parameters, %d -> %d px latents",
+        parameter_count(vae) / 1e6,
+        config.resolution,
+        config.resolution // 2 ** (len(config.block_out_channels) - 1),
+    )
+    state = new_state(
+        {f"vae.{n}": p for n, p in params.items()},
+        list(params.values()),
+        config.learning_rate,
+        config.weight_decay,
+        config.warmup_steps,
+        config.seed,
+    )
     maybe_resume(run_dir, state, config.resume)
-    with StageProgress("train-vae", run_dir, state, config, parts=("l1", "kl"), plotted=("loss", "l1")) as progress:
+    with StageProgress(
+        "train-vae", run_dir, state, config, parts=("l1", "kl"), plotted=("loss", "l1")
+    ) as progress:
         while state.step < config.steps:
             images = data.draw(state.rng, config.batch_size)[0]
             images = add_random_marks(images, state.rng, config.mark_probability).to(device)
@@ -127,9 +146,20 @@ def train_vae(config: VaeStageConfig) -> StageResult:
     reconstructions = reconstruct(vae, crops, config.batch_size)
     held_out_l1 = float((reconstructions - crops).abs().mean())
     logger.info("held-out reconstruction L1 %.5f (%d crops)", held_out_l1, config.eval_crops)
-    picture = write_reconstructions(crops[:config.preview_count], reconstructions[:config.preview_count],
-                                    run_dir / RECONSTRUCTIONS)
-    finish_stage(progress, "vae", model_dir, {"vae": parameter_count(vae)}, picture, device, {
-        "held_out_reconstruction_l1": held_out_l1, "held_out_crops": config.eval_crops,
-        "latent_scaling_factor": factor})
+    picture = write_reconstructions(
+        crops[: config.preview_count], reconstructions[: config.preview_count], run_dir / RECONSTRUCTIONS
+    )
+    finish_stage(
+        progress,
+        "vae",
+        model_dir,
+        {"vae": parameter_count(vae)},
+        picture,
+        device,
+        {
+            "held_out_reconstruction_l1": held_out_l1,
+            "held_out_crops": config.eval_crops,
+            "latent_scaling_factor": factor,
+        },
+    )
     return StageResult(model_dir, progress.losses)

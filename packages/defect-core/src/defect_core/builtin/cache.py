@@ -37,7 +37,9 @@ def ensure_written(folder: str, write: Callable[[Path], object], cache_dir: str 
     target = cache / folder
     if target.exists():
         if not (target / COMPLETE_MARKER).is_file():
-            raise InputFileError(target, f"exists but is not a complete dataset (no {COMPLETE_MARKER}); delete it")
+            raise InputFileError(
+                target, f"exists but is not a complete dataset (no {COMPLETE_MARKER}); delete it"
+            )
         return target
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.tmp-", dir=cache))

@@ -19,11 +19,11 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from defect_core.atomic import save_image_atomic, write_text_atomic
-from defect_core.dataset_cache import ensure_written
+from defect_core.builtin.cache import ensure_written
+from defect_core.builtin.surface_photos import SURFACE_PHOTOS, load_surface_photo
 from defect_core.images import mask_to_image
 from defect_core.masks import erode, mask_bbox
-from defect_core.placement import estimate_foreground, generate_placed_mask
-from defect_core.surface_photos import SURFACE_PHOTOS, load_surface_photo
+from defect_core.masks.placement import estimate_foreground, generate_placed_mask
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +58,16 @@ def _blend(image: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarr
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def paint_defect(image: np.ndarray, defect: str, rng: np.random.Generator,
-                 foreground: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def paint_defect(
+    image: np.ndarray, defect: str, rng: np.random.Generator, foreground: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Paint one procedural defect into a copy of ``image`` (uint8 (H, W, 3)); return (image, mask).
 
     ``foreground`` (bool (H, W)) says where a defect may go; default: the object found by
-    :func:`~defect_core.placement.estimate_foreground` (pass all True for a surface that fills the image).
+    :func:`~defect_core.masks.placement.estimate_foreground` (pass all True for a surface that fills the image).
 
     The mask is bool (H, W), non-empty, and exactly the pixels that were painted: pixels outside it are left
-    unchanged. Defects (placed on :func:`~defect_core.placement.estimate_foreground`'s foreground):
+    unchanged. Defects (placed on :func:`~defect_core.masks.placement.estimate_foreground`'s foreground):
     - ``scratch``: a 1-2 px polyline, dark on bright surfaces and bright on dark ones (85 % opaque);
     - ``hole``: a dark ellipse whose rim is shaded from dark (top) to lighter (bottom);
     - ``stain``: a blob tinted brown, oily black or rust, with a soft alpha (35-75 %) fading to its edge.
@@ -170,7 +171,7 @@ def write_demo_dataset(
         "objects": {},
         "source_photographs": "scikit-image sample data (skimage.data.<name>(), 512x512 grey), tinted to RGB",
         "generator": {
-            "function": "defect_core.demo.write_demo_dataset",
+            "function": "defect_core.builtin.demo.write_demo_dataset",
             "defect-core": _package_version("defect-core"),
             "scikit-image": _package_version("scikit-image"),
         },
@@ -232,12 +233,12 @@ def _readme(description: dict[str, Any]) -> str:
         pairs = ", ".join(f"{d} x{n}" for d, n in obj["defects"].items())
         counts = f"train/good {obj['train_good']}, test/good {obj['test_good']}, {pairs}"
         lines.append(f"{name}: from {obj['source']}; {counts}")
-    lines.append("Written by defect_core.demo.write_demo_dataset; details in dataset.json.")
+    lines.append("Written by defect_core.builtin.demo.write_demo_dataset; details in dataset.json.")
     return "\n".join(lines) + "\n"
 
 
 def ensure_demo_dataset(cache_dir: str | Path | None = None) -> Path:
     """The default demo dataset in ``<cache_dir>/demo-v1``, written on first use and reused afterwards
-    (atomically, see :func:`defect_core.dataset_cache.ensure_written`; ``cache_dir`` defaults to
+    (atomically, see :func:`defect_core.builtin.cache.ensure_written`; ``cache_dir`` defaults to
     ``$DEFECTFILL_CACHE`` or ``~/.cache/defectfill``)."""
     return ensure_written(DEMO_FOLDER, write_demo_dataset, cache_dir)

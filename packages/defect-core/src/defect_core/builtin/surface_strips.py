@@ -1,13 +1,13 @@
 """The surface-strips benchmark: real surface photographs the base model never saw, with drawn defects.
 
-It is cut from the held-out strip of :mod:`defect_core.surface_photos` (the right quarter of scikit-image's
+It is cut from the held-out strip of :mod:`defect_core.builtin.surface_photos` (the right quarter of scikit-image's
 brick / grass / gravel photographs, which ``builtin:texture`` never trained on), in MVTec AD layout, so the
 whole protocol (``defect-inspect experiment``) runs on it like on any dataset. Defects are the demo's
-procedural ones (:func:`defect_core.demo.paint_defect`), with exact masks.
+procedural ones (:func:`defect_core.builtin.demo.paint_defect`), with exact masks.
 
 The strip is split once more, by rows, so that no test pixel was ever seen by a generator: the top half
 gives ``train/good`` and the first third of every defect category (the examples a concept learns from, by
-the ``len // 3`` rule of :mod:`defect_core.splits`); the bottom half gives ``test/good`` and the held-out two
+the ``len // 3`` rule of :mod:`defect_core.datasets.splits`); the bottom half gives ``test/good`` and the held-out two
 thirds that the inspection models are scored on. Same arguments, byte-identical files.
 """
 
@@ -22,15 +22,15 @@ import numpy as np
 from PIL import Image
 
 from defect_core.atomic import save_image_atomic, write_text_atomic
-from defect_core.dataset_cache import ensure_written
-from defect_core.demo import DEMO_DEFECTS, paint_defect
-from defect_core.images import mask_to_image
-from defect_core.surface_photos import (
+from defect_core.builtin.cache import ensure_written
+from defect_core.builtin.demo import DEMO_DEFECTS, paint_defect
+from defect_core.builtin.surface_photos import (
     HELD_OUT_FRACTION,
     SURFACE_PHOTOS,
     held_out_boundary,
     load_surface_photo,
 )
+from defect_core.images import mask_to_image
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ def strip_regions(shape: tuple[int, int]) -> tuple[Region, Region]:
     return (0, x0, height // 2, width), (height // 2, x0, height, width)
 
 
-def strip_view(photo: np.ndarray, region: Region, size: int, sides: tuple[int, int],
-               rng: np.random.Generator) -> np.ndarray:
+def strip_view(
+    photo: np.ndarray, region: Region, size: int, sides: tuple[int, int], rng: np.random.Generator
+) -> np.ndarray:
     """A random square crop of ``region`` (side in ``sides``, clipped to what fits), resized to ``size``,
     turned by k·90° and maybe flipped: uint8 (size, size, 3)."""
     y0, x0, y1, x1 = region
@@ -83,17 +84,32 @@ def write_surface_strips(
     """
     unknown = [o for o in objects if o not in SURFACE_PHOTOS] + [d for d in defects if d not in DEMO_DEFECTS]
     if not objects or not defects or unknown:
-        raise ValueError(f"objects must be among {sorted(SURFACE_PHOTOS)} and defects among {DEMO_DEFECTS}; "
-                         f"got {list(objects)} and {list(defects)}")
-    if pairs_per_defect < 3 or normals < 1 or test_normals < 1 or size < 16 or not 1 <= crop_sides[0] <= crop_sides[1]:
-        raise ValueError("need pairs_per_defect >= 3, normals and test_normals >= 1, size >= 16, "
-                         "1 <= crop_sides[0] <= crop_sides[1]")
+        raise ValueError(
+            f"objects must be among {sorted(SURFACE_PHOTOS)} and defects among {DEMO_DEFECTS}; "
+            f"got {list(objects)} and {list(defects)}"
+        )
+    if (
+        pairs_per_defect < 3
+        or normals < 1
+        or test_normals < 1
+        or size < 16
+        or not 1 <= crop_sides[0] <= crop_sides[1]
+    ):
+        raise ValueError(
+            "need pairs_per_defect >= 3, normals and test_normals >= 1, size >= 16, "
+            "1 <= crop_sides[0] <= crop_sides[1]"
+        )
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FileExistsError(f"{root}: benchmark target must be absent or an empty folder")
     description: dict[str, Any] = {
-        "name": "defectfill surface-strips benchmark", "layout": "MVTec AD", "version": STRIPS_VERSION,
-        "seed": seed, "image_size": size, "crop_sides": list(crop_sides), "objects": {},
+        "name": "defectfill surface-strips benchmark",
+        "layout": "MVTec AD",
+        "version": STRIPS_VERSION,
+        "seed": seed,
+        "image_size": size,
+        "crop_sides": list(crop_sides),
+        "objects": {},
     }
     for code, object_name in enumerate(objects):
         photo = load_surface_photo(object_name)
@@ -106,8 +122,10 @@ def write_surface_strips(
         def view(region: Region, rng: np.random.Generator, _photo: np.ndarray = photo) -> np.ndarray:
             return strip_view(_photo, region, size, crop_sides, rng)
 
-        for folder, count, region, stream in (("train/good", normals, generator_region, 0),
-                                              ("test/good", test_normals, test_region, 1)):
+        for folder, count, region, stream in (
+            ("train/good", normals, generator_region, 0),
+            ("test/good", test_normals, test_region, 1),
+        ):
             rng = rng_for(stream)
             for i in range(count):
                 save_image_atomic(Image.fromarray(view(region, rng)), base / folder / f"{i:03d}.png")
@@ -123,7 +141,8 @@ def write_surface_strips(
             "source": f"skimage.data.{SURFACE_PHOTOS[object_name][0]}()",
             "generator_rows_columns": [list(generator_region[::2]), list(generator_region[1::2])],
             "test_rows_columns": [list(test_region[::2]), list(test_region[1::2])],
-            "train_good": normals, "test_good": test_normals,
+            "train_good": normals,
+            "test_good": test_normals,
             "defects": {d: {"learn": learn, "held_out": pairs_per_defect - learn} for d in defects},
         }
     write_text_atomic(root / "dataset.json", json.dumps(description, indent=2, sort_keys=True) + "\n")

@@ -8,7 +8,7 @@ Sizes are fractions of the image's short side (``min(height, width)``) unless sa
 keeps its proportions on non-square images. Each shape is built around the origin, then shifted to a
 uniform position among those that keep it whole inside the image; only a shape larger than the image is
 clipped (its centre is then uniform). A whole shape keeps its drawn size and form when
-:mod:`defect_core.placement` moves it onto the object.
+:mod:`defect_core.masks.placement` moves it onto the object.
 
 ``random_boxes`` is DefectFill's M_rand for the object branch (30 boxes, sides 3-25 % of the image side).
 """

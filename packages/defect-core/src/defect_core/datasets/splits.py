@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from defect_core.example import DefectExample
+from defect_core.defect_example import DefectExample
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,9 @@ class Split:
                 object.__setattr__(self, name, tuple(value))
         overlap = {e.image for e in self.train} & {e.image for e in self.held_out}
         if overlap:
-            raise ValueError(f"Split.held_out: {len(overlap)} image(s) also in train, e.g. {sorted(overlap)[0]}")
+            raise ValueError(
+                f"Split.held_out: {len(overlap)} image(s) also in train, e.g. {sorted(overlap)[0]}"
+            )
 
 
 def check_split_rule(rule: str) -> str:
@@ -95,18 +97,26 @@ def split_examples(examples: Iterable[DefectExample], rule: SplitRule = "first-t
         if n_train == 0:
             logger.warning(
                 "%s/%s has %d example(s): none for training (the first len // 3 train)",
-                object_name, defect_name, len(group),
+                object_name,
+                defect_name,
+                len(group),
             )
         elif n_train == len(group):
-            logger.warning("%s/%s has %d example(s): none held out (the first %d train)",
-                           object_name, defect_name, len(group), FIRST_N)
+            logger.warning(
+                "%s/%s has %d example(s): none held out (the first %d train)",
+                object_name,
+                defect_name,
+                len(group),
+                FIRST_N,
+            )
         train += group[:n_train]
         held_out += group[n_train:]
     return Split(tuple(train), tuple(held_out))
 
 
-def select_split(examples: Iterable[DefectExample], which: SplitName,
-                 rule: SplitRule = "first-third") -> list[DefectExample]:
+def select_split(
+    examples: Iterable[DefectExample], which: SplitName, rule: SplitRule = "first-third"
+) -> list[DefectExample]:
     """The examples of one side of :func:`split_examples` under ``rule``: "train", "held_out", or "all"
     (both, sorted)."""
     if which not in SPLIT_NAMES:

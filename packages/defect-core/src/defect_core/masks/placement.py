@@ -13,8 +13,8 @@ import logging
 import numpy as np
 from PIL import Image
 
-from defect_core.mask_shapes import create_mask
 from defect_core.masks import dilate, erode, mask_area_fraction, mask_bbox
+from defect_core.masks.shapes import create_mask
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def generate_placed_mask(
     shape_tries: int = 10,
     **params: object,
 ) -> np.ndarray:
-    """Generate a shape ``name`` (see :mod:`defect_core.mask_shapes`) and place it on the foreground.
+    """Generate a shape ``name`` (see :mod:`defect_core.masks.shapes`) and place it on the foreground.
 
     ``size`` is (height, width) and must equal ``foreground.shape``. A shape that does not fit after
     ``max_tries`` positions is replaced by a freshly drawn one, up to ``shape_tries`` shapes, so that an

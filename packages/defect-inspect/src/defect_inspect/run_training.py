@@ -19,8 +19,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from defect_core.configs import config_to_dict, save_config
+from defect_core.datasets.splits import resolve_split_rule
 from defect_core.plotting import line_plot
-from defect_core.splits import resolve_split_rule
 from defect_inspect.data.assemble import evaluation_items, training_items
 from defect_inspect.data.balance import balance_classes
 from defect_inspect.data.items import InspectionItem, label_counts
@@ -70,18 +70,34 @@ def balance_key(task: Task):
     return lambda item: item.label
 
 
-def _loader(items: list[InspectionItem], classes: list[str], config: InspectConfig, train: bool) -> DataLoader:
+def _loader(
+    items: list[InspectionItem], classes: list[str], config: InspectConfig, train: bool
+) -> DataLoader:
     dataset = InspectionDataset(items, classes, config.resolution, augment=train)
     generator = torch.Generator().manual_seed(config.seed)
     # batch norm cannot train on a batch of one: drop a last batch of a single image
     drop_last = train and len(items) > config.batch_size and len(items) % config.batch_size == 1
-    return DataLoader(dataset, batch_size=config.batch_size, shuffle=train, generator=generator,
-                      num_workers=config.num_workers, drop_last=drop_last)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=train,
+        generator=generator,
+        num_workers=config.num_workers,
+        drop_last=drop_last,
+    )
 
 
 def _write_history(history: list[EpochRecord], out_dir: Path) -> None:
-    rows = [[r.epoch, f"{r.train_loss:.6g}", "" if r.val_loss is None else f"{r.val_loss:.6g}",
-             f"{r.learning_rate:.6g}", f"{r.seconds:.2f}"] for r in history]
+    rows = [
+        [
+            r.epoch,
+            f"{r.train_loss:.6g}",
+            "" if r.val_loss is None else f"{r.val_loss:.6g}",
+            f"{r.learning_rate:.6g}",
+            f"{r.seconds:.2f}",
+        ]
+        for r in history
+    ]
     write_csv(out_dir / "history.csv", ["epoch", "train_loss", "val_loss", "learning_rate", "seconds"], rows)
     epochs = [r.epoch for r in history]
     series = {"train": (epochs, [r.train_loss for r in history])}
@@ -99,48 +115,93 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
     config_file = save_config(config, out_dir / CONFIG_NAME)
     torch.manual_seed(config.seed)  # the new head's initialisation, data order and flips
 
-    task = create_task(config.task, include_good=config.include_good, multiclass=config.multiclass, loss=config.loss)
-    reader = (open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects)
-              if config.dataset else None)
-    items = task.select_train_items(training_items(
-        config.train, reader=reader, object_name=config.object_name, defects=config.defects,
-        real_train=config.real_train, normals=config.normals, dataset_normals=config.dataset_normals,
-        split_rule=config.split_rule,
-    ))
+    task = create_task(
+        config.task, include_good=config.include_good, multiclass=config.multiclass, loss=config.loss
+    )
+    reader = (
+        open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects)
+        if config.dataset
+        else None
+    )
+    items = task.select_train_items(
+        training_items(
+            config.train,
+            reader=reader,
+            object_name=config.object_name,
+            defects=config.defects,
+            real_train=config.real_train,
+            normals=config.normals,
+            dataset_normals=config.dataset_normals,
+            split_rule=config.split_rule,
+        )
+    )
     classes = task.classes(items)
     key = balance_key(task)
     train_part, val_part = stratified_split(items, key, config.val_fraction, config.seed)
     train_part = balance_classes(train_part, key, config.balance, config.seed)
     if len(train_part) < 2:
-        raise ValueError(f"{len(train_part)} training image(s) after the validation split: need at least 2 "
-                         "(give more data or a smaller --val-fraction)")
+        raise ValueError(
+            f"{len(train_part)} training image(s) after the validation split: need at least 2 "
+            "(give more data or a smaller --val-fraction)"
+        )
     test: list[InspectionItem] = []
     if reader is not None and config.test_split != "none" and config.object_name:
         test = task.select_test_items(
-            evaluation_items(reader, config.object_name, defects=config.defects, split=config.test_split,
-                             split_rule=config.split_rule)
+            evaluation_items(
+                reader,
+                config.object_name,
+                defects=config.defects,
+                split=config.test_split,
+                split_rule=config.split_rule,
+            )
         )
-    logger.info("classes %s; training %s, validation %s, test %s", classes, label_counts(train_part),
-                label_counts(val_part), label_counts(test))
+    logger.info(
+        "classes %s; training %s, validation %s, test %s",
+        classes,
+        label_counts(train_part),
+        label_counts(val_part),
+        label_counts(test),
+    )
 
     device = resolve_device(config.device)
-    model = create_model(task.model_kind, config.model_name, config.pretrained, num_outputs=task.num_outputs(classes),
-                         encoder=config.encoder, weights=config.weights)
+    model = create_model(
+        task.model_kind,
+        config.model_name,
+        config.pretrained,
+        num_outputs=task.num_outputs(classes),
+        encoder=config.encoder,
+        weights=config.weights,
+    )
     info = CheckpointInfo(
-        task=config.task, model=config.model_name, encoder=config.encoder if config.task == "segmenter" else None,
-        classes=tuple(classes), num_outputs=task.num_outputs(classes), resolution=config.resolution,
-        multiclass=config.multiclass, threshold=config.threshold, package_version=_package_version(),
+        task=config.task,
+        model=config.model_name,
+        encoder=config.encoder if config.task == "segmenter" else None,
+        classes=tuple(classes),
+        num_outputs=task.num_outputs(classes),
+        resolution=config.resolution,
+        multiclass=config.multiclass,
+        threshold=config.threshold,
+        package_version=_package_version(),
     )
     checkpoint = out_dir / MODEL_NAME
 
     def on_epoch_end(record: EpochRecord, is_best: bool) -> None:
-        save_checkpoint(model, replace(info, epoch=record.epoch), out_dir / "checkpoints" / "last.safetensors")
+        save_checkpoint(
+            model, replace(info, epoch=record.epoch), out_dir / "checkpoints" / "last.safetensors"
+        )
 
     result = fit(
-        model, task.loss, _loader(train_part, classes, config, True),
+        model,
+        task.loss,
+        _loader(train_part, classes, config, True),
         _loader(val_part, classes, config, False) if val_part else None,
-        device=device, epochs=config.epochs, learning_rate=config.learning_rate, weight_decay=config.weight_decay,
-        patience=config.patience, mixed_precision=config.mixed_precision, on_epoch_end=on_epoch_end,
+        device=device,
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        patience=config.patience,
+        mixed_precision=config.mixed_precision,
+        on_epoch_end=on_epoch_end,
         progress=progress,
     )
     # the model now holds the best epoch's weights (the last epoch's without a validation split)
@@ -152,9 +213,17 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         ("test", test) if test else ("validation", val_part) if val_part else ("training", train_part)
     )
     scores: Scores = score_items(
-        model, info, scored_items, out_dir / scored_split, device=device, batch_size=config.batch_size,
-        mixed_precision=config.mixed_precision, preview_count=config.preview_count,
-        num_workers=config.num_workers, picture_path=out_dir / PICTURE_NAME, progress=progress,
+        model,
+        info,
+        scored_items,
+        out_dir / scored_split,
+        device=device,
+        batch_size=config.batch_size,
+        mixed_precision=config.mixed_precision,
+        preview_count=config.preview_count,
+        num_workers=config.num_workers,
+        picture_path=out_dir / PICTURE_NAME,
+        progress=progress,
         image_score=config.image_score,
     )
     training = {
@@ -165,22 +234,44 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         "final_train_loss": result.history[-1].train_loss if result.history else None,
     }
     document = write_run_metrics(
-        out_dir / METRICS_NAME, config.task, {**scores.results, "training": training}, scores.curves,
+        out_dir / METRICS_NAME,
+        config.task,
+        {**scores.results, "training": training},
+        scores.curves,
         inputs={
             "train": [str(p) for p in config.train],
             "real_train": config.real_train,
             "dataset": config.dataset,
             "object_name": config.object_name,
             "scored_split": config.test_split if scored_split == "test" else scored_split,
-            "split_rule": resolve_split_rule(config.split_rule, reader.split_rule) if reader is not None else None,
+            "split_rule": resolve_split_rule(config.split_rule, reader.split_rule)
+            if reader is not None
+            else None,
             "training_items": label_counts(train_part),
             "validation_items": label_counts(val_part),
             "scored_items": label_counts(list(scored_items)),
             "classes": classes,
         },
-        settings={k: v for k, v in config_to_dict(config).items()
-                  if k in ("model", "encoder", "resolution", "epochs", "batch_size", "learning_rate",
-                           "pretrained", "balance", "loss", "threshold", "seed", "image_score")},
+        settings={
+            k: v
+            for k, v in config_to_dict(config).items()
+            if k
+            in (
+                "model",
+                "encoder",
+                "resolution",
+                "epochs",
+                "batch_size",
+                "learning_rate",
+                "pretrained",
+                "balance",
+                "loss",
+                "threshold",
+                "seed",
+                "image_score",
+            )
+        },
     )
-    return TrainResult(out_dir, checkpoint, config_file, out_dir / METRICS_NAME, out_dir / PICTURE_NAME, document,
-                       result)
+    return TrainResult(
+        out_dir, checkpoint, config_file, out_dir / METRICS_NAME, out_dir / PICTURE_NAME, document, result
+    )

@@ -34,8 +34,17 @@ class DefectExample(JsonDataclass):
         coerce_paths(self)
         for name in ("image", "mask"):
             require(self, isinstance(getattr(self, name), Path), name, "must be a path")
-        require(self, bool(self.object_name and self.object_name.strip()), "object_name", "must be a non-empty name")
-        require(self, bool(self.defect_name and self.defect_name.strip()), "defect_name", "must be a non-empty name")
-        require(self, 1 <= self.mask_threshold <= 255, "mask_threshold",
-                "must be in 1..255")
+        require(
+            self,
+            bool(self.object_name and self.object_name.strip()),
+            "object_name",
+            "must be a non-empty name",
+        )
+        require(
+            self,
+            bool(self.defect_name and self.defect_name.strip()),
+            "defect_name",
+            "must be a non-empty name",
+        )
+        require(self, 1 <= self.mask_threshold <= 255, "mask_threshold", "must be in 1..255")
         require(self, self.image != self.mask, "mask", "is the same file as the image")

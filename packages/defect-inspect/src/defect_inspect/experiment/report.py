@@ -18,8 +18,8 @@ from defect_core.plotting import PALETTE
 
 if TYPE_CHECKING:
     from defect_inspect.experiment import ExperimentConfig
+    from defect_inspect.run_training import TrainResult
     from defect_inspect.synthetic_quality import SetQuality
-    from defect_inspect.training.run import TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,9 @@ def metric_value(results: Mapping[str, Any], path: Sequence[str]) -> float | Non
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def summary_rows(settings: Sequence[str], runs: Mapping[tuple[str, str], TrainResult]) -> dict[str, dict[str, float | None]]:
+def summary_rows(
+    settings: Sequence[str], runs: Mapping[tuple[str, str], TrainResult]
+) -> dict[str, dict[str, float | None]]:
     """setting → column → value (``None`` where the run or the metric is missing)."""
     table: dict[str, dict[str, float | None]] = {}
     for setting in settings:
@@ -124,10 +126,17 @@ def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def quality_columns(settings: Sequence[str], quality: Mapping[str, SetQuality]) -> dict[str, dict[str, float | None]]:
+def quality_columns(
+    settings: Sequence[str], quality: Mapping[str, SetQuality]
+) -> dict[str, dict[str, float | None]]:
     """setting → {KID ×10³, IC-LPIPS} (``None`` for a row without defect images to measure)."""
-    return {s: {QUALITY_COLUMNS[0]: quality[s].kid * 1e3 if s in quality else None,
-                QUALITY_COLUMNS[1]: quality[s].ic_lpips if s in quality else None} for s in settings}
+    return {
+        s: {
+            QUALITY_COLUMNS[0]: quality[s].kid * 1e3 if s in quality else None,
+            QUALITY_COLUMNS[1]: quality[s].ic_lpips if s in quality else None,
+        }
+        for s in settings
+    }
 
 
 def write_experiment_report(
@@ -140,25 +149,30 @@ def write_experiment_report(
 ) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.png``, ``results.json`` and ``report/`` into ``config.out``; return the
     first two. ``quality`` (setting → KID and IC-LPIPS) adds two columns, measured with ``networks``."""
-    from defect_core.splits import resolve_split_rule
+    from defect_core.datasets.splits import resolve_split_rule
     from defect_inspect.data.real import open_real_dataset
     from defect_inspect.evaluation.image_score import DESCRIPTIONS
     from defect_metrics import build_report
 
     out = Path(config.out)
     settings = list(config.settings)
-    split_rule = resolve_split_rule(config.split_rule,
-                                    open_real_dataset(config.dataset, config.dataset_root, config.object_name,
-                                                      config.defects).split_rule)
+    split_rule = resolve_split_rule(
+        config.split_rule,
+        open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects).split_rule,
+    )
     image_score = DESCRIPTIONS[config.image_score]
     table = summary_rows(settings, runs)
-    png = bar_chart(table, out / "report.png",
-                    f"{config.object_name}: inspection models on the real held-out split")
+    png = bar_chart(
+        table, out / "report.png", f"{config.object_name}: inspection models on the real held-out split"
+    )
     detailed = None
     if runs:
         keys = list(runs)
-        detailed = build_report([runs[k].metrics_file for k in keys], out / "report",
-                                names=[f"{setting}/{task}" for setting, task in keys]).markdown
+        detailed = build_report(
+            [runs[k].metrics_file for k in keys],
+            out / "report",
+            names=[f"{setting}/{task}" for setting, task in keys],
+        ).markdown
 
     columns = [c for c in COLUMNS if any(table[s][c] is not None for s in settings)] or list(COLUMNS)
     quality = quality or {}
@@ -167,9 +181,14 @@ def write_experiment_report(
         for setting in settings:
             table[setting] = {**extra[setting], **table[setting]}
         columns = [*QUALITY_COLUMNS, *columns]
-    results = {"config": config.out.name, "defects": list(defects), "networks": networks or None,
-               "rows": table, "per_defect_quality": {s: q.per_defect for s, q in quality.items()},
-               "seconds": dict(seconds)}
+    results = {
+        "config": config.out.name,
+        "defects": list(defects),
+        "networks": networks or None,
+        "rows": table,
+        "per_defect_quality": {s: q.per_defect for s, q in quality.items()},
+        "seconds": dict(seconds),
+    }
     write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
     lines = [
         f"# Experiment: {config.object_name} ({config.dataset})",
@@ -177,54 +196,89 @@ def write_experiment_report(
         f"Defect types: {', '.join(defects)}. Concepts: {config.concept_steps} steps at {config.concept_resolution} px "
         f"on `{config.base_model}`; {config.count} generated images per type ({config.candidates} LFS candidates, "
         f"{config.select}, {config.sample_steps} DDIM steps). Inspection: "
-        + ", ".join(([f"classifier `{config.classifier}`"] if "classifier" in config.tasks else [])
-                    + ([f"segmenter `{config.segmenter}`" + (f" / `{config.encoder}`" if config.encoder else "")]
-                       if "segmenter" in config.tasks else []))
+        + ", ".join(
+            ([f"classifier `{config.classifier}`"] if "classifier" in config.tasks else [])
+            + (
+                [f"segmenter `{config.segmenter}`" + (f" / `{config.encoder}`" if config.encoder else "")]
+                if "segmenter" in config.tasks
+                else []
+            )
+        )
         + f", {config.resolution} px, up to {config.epochs} epochs, "
-        + ("ImageNet weights" if config.pretrained else "random initialisation") + ".",
+        + ("ImageNet weights" if config.pretrained else "random initialisation")
+        + ".",
         f"Test set: the real held-out defects of each type ({split_rule} split by file name; the test/good images "
         f"too for the segmenter). Segmenter image score: {image_score}. Concept rows sample with "
-        f"\"A photo of {{token}}\" at guidance 1.0 unless named otherwise (our assumptions: the paper gives neither).",
+        f'"A photo of {{token}}" at guidance 1.0 unless named otherwise (our assumptions: the paper gives neither).',
         "",
-        *([f"`{config.base_model}` is a randomly initialised model for running the pipeline offline: its "
-           "\"generated defects\" are noise, so the generated rows measure the plumbing, not the method. Use "
-           "`builtin:texture` or a real inpainting model (Stable Diffusion 2 inpainting) for numbers that mean "
-           "something.", ""]
-          if config.base_model == "builtin:tiny" else []),
-        *([f"KID (against the real held-out defects) and IC-LPIPS (clustered on the real training third): "
-           f"{networks}.", ""] if quality else []),
+        *(
+            [
+                f"`{config.base_model}` is a randomly initialised model for running the pipeline offline: its "
+                '"generated defects" are noise, so the generated rows measure the plumbing, not the method. Use '
+                "`builtin:texture` or a real inpainting model (Stable Diffusion 2 inpainting) for numbers that mean "
+                "something.",
+                "",
+            ]
+            if config.base_model == "builtin:tiny"
+            else []
+        ),
+        *(
+            [
+                f"KID (against the real held-out defects) and IC-LPIPS (clustered on the real training third): "
+                f"{networks}.",
+                "",
+            ]
+            if quality
+            else []
+        ),
         "| training data | " + " | ".join(columns) + " |",
         "|---|" + "---:|" * len(columns),
     ]
     for setting in settings:
         lines.append(f"| {setting} | " + " | ".join(_fmt(table[setting][c]) for c in columns) + " |")
-    notes = {**SETTING_NOTES,
-             "defectfill-object-prompt": f"{SETTING_NOTES['defectfill-object-prompt']} \"{config.object_prompt}\"",
-             "defectfill-guidance": f"{SETTING_NOTES['defectfill-guidance']} {config.variant_guidance:g}"}
+    notes = {
+        **SETTING_NOTES,
+        "defectfill-object-prompt": f'{SETTING_NOTES["defectfill-object-prompt"]} "{config.object_prompt}"',
+        "defectfill-guidance": f"{SETTING_NOTES['defectfill-guidance']} {config.variant_guidance:g}",
+    }
     lines += ["", *(f"- **{s}**: {notes[s]}" for s in settings), "", "![summary](report.png)", ""]
-    lines += ["## Training sets", "", "| run | training items | validation items | best epoch | epochs run |",
-              "|---|---|---|---:|---:|"]
+    lines += [
+        "## Training sets",
+        "",
+        "| run | training items | validation items | best epoch | epochs run |",
+        "|---|---|---|---:|---:|",
+    ]
     for (setting, task), run in runs.items():
         inputs = run.metrics.get("inputs", {})
         training = run.metrics["results"].get("training", {})
         counts = ", ".join(f"{k} {v}" for k, v in inputs.get("training_items", {}).items())
         val = ", ".join(f"{k} {v}" for k, v in inputs.get("validation_items", {}).items()) or "none"
-        lines.append(f"| {setting}/{task} | {counts} | {val} | {training.get('best_epoch')} | "
-                     f"{training.get('epochs_run')} |")
+        lines.append(
+            f"| {setting}/{task} | {counts} | {val} | {training.get('best_epoch')} | "
+            f"{training.get('epochs_run')} |"
+        )
     lines += ["", "## Pictures", ""]
     pictures = [(f"generated: {v}", out / "generated" / v / "preview.png") for v in config.variants]
-    pictures += [(f"generated: zero-shot {d}", out / "generated" / "zero-shot" / d / "preview.png") for d in defects]
+    pictures += [
+        (f"generated: zero-shot {d}", out / "generated" / "zero-shot" / d / "preview.png") for d in defects
+    ]
     pictures += [(f"cut-paste {d}", out / "cut_paste" / d / "preview.png") for d in defects]
-    pictures += [(f"concept {c}/{d} preview", out / "concepts" / c / d / "preview.png")
-                 for c in ("defectfill", "no-defect-loss", "no-object-loss", "no-attention-loss") for d in defects]
+    pictures += [
+        (f"concept {c}/{d} preview", out / "concepts" / c / d / "preview.png")
+        for c in ("defectfill", "no-defect-loss", "no-object-loss", "no-attention-loss")
+        for d in defects
+    ]
     pictures += [(f"{s}/{t} predictions", run.picture) for (s, t), run in runs.items()]
     lines += [f"- [{name}]({_relative(path, out)})" for name, path in pictures if path.is_file()]
     lines += ["", "## Time", "", "| step | seconds |", "|---|---:|"]
     lines += [f"| {step} | {value:.1f} |" for step, value in seconds.items()]
     lines += [f"| total | {sum(seconds.values()):.1f} |"]
     if detailed is not None:
-        lines += ["", f"Every metric, with ROC / PR / PRO curves: [{_relative(detailed, out)}]"
-                      f"({_relative(detailed, out)})."]
+        lines += [
+            "",
+            f"Every metric, with ROC / PR / PRO curves: [{_relative(detailed, out)}]"
+            f"({_relative(detailed, out)}).",
+        ]
     report = write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
     logger.info("report: %s", report)
     return report, png

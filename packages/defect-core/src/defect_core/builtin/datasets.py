@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from defect_core.demo import ensure_demo_dataset
-from defect_core.surface_strips import ensure_surface_strips
+from defect_core.builtin.demo import ensure_demo_dataset
+from defect_core.builtin.surface_strips import ensure_surface_strips
 
 BUILTIN_DATASETS: dict[str, Callable[[], Path]] = {
     "demo": ensure_demo_dataset,
