@@ -161,7 +161,8 @@ def test_config_refuses_unusable_settings(tmp_path):
         (dict(auth="nopassword"), "USER:PASS"),
         (dict(auth=":secret"), "USER:PASS"),
         (dict(max_upload_mb=0), "max_upload_mb"),
-        (dict(dataset="mvtec"), "--dataset needs --dataset-root"),
+        (dict(dataset="mvtec"), "dataset 'mvtec' needs --dataset-root"),
+        (dict(dataset="mvtec", dataset_root=tmp_path), "--dataset needs --object-name"),
         (dict(resolution=60), "multiple of 8"),
     ]:
         with pytest.raises(ValueError, match=problem):

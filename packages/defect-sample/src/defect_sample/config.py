@@ -10,9 +10,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-from defect_core.builtin.datasets import is_builtin_dataset
 from defect_core.configs import coerce_paths, config_field, require
-from defect_core.datasets import DATASET_KINDS
+from defect_core.datasets import DATASET_KINDS, require_dataset_choice
 from defect_core.masks.shapes import available_shapes
 from defect_sample.job_plan import parse_shard
 
@@ -188,19 +187,9 @@ class SampleConfig:
             "normals",
             "give either --normals DIR or --dataset KIND (with --dataset-root, --object-name)",
         )
-        require(
-            self,
-            self.dataset is None or self.dataset in DATASET_KINDS,
-            "dataset",
-            f"must be one of {', '.join(DATASET_KINDS)}",
-        )
-        require(
-            self,
-            self.dataset is None
-            or (bool(self.dataset_root or is_builtin_dataset(self.dataset)) and bool(self.object_name)),
-            "dataset",
-            "--dataset needs --dataset-root (except a built-in one) and --object-name",
-        )
+        if self.dataset is not None:
+            require_dataset_choice(self)
+            require(self, bool(self.object_name), "object_name", "--dataset needs --object-name")
         sources = [self.masks is not None, bool(self.shapes), self.mask_split is not None]
         require(
             self,

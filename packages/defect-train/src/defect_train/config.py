@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from defect_core.builtin.datasets import is_builtin_dataset
 from defect_core.configs import coerce_paths, config_field, require
-from defect_core.datasets import DATASET_KINDS
+from defect_core.datasets import DATASET_KINDS, require_dataset_choice
 
 
 @dataclass(frozen=True)
@@ -100,13 +99,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         coerce_paths(self)
-        require(self, self.dataset in DATASET_KINDS, "dataset", f"must be one of {DATASET_KINDS}")
-        require(
-            self,
-            is_builtin_dataset(self.dataset) or self.root is not None,
-            "root",
-            "is required for a dataset on disk",
-        )
+        require_dataset_choice(self, root_field="root")
         require(self, self.steps >= 1, "steps", "must be >= 1")
         require(self, self.batch_size >= 1, "batch_size", "must be >= 1")
         require(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from defect_core.datasets.base import DatasetReader, available_readers, create_reader, register_reader
 from defect_core.datasets.folder import FolderReader
-from defect_core.datasets.kinds import DATASET_KINDS, open_dataset
+from defect_core.datasets.kinds import DATASET_KINDS, open_dataset, require_dataset_choice
 from defect_core.datasets.ksdd2 import KSDD2Reader
 from defect_core.datasets.mvtec import MVTecReader
 from defect_core.datasets.validation import (
@@ -25,6 +25,7 @@ from defect_core.datasets.visa import VisaReader, read_split_file
 
 __all__ = [
     "DATASET_KINDS",
+    "require_dataset_choice",
     "DatasetReader",
     "FolderReader",
     "KSDD2Reader",

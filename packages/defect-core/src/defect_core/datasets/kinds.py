@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 from defect_core.builtin.datasets import BUILTIN_DATASETS, builtin_dataset_root, is_builtin_dataset
+from defect_core.configs import require
 
 # the reader modules register their kinds on import; DATASET_KINDS below lists what they registered
 from defect_core.datasets import folder, ksdd2, mvtec, visa  # noqa: F401
@@ -29,6 +30,17 @@ UNNAMED_KINDS = ("folder",)
 
 DATASET_KINDS: tuple[str, ...] = (*BUILTIN_DATASETS, *available_readers())
 """Every kind :func:`open_dataset` opens and every command accepts: built-in datasets, then readers."""
+
+
+def require_dataset_choice(config: object, root_field: str = "dataset_root") -> None:
+    """Validate a config's ``dataset`` (one of :data:`DATASET_KINDS`) and its root (needed unless built in);
+    raise ``ValueError`` naming the field, as every config's checks do."""
+    kind, root = config.dataset, getattr(config, root_field)
+    require(config, kind in DATASET_KINDS, "dataset", f"must be one of {', '.join(DATASET_KINDS)}")
+    flag = "--" + root_field.replace("_", "-")
+    require(
+        config, is_builtin_dataset(kind) or root is not None, root_field, f"dataset {kind!r} needs {flag} DIR"
+    )
 
 
 def open_dataset(

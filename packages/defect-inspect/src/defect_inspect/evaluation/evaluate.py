@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from defect_core.builtin.datasets import is_builtin_dataset
 from defect_core.configs import coerce_paths, config_field, require, save_config
-from defect_core.datasets import DATASET_KINDS
+from defect_core.datasets import DATASET_KINDS, require_dataset_choice
 from defect_core.datasets.splits import resolve_split_rule
 from defect_inspect.data.assemble import evaluation_items
 from defect_inspect.data.items import label_counts
@@ -66,13 +65,7 @@ class EvaluateConfig:
 
         require(self, self.checkpoint is not None, "checkpoint", "give the trained model (--checkpoint FILE)")
         require(self, self.out is not None, "out", "an output folder is required (--out DIR)")
-        require(self, self.dataset in DATASET_KINDS, "dataset", f"must be one of {DATASET_KINDS}")
-        require(
-            self,
-            is_builtin_dataset(self.dataset) or self.dataset_root is not None,
-            "dataset_root",
-            f"dataset {self.dataset!r} needs --dataset-root DIR",
-        )
+        require_dataset_choice(self)
         require(
             self,
             self.dataset != "folder" or len(self.defects) == 1,

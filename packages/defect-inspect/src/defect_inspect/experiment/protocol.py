@@ -40,9 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from defect_core.builtin.datasets import is_builtin_dataset
 from defect_core.configs import coerce_paths, config_field, require, save_config
-from defect_core.datasets import DATASET_KINDS
+from defect_core.datasets import DATASET_KINDS, require_dataset_choice
 from defect_core.datasets.splits import SPLIT_RULES
 from defect_inspect.data.cut_paste import write_cut_paste_set
 from defect_inspect.data.real import normal_items, open_real_dataset, real_defect_items, resolve_defects
@@ -175,13 +174,7 @@ class ExperimentConfig:
         for name in ("baselines", "variants", "tasks"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
-        require(self, self.dataset in DATASET_KINDS, "dataset", f"must be one of {DATASET_KINDS}")
-        require(
-            self,
-            is_builtin_dataset(self.dataset) or self.dataset_root is not None,
-            "dataset_root",
-            f"dataset {self.dataset!r} needs --dataset-root DIR",
-        )
+        require_dataset_choice(self)
         require(
             self,
             self.dataset != "folder" or len(self.defects) == 1,

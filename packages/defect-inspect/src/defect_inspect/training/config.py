@@ -15,7 +15,7 @@ from typing import Literal
 
 from defect_core.builtin.datasets import is_builtin_dataset
 from defect_core.configs import coerce_paths, config_field, require
-from defect_core.datasets import DATASET_KINDS
+from defect_core.datasets import DATASET_KINDS, require_dataset_choice
 from defect_inspect.data.balance import BALANCE_MODES
 from defect_inspect.evaluation.image_score import IMAGE_SCORES
 
@@ -126,13 +126,7 @@ class InspectConfig:
         )
         require(self, not self.real_train or self.dataset is not None, "real_train", "needs --dataset")
         if self.dataset is not None:
-            require(self, self.dataset in DATASET_KINDS, "dataset", f"must be one of {DATASET_KINDS}")
-            require(
-                self,
-                is_builtin_dataset(self.dataset) or self.dataset_root is not None,
-                "dataset_root",
-                f"dataset {self.dataset!r} needs --dataset-root DIR",
-            )
+            require_dataset_choice(self)
             require(
                 self,
                 is_builtin_dataset(self.dataset)

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from defect_core.builtin.datasets import is_builtin_dataset
 from defect_core.configs import coerce_paths, config_field, require
-from defect_core.datasets import DATASET_KINDS
+from defect_core.datasets import DATASET_KINDS, require_dataset_choice
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_CANDIDATES = 4
@@ -108,19 +107,9 @@ class ReviewConfig:
             "base_model",
             "without --concept, name the base model (--base-model, e.g. builtin:texture)",
         )
-        require(
-            self,
-            self.dataset is None or self.dataset in DATASET_KINDS,
-            "dataset",
-            f"must be one of {', '.join(DATASET_KINDS)}",
-        )
-        require(
-            self,
-            self.dataset is None
-            or (bool(self.dataset_root or is_builtin_dataset(self.dataset)) and bool(self.object_name)),
-            "dataset",
-            "--dataset needs --dataset-root (except a built-in one) and --object-name",
-        )
+        if self.dataset is not None:
+            require_dataset_choice(self)
+            require(self, bool(self.object_name), "object_name", "--dataset needs --object-name")
         require(
             self,
             not self.shape_size
