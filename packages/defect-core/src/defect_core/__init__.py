@@ -1,7 +1,7 @@
 """defect_core: the typed contracts and file formats that every defectfill package shares (no torch).
 
 At the top, the contracts and formats: ``defect_example`` / ``concept_card`` / ``sample_record``,
-``concept_file`` (LoRA tensors + card in one safetensors), ``manifest`` / ``output_layout`` (the generation
+``class_labels`` (class-index label images, class tables, the palette), ``concept_file`` (LoRA tensors + card in one safetensors), ``manifest`` / ``output_layout`` (the generation
 output folder), ``configs`` (dataclass ⇄ TOML ⇄ CLI, and the field / validation / path helpers every config
 uses), ``errors``, ``weight_files`` (the pretrained files and their caches), ``devices`` (what ``--device``
 means), ``preview`` / ``plotting`` (pictures), ``atomic``, ``images``. Subpackages: ``masks`` (binary masks and
@@ -16,6 +16,13 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
+from defect_core.class_labels import (  # noqa: E402
+    PALETTE,
+    color_to_labels,
+    labels_to_color,
+    load_labels,
+    validate_class_table,
+)
 from defect_core.concept_card import CONCEPT_FORMAT_VERSION, BaseModelRef, ConceptCard  # noqa: E402
 from defect_core.concept_file import Concept, load_concept, read_concept_card, save_concept  # noqa: E402
 from defect_core.datasets.splits import Split, select_split, split_examples  # noqa: E402
@@ -34,6 +41,7 @@ from defect_core.sample_record import SampleRecord  # noqa: E402
 
 __all__ = [
     "CONCEPT_FORMAT_VERSION",
+    "PALETTE",
     "BaseModelRef",
     "Concept",
     "ConceptCard",
@@ -49,10 +57,14 @@ __all__ = [
     "Split",
     "__version__",
     "append_record",
+    "color_to_labels",
+    "labels_to_color",
+    "load_labels",
     "load_concept",
     "read_concept_card",
     "read_manifest",
     "save_concept",
     "select_split",
     "split_examples",
+    "validate_class_table",
 ]

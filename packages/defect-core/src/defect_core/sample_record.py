@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from defect_core.class_labels import validate_class_table
 from defect_core.configs import coerce_paths, require
 from defect_core.serialization import JsonDataclass
 
@@ -18,7 +19,10 @@ class SampleRecord(JsonDataclass):
     """Where one generated image came from and how it was chosen.
 
     ``scores`` holds every candidate's selection score in candidate order; ``candidate_index`` is the kept
-    one. Exactly one of ``concept`` (a concept id, ``<object>/<defect>``) and ``prompt`` (zero-shot) is set.
+    one. Exactly one of ``concept`` (a concept id, ``<object>/<defect>``) and ``prompt`` (zero-shot) is set;
+    a generator that makes images from noise with their labels (Defect-Gen) records its id as ``concept``.
+    Items with defect classes carry their class-index label image in ``labels`` and its table in ``classes``
+    (:mod:`defect_core.class_labels`); ``mask`` is then their union (``labels > 0``).
     """
 
     item_id: str
@@ -37,6 +41,8 @@ class SampleRecord(JsonDataclass):
     candidates: tuple[Path, ...] = ()
     sampler: dict[str, Any] = field(default_factory=dict, hash=False)
     package_version: str = "0.0.0"
+    labels: Path | None = None
+    classes: dict[int, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         coerce_paths(self)
@@ -60,3 +66,8 @@ class SampleRecord(JsonDataclass):
             self, 0 <= self.candidate_index < n, "candidate_index", f"must index one of the {n} candidate(s)"
         )
         require(self, all(not math.isnan(s) for s in self.scores), "scores", "must not be NaN")
+        try:
+            object.__setattr__(self, "classes", validate_class_table(self.classes, "classes"))
+        except ValueError as exc:
+            raise ValueError(f"SampleRecord.{exc}") from None
+        require(self, self.labels is None or bool(self.classes), "classes", "must name the classes of labels")

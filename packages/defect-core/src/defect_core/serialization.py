@@ -43,6 +43,10 @@ def _decode(tp: Any, value: Any, base: Path | None) -> Any:
             return path
         # relpath and normpath are both lexical, so a path outside the folder ("../x") comes back equal
         return Path(os.path.normpath(base / path))
+    if origin is dict:
+        key_type, value_type = get_args(tp) or (Any, Any)
+        # JSON object keys are strings: give integer-keyed tables (class ids) their ints back
+        return {(int(k) if key_type is int else k): _decode(value_type, v, base) for k, v in value.items()}
     if origin is tuple:
         args = get_args(tp)
         item_type = args[0] if args else Any
