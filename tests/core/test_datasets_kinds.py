@@ -13,7 +13,15 @@ OBJECT = "brick"
 
 
 def test_the_kinds_are_the_built_in_datasets_and_every_reader() -> None:
-    assert set(DATASET_KINDS) == {"demo", "surface-strips", "folder", "ksdd2", "mvtec", "visa"}
+    assert set(DATASET_KINDS) == {
+        "demo",
+        "surface-strips",
+        "defect-spectrum",
+        "folder",
+        "ksdd2",
+        "mvtec",
+        "visa",
+    }
     assert set(DATASET_KINDS) == set(BUILTIN_DATASETS) | set(available_readers())
 
 
@@ -37,7 +45,8 @@ def test_a_folder_takes_the_names_the_caller_gives(tmp_path: Path) -> None:
 
 def test_open_dataset_names_what_is_missing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(
-        ValueError, match=r"unknown dataset kind 'coco'; available: demo, surface-strips, folder"
+        ValueError,
+        match=r"unknown dataset kind 'coco'; available: demo, surface-strips, defect-spectrum, folder",
     ):
         open_dataset("coco", tmp_path)
     with pytest.raises(ValueError, match="'mvtec' needs its root folder"):

@@ -116,3 +116,77 @@ def test_one_error_lists_every_bad_file(ksdd2: Path, files) -> None:
         assert str(path) in message
     # an all-zero ground truth is a normal image, not a problem; unreadable ones are not normals
     assert reader.normal_images("ksdd2") == [train / "10000.png", train / "10001.png"]
+
+
+# -- the two protocols: DefectFill's first third of train/, DIAG's official split ----------------------------
+
+
+@pytest.fixture
+def ksdd2_download(ksdd2: Path, files) -> Path:
+    """The fixture with the official download's stray duplicate pair in train/ (a copy of a defect image and
+    its ground truth, whose name does not end in _GT)."""
+    files.image(ksdd2 / "train" / "10301.png", size=(12, 16))
+    files.mask(ksdd2 / "train" / "10301_GT.png", size=(12, 16))
+    files.image(ksdd2 / "train" / "10301 (copy).png", size=(12, 16))
+    files.mask(ksdd2 / "train" / "10301_GT (copy).png", size=(12, 16))
+    return ksdd2
+
+
+def test_duplicate_pair_is_skipped_with_a_warning(ksdd2_download: Path, caplog) -> None:
+    root = ksdd2_download
+    reader = KSDD2Reader(root)
+    with caplog.at_level("WARNING", logger="defect_core.datasets.ksdd2"):
+        # without the skip, both copies would be "images" whose _GT file is missing: a DatasetError
+        defects = reader.defect_examples("ksdd2", "defect")
+    assert defects == [example(root, "train", n) for n in ("10002", "10003", "10301")]
+    assert reader.normal_images("ksdd2") == [root / "train/10000.png", root / "train/10001.png"]
+    skipped = [r.getMessage() for r in caplog.records if "duplicate copy" in r.getMessage()]
+    assert len(skipped) == 2
+    assert str(root / "train" / "10301 (copy).png") in skipped[0] + skipped[1]
+    assert str(root / "train" / "10301_GT (copy).png") in skipped[0] + skipped[1]
+
+
+def test_official_test_split(ksdd2_download: Path) -> None:
+    from defect_core.datasets.split_selection import select_real_examples
+
+    root = ksdd2_download
+    reader = KSDD2Reader(root)
+    assert reader.official_test_split
+    # DIAG: the test/ folder, whatever defect_split the reader was opened with
+    assert reader.official_test_examples("ksdd2", "defect") == [example(root, "test", "20000")]
+    assert KSDD2Reader(root, defect_split="all").official_test_examples("ksdd2", "defect") == [
+        example(root, "test", "20000")
+    ]
+    train_positives = [example(root, "train", n) for n in ("10002", "10003", "10301")]
+    # DIAG's --real-train all: every train positive; DefectFill: first third (3 // 3 = 1) and the rest
+    assert select_real_examples(reader, "ksdd2", "defect", "all") == train_positives
+    assert select_real_examples(reader, "ksdd2", "defect", "train") == train_positives[:1]
+    assert select_real_examples(reader, "ksdd2", "defect", "held_out") == train_positives[1:]
+    assert select_real_examples(reader, "ksdd2", "defect", "test") == [example(root, "test", "20000")]
+    with pytest.raises(ValueError, match="split must be one of train, held_out, all, test; got 'val'"):
+        select_real_examples(reader, "ksdd2", "defect", "val")
+
+
+def test_only_ksdd2_has_an_official_test_split(tmp_path: Path, files) -> None:
+    from dataclasses import dataclass
+
+    from defect_core.datasets import MVTecReader, has_official_test_split, require_test_split
+
+    files.image(tmp_path / "mvtec" / "bottle" / "test" / "broken" / "000.png")
+    files.mask(tmp_path / "mvtec" / "bottle" / "ground_truth" / "broken" / "000_mask.png")
+    reader = MVTecReader(tmp_path / "mvtec")
+    with pytest.raises(ValueError, match=r"no official test split .* datasets with one: ksdd2"):
+        reader.official_test_examples("bottle", "broken")
+    assert [k for k in ("demo", "folder", "ksdd2", "mvtec", "visa") if has_official_test_split(k)] == [
+        "ksdd2"
+    ]
+
+    @dataclass
+    class Config:
+        dataset: str
+        test_split: str
+
+    require_test_split(Config("ksdd2", "test"))
+    require_test_split(Config("mvtec", "held_out"))
+    with pytest.raises(ValueError, match=r"Config.test_split='test': .*dataset 'mvtec' does not"):
+        require_test_split(Config("mvtec", "test"))

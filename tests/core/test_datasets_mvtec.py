@@ -147,17 +147,20 @@ def test_validate_pairs_threshold_decides_empty(tmp_path: Path, files) -> None:
 
 
 def test_registry(mvtec: Path) -> None:
-    assert available_readers() == ["folder", "ksdd2", "mvtec", "visa"]
+    assert available_readers() == ["defect-spectrum", "folder", "ksdd2", "mvtec", "visa"]
     reader = create_reader("mvtec", mvtec)
     assert isinstance(reader, MVTecReader)
     assert reader.kind == "mvtec"
     with pytest.raises(
-        ValueError, match=re.escape("unknown dataset reader 'coco'; available: folder, ksdd2, mvtec, visa")
+        ValueError,
+        match=re.escape(
+            "unknown dataset reader 'coco'; available: defect-spectrum, folder, ksdd2, mvtec, visa"
+        ),
     ):
         create_reader("coco", mvtec)
     with pytest.raises(ValueError, match="already registered"):
         register_reader("mvtec")(type("Other", (MVTecReader,), {}))
     with pytest.raises(TypeError, match="DatasetReader subclass"):
         register_reader("thing")(dict)  # type: ignore[arg-type]
-    assert available_readers() == ["folder", "ksdd2", "mvtec", "visa"]
+    assert available_readers() == ["defect-spectrum", "folder", "ksdd2", "mvtec", "visa"]
     assert issubclass(MVTecReader, DatasetReader)

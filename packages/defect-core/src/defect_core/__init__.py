@@ -1,7 +1,8 @@
 """defect_core: the typed contracts and file formats that every defectfill package shares (no torch).
 
 At the top, the contracts and formats: ``defect_example`` / ``concept_card`` / ``sample_record``,
-``class_labels`` (class-index label images, class tables, the palette), ``concept_file`` (LoRA tensors + card in one safetensors), ``manifest`` / ``output_layout`` (the generation
+``class_labels`` (class-index label images, class tables, the palette), ``concept_file`` (LoRA tensors + card in one safetensors),
+``generator_card`` (the card of a Defect-Gen generator folder), ``manifest`` / ``output_layout`` (the generation
 output folder), ``configs`` (dataclass ⇄ TOML ⇄ CLI, and the field / validation / path helpers every config
 uses), ``errors``, ``weight_files`` (the pretrained files and their caches), ``devices`` (what ``--device``
 means), ``preview`` / ``plotting`` (pictures), ``atomic``, ``images``. Subpackages: ``masks`` (binary masks and
@@ -31,9 +32,15 @@ from defect_core.errors import (  # noqa: E402
     ConceptFileError,
     DatasetError,
     DefectfillError,
+    GeneratorFolderError,
     InputFileError,
     MissingWeightsError,
     NonFiniteLossError,
+)
+from defect_core.generator_card import (  # noqa: E402
+    GENERATOR_CARD_NAME,
+    GeneratorCard,
+    read_generator_card,
 )
 from defect_core.manifest import append_record, read_manifest  # noqa: E402
 from defect_core.output_layout import GenerationWriter  # noqa: E402
@@ -49,7 +56,10 @@ __all__ = [
     "DatasetError",
     "DefectExample",
     "DefectfillError",
+    "GENERATOR_CARD_NAME",
     "GenerationWriter",
+    "GeneratorCard",
+    "GeneratorFolderError",
     "InputFileError",
     "MissingWeightsError",
     "NonFiniteLossError",
@@ -62,6 +72,7 @@ __all__ = [
     "load_labels",
     "load_concept",
     "read_concept_card",
+    "read_generator_card",
     "read_manifest",
     "save_concept",
     "select_split",

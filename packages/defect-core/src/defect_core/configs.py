@@ -251,12 +251,21 @@ def build_config(
 
 
 def parse_config(
-    cls: type[T], argv: Sequence[str] | None, parser: argparse.ArgumentParser, section: str | None = None
+    cls: type[T],
+    argv: Sequence[str] | None,
+    parser: argparse.ArgumentParser,
+    section: str | None = None,
+    presets: dict[str, dict[str, Any]] | None = None,
+    preset_field: str = "preset",
 ) -> tuple[T, argparse.Namespace]:
     """Parse ``argv`` with ``parser`` (which must have ``--config`` and the flags of ``cls``) into a config.
 
+    With ``presets``, the value of the field ``preset_field`` (from the flags or the file) names one of them,
+    whose values sit between the dataclass defaults and the file: defaults < preset < file < flags.
+
     Returns the config and the namespace (for flags that are not config fields). A missing or invalid config
-    file, an unknown key or an invalid value ends in ``parser.error`` (exit status 2) naming the problem.
+    file, an unknown key, an unknown preset or an invalid value ends in ``parser.error`` (exit status 2)
+    naming the problem.
     """
     args = parser.parse_args(argv)
     file_values: dict[str, Any] = {}
@@ -268,8 +277,16 @@ def parse_config(
         file_values = data.get(section, data) if section else data
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     cli_values = {k: v for k, v in vars(args).items() if k in names}
+    preset_values: dict[str, Any] = {}
+    if presets is not None:
+        name = cli_values.get(preset_field, file_values.get(preset_field))
+        if name is not None and name not in presets:
+            parser.error(
+                f"unknown --{preset_field.replace('_', '-')} {name!r}; available: {', '.join(presets)}"
+            )
+        preset_values = dict(presets.get(name, {})) if name is not None else {}
     try:
-        config = build_config(cls, file_values, cli_values)
+        config = build_config(cls, {**preset_values, **file_values}, cli_values)
     except ValueError as exc:
         where = f"{args.config}: " if getattr(args, "config", None) else ""
         parser.error(f"{where}{exc}")

@@ -39,6 +39,9 @@ class DefectExample(JsonDataclass):
 
     def load_mask(self) -> np.ndarray:
         """The mask as a bool array (H, W), binarized with this example's threshold."""
+        if self.labels is not None and self.labels == self.mask:
+            # the label file is the mask: its ids decide (a palette PNG's luminance is not its ids)
+            return self.load_labels() > 0
         from defect_core.images import load_mask
 
         return load_mask(self.mask, threshold=self.mask_threshold)

@@ -33,6 +33,10 @@ class ConceptFileError(InputFileError):
     """A concept file cannot be read or does not fit the requested use."""
 
 
+class GeneratorFolderError(InputFileError):
+    """A Defect-Gen generator folder is incomplete, corrupt, holds pickled weights, or disagrees with its card."""
+
+
 class NonFiniteLossError(DefectfillError, RuntimeError):
     """A training loss became NaN or infinite; the message says where (step or epoch) and what was kept."""
 

@@ -1,7 +1,8 @@
-"""Line plots drawn with Pillow alone, so that every package can draw curves without matplotlib.
+"""Line plots and matrix plots drawn with Pillow alone, so that every package can draw without matplotlib.
 
-Used for ROC / PR / PRO curves in metric reports and for loss curves in training runs. The output is a
-plain RGB PNG with axes, ticks, axis labels, a title and a legend; it is written atomically.
+Used for ROC / PR / PRO curves in metric reports, for loss curves in training runs (:func:`line_plot`) and
+for confusion matrices (:func:`matrix_plot`). The output is a plain RGB PNG with axes or labels, a title
+and a legend where it applies; it is written atomically.
 """
 
 from __future__ import annotations
@@ -219,4 +220,98 @@ def line_plot(
         draw.line([(box_left + 4, y_mid), (box_left + 4 + swatch, y_mid)], fill=colour, width=_LINE_WIDTH + 1)
         draw.text((box_left + swatch + 10, y_mid - text_height / 2 - 2), name, fill=_TEXT, font=font)
 
+    return save_image_atomic(image, path)
+
+
+#: Colour of a matrix cell at value 1 (cells fade from white at 0); matrix_plot's empty rows are _NO_DATA.
+_MATRIX_FULL = PALETTE[0]
+_NO_DATA = (235, 235, 235)
+
+
+def matrix_plot(
+    values: np.ndarray,
+    path: str | Path,
+    *,
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    cell_text: Sequence[Sequence[str]] | None = None,
+    cell: int = 44,
+) -> Path:
+    """Draw a matrix as a grid of shaded cells (a confusion matrix) and write it as a PNG at ``path``.
+
+    ``values`` is float (R, C) in [0, 1] (clipped): a cell is white at 0 and :data:`PALETTE`'s first colour
+    at 1; NaN cells (no data, e.g. a class with no pixels) are light grey. Each cell shows ``cell_text`` (R x C
+    strings) or its value with two decimals. Row labels go left of the rows, column labels under the
+    columns (written vertically, so long class names fit). ``cell`` is the cell side in pixels. Written
+    atomically; returns ``Path(path)``.
+    """
+    matrix = np.asarray(values, dtype=np.float64)
+    if matrix.ndim != 2 or 0 in matrix.shape:
+        raise ValueError(f"values must be a non-empty 2-D array, got shape {matrix.shape}")
+    rows, columns = matrix.shape
+    if len(row_labels) != rows or len(column_labels) != columns:
+        raise ValueError(
+            f"{len(row_labels)} row and {len(column_labels)} column labels for a {rows} x {columns} matrix"
+        )
+    if cell_text is not None and (len(cell_text) != rows or any(len(r) != columns for r in cell_text)):
+        raise ValueError(f"cell_text must be {rows} rows of {columns} strings")
+    if cell < 16:
+        raise ValueError(f"cell must be at least 16 pixels, got {cell}")
+    font, title_font = _font(12), _font(15)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    _, text_height = _text_size(probe, "Ag", font)
+    row_width = max(_text_size(probe, str(s), font)[0] for s in row_labels)
+    column_height = max(_text_size(probe, str(s), font)[0] for s in column_labels)
+    title_height = _text_size(probe, title, title_font)[1] + 12 if title else 0
+    left = 10 + (text_height + 10 if ylabel else 0) + row_width + 8
+    top = 10 + title_height
+    right = left + columns * cell
+    bottom = top + rows * cell
+    width = max(right + 12, left + _text_size(probe, title, title_font)[0] + 12 if title else 0)
+    height = bottom + 8 + column_height + (text_height + 16 if xlabel else 8)
+
+    image = Image.new("RGB", (width, height), _BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    full = np.asarray(_MATRIX_FULL, dtype=np.float64)
+    for r in range(rows):
+        for c in range(columns):
+            value = matrix[r, c]
+            x0, y0 = left + c * cell, top + r * cell
+            if np.isnan(value):
+                colour = _NO_DATA
+            else:
+                share = float(np.clip(value, 0.0, 1.0))
+                colour = tuple(int(round(255.0 + (v - 255.0) * share)) for v in full)
+            draw.rectangle([x0, y0, x0 + cell, y0 + cell], fill=colour, outline=_GRID)
+            text = cell_text[r][c] if cell_text is not None else ("" if np.isnan(value) else f"{value:.2f}")
+            if text:
+                tw, th = _text_size(draw, text, font)
+                # white text on the dark half of the scale, black on the light half
+                ink = (255, 255, 255) if not np.isnan(value) and value > 0.55 else _TEXT
+                draw.text((x0 + (cell - tw) / 2, y0 + (cell - th) / 2 - 2), text, fill=ink, font=font)
+    draw.rectangle([left, top, right, bottom], outline=_AXIS)
+    for r, label in enumerate(row_labels):
+        tw, th = _text_size(draw, str(label), font)
+        draw.text((left - 8 - tw, top + r * cell + (cell - th) / 2 - 2), str(label), fill=_TEXT, font=font)
+    for c, label in enumerate(column_labels):
+        tw, th = _text_size(draw, str(label), font)
+        label_image = Image.new("RGB", (tw + 4, th + 6), _BACKGROUND)
+        ImageDraw.Draw(label_image).text((2, 0), str(label), fill=_TEXT, font=font)
+        rotated = label_image.rotate(90, expand=True)
+        image.paste(rotated, (int(left + c * cell + (cell - rotated.width) / 2), bottom + 6))
+    if title:
+        tw, _ = _text_size(draw, title, title_font)
+        draw.text((max(8, (width - tw) / 2), 8), title, fill=_TEXT, font=title_font)
+    if xlabel:
+        tw, _ = _text_size(draw, xlabel, font)
+        draw.text(((left + right - tw) / 2, height - text_height - 10), xlabel, fill=_TEXT, font=font)
+    if ylabel:
+        tw, th = _text_size(draw, ylabel, font)
+        label_image = Image.new("RGB", (tw + 4, th + 6), _BACKGROUND)
+        ImageDraw.Draw(label_image).text((2, 0), ylabel, fill=_TEXT, font=font)
+        rotated = label_image.rotate(90, expand=True)
+        image.paste(rotated, (4, int((top + bottom - rotated.height) / 2)))
     return save_image_atomic(image, path)

@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from defect_core.configs import add_config_arguments, parse_config
 from defect_core.errors import DefectfillError
@@ -31,9 +32,12 @@ EPILOG = """examples:
   defect-inspect train-segmenter --train synth/ --dataset mvtec --dataset-root /data/mvtec --object-name bottle \\
       --out runs/seg
   defect-inspect train-detector --train diag/ --dataset ksdd2 --dataset-root /data/ksdd2 --model resnet50 --out runs/det
+  defect-inspect train-detector --preset diag --train diag/ --real-train all --dataset ksdd2 --dataset-root /data/ksdd2 \
+      --out runs/diag-full-shot     # DIAG's detector: official test split, per-epoch AP in metrics.csv
   defect-inspect evaluate --checkpoint runs/seg/model.safetensors --dataset demo --out runs/seg-eval
   defect-inspect predict --checkpoint runs/seg/model.safetensors --images new_parts/ --out runs/pred
   defect-inspect experiment                      # the whole protocol on the demo data, a few CPU minutes
+  defect-inspect experiment --protocol diag --dataset ksdd2 --dataset-root /data/ksdd2 --object-name ksdd2 --out runs/diag
 """
 
 TRAIN_COMMANDS = {
@@ -78,10 +82,28 @@ def _dataset_aliases(parser: argparse.ArgumentParser) -> None:
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    from defect_inspect.training.config import InspectConfig
+    from defect_inspect.training.config import REAL_TRAIN, REAL_TRAIN_HELP, InspectConfig
 
     _common(parser)
-    add_config_arguments(parser, InspectConfig, skip=("task", "train", "defects"))
+    add_config_arguments(parser, InspectConfig, skip=("task", "train", "defects", "real_train"))
+    # a bare --real-train keeps its meaning from before it took a value: the training third
+    parser.add_argument(
+        "--real-train",
+        dest="real_train",
+        nargs="?",
+        const="train",
+        choices=REAL_TRAIN,
+        default=argparse.SUPPRESS,
+        help=f"{REAL_TRAIN_HELP}; a bare --real-train is 'train' (default: 'none')",
+    )
+    parser.add_argument(
+        "--no-real-train",
+        dest="real_train",
+        action="store_const",
+        const="none",
+        default=argparse.SUPPRESS,
+        help="no real defects (--real-train none)",
+    )
     parser.add_argument(
         "--train",
         dest="train",
@@ -111,10 +133,20 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
-    from defect_inspect.experiment import VARIANTS, ExperimentConfig
+    from defect_inspect.experiment import DIAG_ROWS, VARIANTS, ExperimentConfig
 
     _common(parser)
-    add_config_arguments(parser, ExperimentConfig, skip=("defects", "baselines", "variants", "tasks"))
+    add_config_arguments(
+        parser, ExperimentConfig, skip=("defects", "baselines", "variants", "tasks", "diag_rows")
+    )
+    parser.add_argument(
+        "--diag-rows",
+        dest="diag_rows",
+        type=_comma_list,
+        metavar="LIST",
+        default=argparse.SUPPRESS,
+        help=f"rows of --protocol diag, comma-separated, among {','.join(DIAG_ROWS)} (default: all)",
+    )
     _dataset_aliases(parser)
     parser.add_argument(
         "--baselines",
@@ -168,12 +200,27 @@ def build_parser() -> argparse.ArgumentParser:
             "train concepts, generate, train and test inspection models, report (needs "
             "defect-inspect[experiment]); with a built-in dataset and no --config, its preset sets what the "
             "flags leave open: --dataset demo (the default; builtin:texture, 64 px, a minute or two on "
-            "a CPU) or --dataset surface-strips (the README's proof-of-method table, under an hour)",
+            "a CPU) or --dataset surface-strips (the README's proof-of-method table, under an hour); "
+            "--dataset defect-spectrum presets Defect Spectrum's rows (a multi-class DeepLabV3+ on the real "
+            "first third; --defect-gen DIR adds the Defect-Gen row)",
             _experiment_arguments,
         ),
     ):
         adder(commands.add_parser(name, help=help_text, description=help_text))
     return parser
+
+
+def _presets(command: str) -> tuple[dict | None, str]:
+    """The presets of ``command`` and the config field that names one (parse_config's arguments)."""
+    if command in TRAIN_COMMANDS:
+        from defect_inspect.training.presets import INSPECT_PRESETS
+
+        return INSPECT_PRESETS, "preset"
+    if command == "experiment":
+        from defect_inspect.experiment import PROTOCOL_PRESETS
+
+        return PROTOCOL_PRESETS, "protocol"
+    return None, "preset"
 
 
 def _config_class(command: str) -> type:
@@ -209,7 +256,10 @@ def _run(command: str, config, args: argparse.Namespace) -> str:
         from defect_inspect.evaluation.evaluate import evaluate
 
         evaluation = evaluate(config, progress=progress)
-        return f"metrics:     {evaluation.metrics_file}\npredictions: {evaluation.picture}"
+        confusion = evaluation.files.get("confusion")  # a multi-class segmenter's
+        return f"metrics:     {evaluation.metrics_file}\npredictions: {evaluation.picture}" + (
+            f"\nconfusion:   {confusion}" if confusion else ""
+        )
     if command == "predict":
         from defect_inspect.evaluation.predict import predict
 
@@ -219,6 +269,24 @@ def _run(command: str, config, args: argparse.Namespace) -> str:
 
     experiment = run_experiment(config, progress=progress)
     return f"report: {experiment.report}\n        {experiment.report_png}"
+
+
+def parse_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[Any, argparse.Namespace]:
+    """The resolved config of the subcommand in ``argv`` and the parsed flags: dataclass defaults < preset
+    (``--preset`` of train-*, ``--protocol`` of experiment) < ``--config`` file < explicit flags; for
+    ``experiment`` without a config file, a built-in dataset's preset then fills what the flags left open."""
+    command = parser.parse_args(argv).command
+    presets, preset_field = _presets(command)
+    config, args = parse_config(
+        _config_class(command), argv, parser, presets=presets, preset_field=preset_field
+    )
+    if command == "experiment" and not args.config:
+        from defect_inspect.experiment import PRESETS
+
+        # a built-in dataset's preset only fills in what the user did not say
+        preset = PRESETS.get(config.dataset, {})
+        config = dataclasses.replace(config, **{k: v for k, v in preset.items() if k not in vars(args)})
+    return config, args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -237,16 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    config, args = parse_config(_config_class(command), argv, parser)
+    config, args = parse_command(parser, argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    if command == "experiment" and not args.config:
-        from defect_inspect.experiment import PRESETS
-
-        # a built-in dataset's preset only fills in what the user did not say
-        preset = PRESETS.get(config.dataset, {})
-        config = dataclasses.replace(config, **{k: v for k, v in preset.items() if k not in vars(args)})
     try:
         summary = _run(command, config, args)
     except ImportError as exc:

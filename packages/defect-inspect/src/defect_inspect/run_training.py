@@ -5,13 +5,15 @@ data (generated, real, normals) → validation split → class balance → model
 with early stopping → test on the real held-out split → files. A run folder holds: ``config.toml``
 (resolved), ``model.safetensors`` (best epoch), ``checkpoints/last.safetensors``, ``history.csv`` and
 ``loss.png``, ``metrics.json`` (defect-metrics' format, so ``defect-metrics report`` compares runs),
-``predictions.png``, and the test files of :mod:`defect_inspect.evaluation.scoring` under ``test/``.
+``predictions.png``, and the test files of :mod:`defect_inspect.evaluation.scoring` under ``test/``. With
+``epoch_metrics`` (the detector, DIAG) also ``metrics.csv`` and ``metrics.png``: the test split's AP,
+ROC-AUC and best-F1 precision / recall after every epoch (:mod:`defect_inspect.evaluation.epoch_metrics`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +29,13 @@ from defect_inspect.data.items import InspectionItem, label_counts
 from defect_inspect.data.real import open_real_dataset
 from defect_inspect.data.torch_dataset import InspectionDataset
 from defect_inspect.data.validation_split import stratified_split
+from defect_inspect.evaluation.epoch_metrics import EpochMetricsLog, detector_logits
 from defect_inspect.evaluation.metrics_json import write_run_metrics
 from defect_inspect.evaluation.scoring import PICTURE_NAME, Scores, score_items, write_csv
 from defect_inspect.models.registry import create_model
 from defect_inspect.training.checkpoint import CheckpointInfo, save_checkpoint
 from defect_inspect.training.config import InspectConfig
+from defect_inspect.training.device import autocast_dtype
 from defect_inspect.training.loop import EpochRecord, FitResult, fit
 from defect_inspect.training.tasks import DEFECT, Task, create_task
 from defect_metrics import resolve_device
@@ -73,7 +77,13 @@ def balance_key(task: Task):
 def _loader(
     items: list[InspectionItem], classes: list[str], config: InspectConfig, train: bool
 ) -> DataLoader:
-    dataset = InspectionDataset(items, classes, config.resolution, augment=train)
+    dataset = InspectionDataset(
+        items,
+        classes,
+        config.input_hw,
+        augment=train and config.augment,
+        pixel_classes=classes if config.classes == "multi" else None,
+    )
     generator = torch.Generator().manual_seed(config.seed)
     # batch norm cannot train on a batch of one: drop a last batch of a single image
     drop_last = train and len(items) > config.batch_size and len(items) % config.batch_size == 1
@@ -116,10 +126,17 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
     torch.manual_seed(config.seed)  # the new head's initialisation, data order and flips
 
     task = create_task(
-        config.task, include_good=config.include_good, multiclass=config.multiclass, loss=config.loss
+        config.task,
+        include_good=config.include_good,
+        multiclass=config.multiclass,
+        loss=config.loss,
+        pixel_labels=config.classes == "multi",
+        class_names=config.class_names,
     )
     reader = (
-        open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects)
+        open_real_dataset(
+            config.dataset, config.dataset_root, config.object_name, config.defects, config.normals_root
+        )
         if config.dataset
         else None
     )
@@ -136,6 +153,10 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         )
     )
     classes = task.classes(items)
+    if config.classes == "multi":
+        # the merged class table is part of the run's settings: record it in the resolved config
+        config = replace(config, class_names=tuple(classes[1:]))
+        save_config(config, config_file)
     key = balance_key(task)
     train_part, val_part = stratified_split(items, key, config.val_fraction, config.seed)
     train_part = balance_classes(train_part, key, config.balance, config.seed)
@@ -153,6 +174,7 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
                 defects=config.defects,
                 split=config.test_split,
                 split_rule=config.split_rule,
+                normals=config.test_normals,
             )
         )
     logger.info(
@@ -179,16 +201,30 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         classes=tuple(classes),
         num_outputs=task.num_outputs(classes),
         resolution=config.resolution,
-        multiclass=config.multiclass,
+        multiclass=config.multiclass or config.classes == "multi",
         threshold=config.threshold,
         package_version=_package_version(),
+        input_size=config.input_size,
+        label_images=config.classes == "multi",
     )
     checkpoint = out_dir / MODEL_NAME
+    epoch_log = EpochMetricsLog(out_dir) if config.epoch_metrics else None
+    if epoch_log is not None and len({i.is_defect for i in test}) < 2:
+        raise ValueError(
+            f"per-epoch test metrics need defect and defect-free test images; the test split has "
+            f"{label_counts(test)}"
+        )
+    test_loader = _loader(test, classes, config, False) if epoch_log is not None else None
 
     def on_epoch_end(record: EpochRecord, is_best: bool) -> None:
         save_checkpoint(
             model, replace(info, epoch=record.epoch), out_dir / "checkpoints" / "last.safetensors"
         )
+        if epoch_log is not None and test_loader is not None:
+            logits, truth = detector_logits(
+                model, test_loader, device, autocast_dtype(device, config.mixed_precision)
+            )
+            epoch_log.add(record.epoch, logits, truth)
 
     result = fit(
         model,
@@ -203,6 +239,8 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         mixed_precision=config.mixed_precision,
         on_epoch_end=on_epoch_end,
         progress=progress,
+        optimizer=config.optimizer,
+        lr_schedule=config.lr_schedule,
     )
     # the model now holds the best epoch's weights (the last epoch's without a validation split)
     save_checkpoint(model, replace(info, epoch=result.best_epoch), checkpoint)
@@ -226,13 +264,16 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         progress=progress,
         image_score=config.image_score,
     )
-    training = {
+    training: dict[str, Any] = {
         "best_epoch": result.best_epoch,
         "epochs_run": len(result.history),
         "stopped_early": result.stopped_early,
         "best_val_loss": result.best_val_loss,
         "final_train_loss": result.history[-1].train_loss if result.history else None,
     }
+    if epoch_log is not None:
+        # the epoch rows of metrics.csv, also in metrics.json so that reports read one file
+        training["epoch_metrics"] = [asdict(row) for row in epoch_log.rows]
     document = write_run_metrics(
         out_dir / METRICS_NAME,
         config.task,
@@ -257,12 +298,18 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
             for k, v in config_to_dict(config).items()
             if k
             in (
+                "preset",
                 "model",
                 "encoder",
                 "resolution",
+                "input_size",
                 "epochs",
                 "batch_size",
+                "optimizer",
                 "learning_rate",
+                "lr_schedule",
+                "weight_decay",
+                "augment",
                 "pretrained",
                 "balance",
                 "loss",

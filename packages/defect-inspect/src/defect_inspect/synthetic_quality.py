@@ -119,3 +119,57 @@ def measure_set(
         ic_lpips=float(np.mean([v["ic_lpips"] for v in per_defect.values()])),
         per_defect=per_defect,
     )
+
+
+@dataclass(frozen=True)
+class FeatureNetwork:
+    """The features FID is computed on: clean-fid's Inception-v3 (``pretrained``) or the seeded random
+    ConvNet stand-in (``random-network``), which ranks the sets of one table but is not comparable with
+    published FIDs."""
+
+    kind: str
+    extractor: torch.nn.Module
+    image_size: int
+
+    @classmethod
+    def load(cls, kind: str, device: str | torch.device = "cpu") -> FeatureNetwork:
+        """Load the network; ``"pretrained"`` raises ``MissingWeightsError`` naming a missing Inception file."""
+        from defect_metrics import INCEPTION_SIZE, RandomConvFeatures, load_inception
+
+        if kind == "pretrained":
+            return cls(kind, load_inception(device=device), INCEPTION_SIZE)
+        if kind == "random-network":
+            return cls(kind, RandomConvFeatures().to(device), RANDOM_FEATURES_SIZE)
+        raise ValueError(f"networks must be 'pretrained' or 'random-network', got {kind!r}")
+
+    def describe(self) -> str:
+        if self.kind == "pretrained":
+            return "FID on Inception-v3 pool features (clean-fid's network and resize)"
+        return (
+            "FID on the features of a seeded random ConvNet (offline stand-in: the Inception weights were not "
+            "used); it compares the rows of this table, not published numbers"
+        )
+
+    def features(self, paths: Sequence[Path], device: str | torch.device = "cpu") -> np.ndarray:
+        """Features float64 (N, d) of the image files."""
+        from defect_metrics import extract_features
+
+        return extract_features(
+            list(paths), self.extractor, image_size=self.image_size, device=device, progress=False
+        )
+
+
+def fid_against(
+    generated: Sequence[Path],
+    reference: Sequence[Path] | np.ndarray,
+    network: FeatureNetwork,
+    device: str | torch.device = "cpu",
+) -> float:
+    """FID of the ``generated`` image files against ``reference`` (image files, or their features already
+    extracted with ``network``); each needs at least two images."""
+    from defect_metrics import fid
+
+    reference_features = (
+        reference if isinstance(reference, np.ndarray) else network.features(reference, device)
+    )
+    return fid(reference_features, network.features(generated, device))

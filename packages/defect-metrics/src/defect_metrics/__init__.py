@@ -67,6 +67,8 @@ _EXPORTS: dict[str, str] = {
     "confusion_matrix": "classification",
     "SegmentationMetrics": "segmentation",
     "segmentation_metrics": "segmentation",
+    "metrics_from_confusion": "segmentation",
+    "confusion_matrix_picture": "confusion_picture",
     "build_report": "report",
     "metrics_document": "metrics_file",
     "write_metrics": "metrics_file",
@@ -83,6 +85,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from defect_metrics.binary_curves import BinaryCurve, auroc, average_precision, f1_max
     from defect_metrics.classification import ClassificationMetrics, classification_metrics, confusion_matrix
+    from defect_metrics.confusion_picture import confusion_matrix_picture
     from defect_metrics.devices import resolve_device
     from defect_metrics.features import (
         INCEPTION_DIM,
@@ -114,5 +117,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from defect_metrics.pro import ProCurve, aupro, pro_curve
     from defect_metrics.random_features import RandomConvFeatures
     from defect_metrics.report import build_report
-    from defect_metrics.segmentation import SegmentationMetrics, segmentation_metrics
+    from defect_metrics.segmentation import SegmentationMetrics, metrics_from_confusion, segmentation_metrics
     from defect_metrics.weights import MissingWeightsError, inception_weights_path, lpips_backbone_path

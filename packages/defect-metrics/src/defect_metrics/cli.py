@@ -347,6 +347,17 @@ def _segmentation_arguments(parser: argparse.ArgumentParser) -> None:
         "--binary", action="store_true", help="inputs are 0/255 masks: classes background, defect"
     )
     parser.add_argument("--ignore-index", type=int, help="target value to skip (e.g. 255)")
+    parser.add_argument(
+        "--background",
+        type=int,
+        metavar="INDEX",
+        help="class index of the background (0 for class-index labels): adds miou_defects, the mean over the "
+        "other classes, beside miou_with_background",
+    )
+    parser.add_argument("--class-names", metavar="LIST", help="comma-separated class names, in index order")
+    parser.add_argument(
+        "--picture", type=Path, metavar="PNG", help="also draw the row-normalised confusion matrix here"
+    )
 
 
 @register_subcommand(
@@ -369,18 +380,28 @@ def run_segmentation(args: argparse.Namespace) -> dict[str, Any]:
 
     num_classes = 2 if args.binary else args.num_classes
     names = ["background", "defect"] if args.binary else None
+    if args.class_names:
+        names = [n.strip() for n in args.class_names.split(",")]
     metrics = segmentation_metrics(
         (read(p) for p, _ in pairs),
         (read(t) for _, t in pairs),
         num_classes,
         ignore_index=args.ignore_index,
         class_names=names,
+        background=args.background,
     )
+    if args.picture is not None:
+        from defect_metrics.confusion_picture import confusion_matrix_picture
+
+        confusion_matrix_picture(metrics.confusion, metrics.class_names, args.picture)
+    settings = {"num_classes": num_classes, "binary": args.binary, "ignore_index": args.ignore_index}
+    if args.background is not None:
+        settings["background"] = args.background
     return metrics_document(
         "segmentation",
         metrics.as_dict(),
         inputs={"predictions": str(args.predictions), "targets": str(args.targets), "pairs": len(pairs)},
-        settings={"num_classes": num_classes, "binary": args.binary, "ignore_index": args.ignore_index},
+        settings=settings,
     )
 
 

@@ -24,10 +24,14 @@ EPILOG = """examples:
   defect-sample --concept crack.safetensors --concept scratch.safetensors --normals good/ \\
       --shapes star,ellipse,scratch --shape-size 0.05 0.2 --count 200 --select psnr --out synth/
   defect-sample --prompt "white marks on the wall" --base-model ./sd2-inpainting --normals good/ \\
-      --shapes blob --out diag/
+      --shapes blob --out diag/       # zero-shot: DIAG's steps, guidance, strength, negative prompt
+  defect-sample --preset diag --prompt "copper metal scratches" --normals ksdd2_train_negatives/ \\
+      --masks ksdd2_train_masks/ --count 50 --out diag_copper/     # DIAG's whole setting (SDXL, 1024²)
   defect-sample --config sample.toml --shard 0/4          # one of four machines
   torchrun --nproc-per-node 4 -m defect_sample.cli --config sample.toml   # four GPUs of one machine
   defect-sample review --normals good/ --out synth/ --concept crack.safetensors   # review app (see review --help)
+  defect-sample export --format coco synth/ --out synth_coco/   # COCO / yolo-seg / anomalib (see export --help)
+  defect-sample defectgen --generator gen/ --count 1000 --out synth/   # Defect-Gen (see defectgen --help)
 """
 
 
@@ -81,6 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from defect_sample.review.command import main as review_main
 
         return review_main(argv[1:])
+    if argv[:1] == ["export"]:  # COCO / YOLO-seg / anomalib export of an output folder or a dataset
+        from defect_sample.export_command import main as export_main
+
+        return export_main(argv[1:])
+    if argv[:1] == ["defectgen"]:  # Defect-Gen sampling: image and class labels from a generator folder
+        from defect_sample.defectgen.command import main as defectgen_main
+
+        return defectgen_main(argv[1:])
     parser = build_parser()
     config, args = parse_config(SampleConfig, argv, parser)
     logging.basicConfig(

@@ -19,6 +19,9 @@ class TrainConfig:
     root: Path | None = config_field(
         None, "dataset root folder (not needed for the built-in demo and surface-strips)"
     )
+    normals_root: Path | None = config_field(
+        None, "defect-spectrum: the MVTec AD folder whose <object>/train/good images are the defect-free ones"
+    )
     object_name: str = config_field("brick", "object / category name in the dataset")
     defect_name: str = config_field("scratch", "defect type to learn")
     split: Literal["train", "held_out", "all"] = config_field(
@@ -27,7 +30,9 @@ class TrainConfig:
     split_rule: Literal["auto", "first-third", "first-10"] = config_field(
         "auto",
         "train / held-out rule per category, by file name: first-third (AnomalyDiffusion, DefectFill on "
-        "MVTec AD), first-10 (DefectFill on VisA), auto = the dataset's DefectFill protocol (first-10 on VisA)",
+        "MVTec AD), first-10 (DefectFill on VisA), auto = the dataset's DefectFill protocol (first-10 on VisA); "
+        "KSDD2: the first third of its official train/ positives (DefectFill's protocol; DIAG's official "
+        "test/ folder is never read)",
     )
     # model and output
     base_model: str = config_field(

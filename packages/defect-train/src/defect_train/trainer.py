@@ -60,7 +60,11 @@ class TrainingData:
 def resolve_training_data(config: TrainConfig) -> TrainingData:
     """Read the dataset through a defect-core reader; unknown names raise ``ValueError`` listing the choices."""
     reader = open_dataset(
-        config.dataset, config.root, object_name=config.object_name, defect_name=config.defect_name
+        config.dataset,
+        config.root,
+        object_name=config.object_name,
+        defect_name=config.defect_name,
+        normals_root=config.normals_root,
     )
     all_examples = reader.defect_examples(config.object_name, config.defect_name)
     rule = resolve_split_rule(config.split_rule, reader.split_rule)

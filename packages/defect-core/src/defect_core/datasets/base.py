@@ -38,6 +38,9 @@ class DatasetReader(ABC):
     mask_threshold: int = 128
     split_rule: ClassVar[str] = "first-third"
     """The train / held-out rule of the DefectFill protocol on this dataset (:mod:`defect_core.datasets.splits`)."""
+    official_test_split: ClassVar[bool] = False
+    """True when the dataset ships its own train / test split of defect images (KSDD2): then
+    :meth:`official_test_examples` reads the test side (DIAG's protocol) and :meth:`defect_examples` the rest."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -63,6 +66,18 @@ class DatasetReader(ABC):
     @abstractmethod
     def normal_images(self, object_name: str, split: str = "train") -> list[Path]:
         """Defect-free images of ``object_name`` in ``split`` ("train" or "test"), sorted by file name."""
+
+    def official_test_examples(self, object_name: str, defect_name: str) -> list[DefectExample]:
+        """The defect pairs of the dataset's official test split (only where ``official_test_split``).
+
+        Other datasets keep every defect in one place and split it by :attr:`split_rule`: ``ValueError``
+        saying so and naming the kinds that have an official test split.
+        """
+        raise ValueError(
+            f"dataset {self.kind or type(self).__name__!r} at {self.root} has no official test split of "
+            f"defect images (its defects are split by the {self.split_rule} rule: test on held_out); "
+            f"datasets with one: {_listing(official_test_kinds())}"
+        )
 
     def require_object(self, object_name: str) -> None:
         """Raise ``ValueError`` listing the available objects unless ``object_name`` is one of them."""
@@ -116,6 +131,11 @@ def register_reader(kind: str) -> Callable[[type[ReaderT]], type[ReaderT]]:
 def available_readers() -> list[str]:
     """Registered reader kinds, sorted."""
     return sorted(_READERS)
+
+
+def official_test_kinds() -> list[str]:
+    """Registered reader kinds whose datasets ship an official test split of defects (``official_test_split``)."""
+    return sorted(kind for kind, cls in _READERS.items() if cls.official_test_split)
 
 
 def create_reader(kind: str, root: str | Path, **kwargs: object) -> DatasetReader:

@@ -2,7 +2,8 @@
 
 Two families share one list of names, :data:`DATASET_KINDS`:
 
-- reader kinds (``folder``, ``ksdd2``, ``mvtec``, ``visa``): a dataset folder on disk, ``root``;
+- reader kinds (``defect-spectrum``, ``folder``, ``ksdd2``, ``mvtec``, ``visa``): a dataset folder on disk,
+  ``root``;
 - built-in datasets (``demo``, ``surface-strips``, :mod:`defect_core.builtin.datasets`): written by the code
   into the cache on first use, in MVTec AD layout, so they take no root (they need ``defect-core[demo]``).
 
@@ -20,13 +21,16 @@ from defect_core.builtin.datasets import BUILTIN_DATASETS, builtin_dataset_root,
 from defect_core.configs import require
 
 # the reader modules register their kinds on import; DATASET_KINDS below lists what they registered
-from defect_core.datasets import folder, ksdd2, mvtec, visa  # noqa: F401
-from defect_core.datasets.base import DatasetReader, available_readers, create_reader
+from defect_core.datasets import defect_spectrum, folder, ksdd2, mvtec, visa  # noqa: F401
+from defect_core.datasets.base import DatasetReader, available_readers, create_reader, official_test_kinds
 
 logger = logging.getLogger(__name__)
 
 UNNAMED_KINDS = ("folder",)
 """Kinds whose folder does not name its object and defect: the caller's ``object_name`` / ``defect_name``."""
+
+NORMALS_ROOT_KINDS = ("defect-spectrum",)
+"""Kinds whose dataset ships no defect-free images: ``normals_root`` names the folder that has them."""
 
 DATASET_KINDS: tuple[str, ...] = (*BUILTIN_DATASETS, *available_readers())
 """Every kind :func:`open_dataset` opens and every command accepts: built-in datasets, then readers."""
@@ -43,12 +47,34 @@ def require_dataset_choice(config: object, root_field: str = "dataset_root") -> 
     )
 
 
+def has_official_test_split(kind: str | None) -> bool:
+    """True when datasets of ``kind`` ship an official test split of defect images (KSDD2's ``test/``), which
+    ``--test-split test`` selects; the built-in datasets and MVTec-style layouts do not."""
+    return kind in official_test_kinds()
+
+
+def require_test_split(
+    config: object, split_field: str = "test_split", dataset_field: str = "dataset"
+) -> None:
+    """A config's ``test`` split needs a dataset with an official test split: ``ValueError`` naming the field
+    and the kinds that have one, as every config's checks do."""
+    kind = getattr(config, dataset_field)
+    require(
+        config,
+        getattr(config, split_field) != "test" or has_official_test_split(kind),
+        split_field,
+        f"'test' is the official test split of a dataset that ships one ({', '.join(official_test_kinds())}); "
+        f"dataset {kind!r} does not: use held_out (its defects split by the DefectFill rule)",
+    )
+
+
 def open_dataset(
     kind: str,
     root: str | Path | None = None,
     *,
     object_name: str | None = None,
     defect_name: str | None = None,
+    normals_root: str | Path | None = None,
     **options: object,
 ) -> DatasetReader:
     """The reader of the dataset of ``kind`` (one of :data:`DATASET_KINDS`).
@@ -56,11 +82,20 @@ def open_dataset(
     ``root`` is the dataset folder; a built-in dataset has its own (written on first use, read as ``mvtec``)
     and ignores a given one with a warning. ``object_name`` and ``defect_name`` name the object and the
     defect category of a ``folder`` dataset, which needs both; the other kinds name their own and do not
-    use them. ``options`` go to the reader's constructor (``mask_threshold`` of ``folder``,
-    ``split_file`` of ``visa``, ``defect_split`` of ``ksdd2``). Raises ``ValueError`` for an unknown kind
+    use them. ``normals_root`` is where the defect-free images of a dataset that ships none are
+    (:data:`NORMALS_ROOT_KINDS`: the original MVTec AD folder for ``defect-spectrum``); any other kind refuses
+    it. ``options`` go to the reader's constructor (``mask_threshold`` and ``cache_dir`` of ``folder``,
+    ``split_file`` of ``visa``, ``defect_split`` of ``ksdd2``, ``captions`` of ``defect-spectrum``). Raises ``ValueError`` for an unknown kind
     (listing the kinds), a missing root or a missing name, and
     :class:`~defect_core.errors.InputFileError` for a root that is not a folder.
     """
+    if normals_root is not None:
+        if kind not in NORMALS_ROOT_KINDS:
+            raise ValueError(
+                f"normals_root (--normals-root) is for datasets that ship no defect-free images "
+                f"({', '.join(NORMALS_ROOT_KINDS)}); dataset {kind!r} has its own"
+            )
+        options = {**options, "normals_root": normals_root}
     if is_builtin_dataset(kind):
         if options:
             raise ValueError(f"built-in dataset {kind!r} takes no reader options, got {sorted(options)}")

@@ -6,14 +6,28 @@ object and one defect category: named "ksdd2" and "defect" unless the caller nam
 Ground-truth files are found both as 0 / 255 and as 0 / 1 images, so any non-zero pixel counts as defect
 (``mask_threshold = 1``); code that loads these masks later must do the same.
 
-``defect_examples`` reads the training split by default: DIAG's protocol trains on KSDD2's train split and
-evaluates on its test split, so test defects must not leak into training unless asked for
-(``defect_split="test"`` or ``"all"``).
+Two protocols read this dataset, and the commands say which one a flag selects:
+
+- **DefectFill** (the default everywhere): the defects of the official ``train/`` folder are split by file
+  name, the first third trains (concepts, ``--real-train``), the other two thirds are held out and, with the
+  ``test/`` folder's defect-free images, are the test set (``--test-split held_out``);
+- **DIAG** (Girella et al. 2024): the official split. Everything in ``train/`` (246 defects, 2085 defect-free
+  images) trains (``--real-train all``) and the whole ``test/`` folder (110 / 894) is the test set
+  (``--test-split test``, :meth:`KSDD2Reader.official_test_examples`).
+
+``defect_examples`` reads the training folder by default, so test defects never leak into training unless
+asked for (``defect_split="test"`` or ``"all"``).
+
+The official download holds a stray duplicate pair in ``train/``, ``10301 (copy).png`` and
+``10301_GT (copy).png`` (byte copies of ``10301``; the second does not even end in ``_GT``). Files whose name
+ends in `` (copy)`` are such copies: they are skipped with a warning naming each, so the counts match the
+published 2331 / 1004 images.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +43,18 @@ logger = logging.getLogger(__name__)
 
 GT_SUFFIX = "_GT"
 DEFECT_SPLITS = ("train", "test", "all")
+COPY_PATTERN = re.compile(r".+ \(copy\)")
+"""File stems of stray duplicates (a file manager's "<name> (copy)"), such as the official download's
+``10301 (copy).png`` and ``10301_GT (copy).png``."""
+
+
+_WARNED: set[Path] = set()
+"""Copies already warned about in this process (commands open a dataset several times)."""
+
+
+def is_stray_copy(path: Path) -> bool:
+    """True for a file whose stem ends in `` (copy)``: a duplicate, not an image of the dataset."""
+    return COPY_PATTERN.fullmatch(path.stem) is not None
 
 
 @dataclass
@@ -45,6 +71,7 @@ class KSDD2Reader(DatasetReader):
     """Reader of the KolektorSDD2 layout."""
 
     mask_threshold = 1
+    official_test_split = True
 
     def __init__(
         self,
@@ -91,6 +118,17 @@ class KSDD2Reader(DatasetReader):
             logger.info("KSDD2 root %s has no %s/ folder", self.root, split)
             return index
         for image in list_images(folder):
+            if is_stray_copy(image):
+                if image in _WARNED:
+                    continue
+                _WARNED.add(image)
+                logger.warning(
+                    "KSDD2 %s/: skipping %s, a duplicate copy (the official download ships 10301 (copy).png "
+                    "and 10301_GT (copy).png); it is not an image of the dataset",
+                    split,
+                    image,
+                )
+                continue
             if image.stem.endswith(GT_SUFFIX):
                 continue
             gt = image.with_name(f"{image.stem}{GT_SUFFIX}{image.suffix}")
@@ -118,6 +156,15 @@ class KSDD2Reader(DatasetReader):
         """
         self.require_defect(object_name, defect_name)
         splits = NORMAL_SPLITS if self.defect_split == "all" else (self.defect_split,)
+        return self._examples(splits, object_name, defect_name)
+
+    def official_test_examples(self, object_name: str, defect_name: str) -> list[DefectExample]:
+        """The defects of the official ``test/`` folder (DIAG's test positives), whatever ``defect_split`` is;
+        sorted by file name and validated as :meth:`defect_examples`."""
+        self.require_defect(object_name, defect_name)
+        return self._examples(("test",), object_name, defect_name)
+
+    def _examples(self, splits: tuple[str, ...], object_name: str, defect_name: str) -> list[DefectExample]:
         pairs: list[tuple[Path, Path]] = []
         problems: list[InputFileError] = []
         for split in splits:

@@ -7,11 +7,12 @@ collect every problem and raise one :class:`~defect_core.errors.DatasetError` th
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from defect_core.class_labels import load_labels, unknown_ids
 from defect_core.errors import DatasetError, InputFileError
 from defect_core.images import load_mask, open_image
 
@@ -63,6 +64,51 @@ def pair_problems(
         problems.append(
             InputFileError(mask, f"mask is empty: no defect pixel (no gray value >= {mask_threshold})")
         )
+    return problems
+
+
+def label_pair_problems(
+    image: str | Path, labels: str | Path, classes: Mapping[int, str]
+) -> list[InputFileError]:
+    """Problems of one (image, class-index label image) pair; an empty list when the pair is usable.
+
+    Checked: both decode (a colour label image must use only palette colours,
+    :func:`~defect_core.class_labels.load_labels`), they have the same width and height, every pixel value
+    is 0 or an id of ``classes`` (the message lists the other values and the ids), and at least one pixel
+    is a defect (> 0).
+    """
+    image, labels = Path(image), Path(labels)
+    problems: list[InputFileError] = []
+    image_size: tuple[int, int] | None = None
+    try:
+        image_size = open_image(image).size
+    except InputFileError as exc:
+        problems.append(exc)
+    try:
+        ids = load_labels(labels)
+    except InputFileError as exc:
+        problems.append(exc)
+        return problems
+    labels_size = (ids.shape[1], ids.shape[0])
+    if image_size is not None and labels_size != image_size:
+        problems.append(
+            InputFileError(
+                labels,
+                f"label image is {labels_size[0]}x{labels_size[1]} but its image {image.name} is "
+                f"{image_size[0]}x{image_size[1]} (width x height)",
+            )
+        )
+    unknown = unknown_ids(ids, classes)
+    if unknown:
+        known = ", ".join(f"{k} {name}" for k, name in sorted(classes.items()))
+        problems.append(
+            InputFileError(
+                labels,
+                f"pixel value(s) {', '.join(map(str, unknown))} are no class id (0 background; {known})",
+            )
+        )
+    if not np.any(ids):
+        problems.append(InputFileError(labels, "label image is empty: no defect pixel (every value is 0)"))
     return problems
 
 

@@ -1,8 +1,9 @@
 """The training and test sets of an inspection run, gathered from every source it names.
 
-Training: generation outputs (one folder per defect type, or one folder holding several), optionally the
-real training third of a dataset, and defect-free images (a folder, or else the dataset's ``train/good``).
-Test: the real held-out two thirds of the dataset's defects and its ``test/good`` images.
+Training: generation outputs (one folder per defect type, or one folder holding several), optionally real
+defects of a dataset (its training third, or all its training defects), and defect-free images (a folder, or
+else the dataset's ``train/good``). Test: the real held-out two thirds of the dataset's defects (or its
+official test split's, KSDD2) and its ``test/good`` images.
 """
 
 from __future__ import annotations
@@ -25,26 +26,31 @@ def training_items(
     reader: DatasetReader | None = None,
     object_name: str | None = None,
     defects: Sequence[str] = (),
-    real_train: bool = False,
+    real_train: str | bool = "none",
     normals: Path | None = None,
     dataset_normals: bool = True,
     split_rule: str = "auto",
 ) -> list[InspectionItem]:
-    """Every training item: generated defects, the real training third (``real_train``) and defect-free
-    images (``normals``, or the dataset's ``train/good`` when ``dataset_normals``).
+    """Every training item: generated defects, real defects (``real_train``: ``"none"``, ``"train"`` = the
+    training third, ``"all"`` = every training defect; ``True`` means ``"train"``) and defect-free images
+    (``normals``, or the dataset's ``train/good`` when ``dataset_normals``).
 
     ``defects`` keeps only those defect types (all when empty). Raises ``ValueError`` when no defect image
     is left.
     """
+    if isinstance(real_train, bool):  # the meaning before real_train took a split name
+        real_train = "train" if real_train else "none"
+    if real_train not in ("none", "train", "all"):
+        raise ValueError(f"real_train must be none, train or all; got {real_train!r}")
     items: list[InspectionItem] = []
     for folder in generated:
         items += read_generation_output(folder)
-    if real_train:
+    if real_train != "none":
         if reader is None or object_name is None:
             raise ValueError(
                 "the real training split needs a dataset (--dataset, --dataset-root, --object-name)"
             )
-        items += real_defect_items(reader, object_name, "train", defects, split_rule)
+        items += real_defect_items(reader, object_name, real_train, defects, split_rule)
     if defects:
         dropped = sorted({i.label for i in items if i.label not in defects})
         if dropped:
@@ -72,8 +78,8 @@ def evaluation_items(
     normals: bool = True,
     split_rule: str = "auto",
 ) -> list[InspectionItem]:
-    """The real test set: the defects of ``split`` (the held-out two thirds by default, under ``split_rule``)
-    and, with ``normals``, the dataset's ``test/good`` images."""
+    """The real test set: the defects of ``split`` (the held-out two thirds by default, under ``split_rule``;
+    ``"test"``: the official test split) and, with ``normals``, the dataset's ``test/good`` images."""
     items = real_defect_items(
         reader,
         object_name,

@@ -4,6 +4,10 @@ The defect name of each image comes from its ``manifest.jsonl`` record (a folder
 types when defect-sample ran several concepts at once). A folder without a manifest (written by another
 tool, or by :mod:`defect_inspect.data.cut_paste`) pairs ``defect/<stem>.*`` with ``mask/<stem>.*`` and
 takes the defect name from the caller, or else from the folder's own name.
+
+Records with defect classes (Defect-Gen's outputs) also name a class-index label image (``labels/``) and
+its class table; their items carry both, which ``--classes multi`` trains on (the binary tasks read the
+mask, the union of the classes).
 """
 
 from __future__ import annotations
@@ -30,6 +34,24 @@ def is_generation_output(folder: str | Path) -> bool:
 def _pairs_from_manifest(folder: Path) -> list[tuple[Path, Path, str]]:
     records = read_manifest(folder / MANIFEST_NAME)
     return [(r.image, r.mask, r.defect_name) for r in records]
+
+
+def _labels_from_manifest(folder: Path) -> dict[Path, tuple[Path, dict[int, str]]]:
+    """image -> (label image, class table) of the records that have classes; a missing label file is an
+    error naming it."""
+    labelled = {
+        r.image: (r.labels, dict(r.classes))
+        for r in read_manifest(folder / MANIFEST_NAME)
+        if r.labels is not None
+    }
+    missing = [
+        InputFileError(labels, "label image of a manifest record does not exist")
+        for labels, _ in labelled.values()
+        if not labels.is_file()
+    ]
+    if missing:
+        raise DatasetError(folder, missing)
+    return labelled
 
 
 def _pairs_by_stem(folder: Path, defect_name: str) -> list[tuple[Path, Path, str]]:
@@ -69,6 +91,7 @@ def read_generation_output(
         if has_manifest
         else _pairs_by_stem(folder, defect_name or folder.resolve().name)
     )
+    labelled = _labels_from_manifest(folder) if has_manifest else {}
     if not triples:
         where = folder / MANIFEST_NAME if has_manifest else folder / DEFECT_DIR
         raise InputFileError(where, "holds no generated images")
@@ -79,7 +102,15 @@ def read_generation_output(
         raise InputFileError(folder, f"a generated defect cannot be named {GOOD!r} (the defect-free class)")
     validate_pairs([(image, mask) for image, mask, _ in triples], folder, mask_threshold=mask_threshold)
     items = [
-        InspectionItem(image, mask, name, "generated", mask_threshold=mask_threshold)
+        InspectionItem(
+            image,
+            mask,
+            name,
+            "generated",
+            mask_threshold=mask_threshold,
+            labels=labelled.get(image, (None, {}))[0],
+            classes=labelled.get(image, (None, {}))[1],
+        )
         for image, mask, name in sorted(triples, key=lambda t: t[0].name)
     ]
     logger.info("%s: %d generated image(s) of %s", folder, len(items), sorted({i.label for i in items}))

@@ -2,6 +2,8 @@
 
 The real defects of each category are split by defect-core (first ``len // 3`` by file name train, the rest
 held out); inspection models are tested on the held-out two thirds, as in DefectFill and AnomalyDiffusion.
+A dataset with an official test split (KSDD2) can instead be tested on it (``"test"``, DIAG's protocol;
+:mod:`defect_core.datasets.split_selection`).
 Datasets are opened by kind through :func:`defect_core.datasets.open_dataset` (every kind of
 ``DATASET_KINDS``, the built-in ``demo`` and ``surface-strips`` included).
 """
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from defect_core.datasets import DatasetReader, open_dataset
-from defect_core.datasets.splits import SplitName, resolve_split_rule, select_split
+from defect_core.datasets.split_selection import RealSplit, select_real_examples
 from defect_core.errors import InputFileError
 from defect_core.images import list_images
 from defect_inspect.data.items import GOOD, InspectionItem
@@ -22,12 +24,18 @@ logger = logging.getLogger(__name__)
 
 
 def open_real_dataset(
-    kind: str, root: str | Path | None, object_name: str | None, defects: Sequence[str] = ()
+    kind: str,
+    root: str | Path | None,
+    object_name: str | None,
+    defects: Sequence[str] = (),
+    normals_root: str | Path | None = None,
 ) -> DatasetReader:
     """The dataset of an inspect command: ``open_dataset`` with the command's options. A ``folder`` dataset
-    holds one defect category, which the command names as its only ``--defects`` entry."""
+    holds one defect category, which the command names as its only ``--defects`` entry; ``normals_root`` is
+    where a dataset without defect-free images finds them (Defect Spectrum: the MVTec AD tree)."""
     defect_name = defects[0] if len(defects) == 1 else None
-    return open_dataset(kind, root, object_name=object_name, defect_name=defect_name)
+    options = {"normals_root": normals_root} if normals_root is not None else {}
+    return open_dataset(kind, root, object_name=object_name, defect_name=defect_name, **options)
 
 
 def resolve_defects(reader: DatasetReader, object_name: str, defects: Sequence[str] = ()) -> list[str]:
@@ -45,25 +53,34 @@ def resolve_defects(reader: DatasetReader, object_name: str, defects: Sequence[s
 def real_defect_items(
     reader: DatasetReader,
     object_name: str,
-    split: SplitName,
+    split: RealSplit,
     defects: Sequence[str] = (),
     split_rule: str = "auto",
 ) -> list[InspectionItem]:
     """The real defect images of one side of the split (``"train"``, ``"held_out"`` or ``"all"``) under
-    ``split_rule`` (``"auto"``: the reader's, i.e. the DefectFill protocol of the dataset)."""
-    rule = resolve_split_rule(split_rule, reader.split_rule)
+    ``split_rule`` (``"auto"``: the reader's, i.e. the DefectFill protocol of the dataset), or of the
+    dataset's official test split (``"test"``)."""
     items: list[InspectionItem] = []
     for defect in resolve_defects(reader, object_name, defects):
-        examples = select_split(reader.defect_examples(object_name, defect), split, rule)
+        examples = select_real_examples(reader, object_name, defect, split, split_rule)
         items += [
-            InspectionItem(e.image, e.mask, e.defect_name, "real", mask_threshold=e.mask_threshold)
+            InspectionItem(
+                e.image,
+                e.mask,
+                e.defect_name,
+                "real",
+                mask_threshold=e.mask_threshold,
+                labels=e.labels,
+                classes=dict(e.classes) if e.labels is not None else {},
+            )
             for e in examples
         ]
     return items
 
 
 def normal_items(reader: DatasetReader, object_name: str, split: str) -> list[InspectionItem]:
-    """The defect-free images of ``split`` ("train" or "test") as :data:`GOOD` items."""
+    """The defect-free images of ``split`` ("train" or "test"; KSDD2: its train/ and test/ folders) as
+    :data:`GOOD` items."""
     return [InspectionItem(p, None, GOOD, "normal") for p in reader.normal_images(object_name, split)]
 
 

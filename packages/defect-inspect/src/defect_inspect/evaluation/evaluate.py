@@ -1,7 +1,9 @@
 """``evaluate(config)``: a trained model on a real test split, the library function behind ``evaluate``.
 
 Writes into ``out``: ``config.toml`` (resolved), ``metrics.json`` (defect-metrics' format), the maps /
-masks / predictions of :mod:`defect_inspect.evaluation.scoring`, and ``predictions.png``.
+masks / predictions of :mod:`defect_inspect.evaluation.scoring`, and ``predictions.png``; for a segmenter
+trained with ``--classes multi`` also the class-index targets and predictions, per-class IoU, the mIoU over
+the defect classes and with background, and ``confusion.png``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from defect_core.configs import coerce_paths, config_field, require, save_config
-from defect_core.datasets import DATASET_KINDS, require_dataset_choice
+from defect_core.datasets import DATASET_KINDS, require_dataset_choice, require_test_split
 from defect_core.datasets.splits import resolve_split_rule
 from defect_inspect.data.assemble import evaluation_items
 from defect_inspect.data.items import label_counts
@@ -32,12 +34,17 @@ class EvaluateConfig:
     dataset_root: Path | None = config_field(
         None, "dataset folder (not needed for the built-in demo and surface-strips)"
     )
+    normals_root: Path | None = config_field(
+        None, "defect-spectrum: the MVTec AD folder whose <object>/test/good images are the defect-free ones"
+    )
     object_name: str | None = config_field(None, "object / category (demo: brick)")
     defects: tuple[str, ...] = config_field(
         (), "defect types to test on (default: all; a folder dataset: its one type's name)"
     )
     split: str = config_field(
-        "held_out", "real defect split to test on: held_out (the papers' protocol), train or all"
+        "held_out",
+        "real defect split to test on: held_out (DefectFill's protocol: the held-out two thirds), test (the "
+        "dataset's official test split, KSDD2's test/ folder: DIAG's protocol), train or all",
     )
     split_rule: Literal["auto", "first-third", "first-10"] = config_field(
         "auto",
@@ -72,7 +79,13 @@ class EvaluateConfig:
             "defects",
             "a 'folder' dataset holds one defect category: name it (--defects NAME)",
         )
-        require(self, self.split in ("held_out", "train", "all"), "split", "must be held_out, train or all")
+        require(
+            self,
+            self.split in ("held_out", "test", "train", "all"),
+            "split",
+            "must be held_out, test, train or all",
+        )
+        require_test_split(self, "split")
         require(self, self.threshold is None or 0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
         require(self, self.batch_size >= 1, "batch_size", "must be >= 1")
         require(self, self.preview_count >= 1, "preview_count", "must be >= 1")
@@ -116,7 +129,9 @@ def evaluate(config: EvaluateConfig, *, progress: bool = False) -> EvaluationRes
     save_config(config, out_dir / "config.toml")
     device = resolve_device(config.device)
     model, info = load_checkpoint(config.checkpoint, device)
-    reader = open_real_dataset(config.dataset, config.dataset_root, config.object, config.defects)
+    reader = open_real_dataset(
+        config.dataset, config.dataset_root, config.object, config.defects, config.normals_root
+    )
     task = create_task(info.task, include_good="good" in info.classes, multiclass=info.multiclass)
     items = task.select_test_items(
         evaluation_items(
@@ -159,6 +174,7 @@ def evaluate(config: EvaluateConfig, *, progress: bool = False) -> EvaluationRes
             "model": info.model,
             "encoder": info.encoder,
             "resolution": info.resolution,
+            "input_size": list(info.input_hw),
             "threshold": info.threshold if config.threshold is None else config.threshold,
             "image_score": config.image_score,
         },

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from defect_core.images import load_rgb
-from defect_inspect.data.torch_dataset import image_to_tensor
+from defect_inspect.data.torch_dataset import InputSize, image_to_tensor
 from defect_inspect.training.checkpoint import CheckpointInfo
 from defect_inspect.training.device import autocast, autocast_dtype
 from defect_inspect.training.tasks import create_task
@@ -23,9 +23,9 @@ logger = logging.getLogger(__name__)
 
 
 class _ImageFiles(Dataset):
-    def __init__(self, paths: Sequence[Path], resolution: int) -> None:
+    def __init__(self, paths: Sequence[Path], size: InputSize) -> None:
         self.paths = list(paths)
-        self.resolution = resolution
+        self.size = size
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -33,7 +33,7 @@ class _ImageFiles(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
         image = load_rgb(self.paths[index])
         return {
-            "image": image_to_tensor(image, self.resolution),
+            "image": image_to_tensor(image, self.size),
             "height": image.height,
             "width": image.width,
             "index": index,
@@ -46,7 +46,7 @@ class Inference:
 
     classifier: ``probabilities`` float32 (N, C) over ``info.classes``; detector: ``scores`` float32 (N,),
     P(defect); segmenter: ``maps``, N float32 (H_i, W_i) arrays of P(defect) in [0, 1] at each image's own
-    size, ``model_maps``, the same N maps at the model's resolution (R, R) before that resize, and with
+    size, ``model_maps``, the same N maps at the model's input size (H, W) before that resize, and with
     ``multiclass`` ``label_maps``, N int64 (H_i, W_i) arrays of class indices.
     """
 
@@ -77,7 +77,7 @@ def run_inference(
     task = create_task(info.task, multiclass=info.multiclass)
     amp_dtype = autocast_dtype(device, mixed_precision)
     loader = DataLoader(
-        _ImageFiles(images, info.resolution), batch_size=batch_size, shuffle=False, num_workers=num_workers
+        _ImageFiles(images, info.input_hw), batch_size=batch_size, shuffle=False, num_workers=num_workers
     )
     model.to(device).eval()
     out = Inference()

@@ -3,7 +3,9 @@
 Writes into ``out``: ``predictions.csv`` (one row per image: the predicted class or decision and the
 probabilities / score), for segmenters ``maps/<stem>.npy`` (float32 P(defect) at the image's size) and
 ``masks/<stem>.png`` (P >= threshold, 0 / 255; class-index images with ``multiclass``), ``predictions.png``
-and ``config.toml``.
+and ``config.toml``. A segmenter trained with ``--classes multi`` writes, as a generation output does,
+``labels/<stem>.png`` (class ids, uint8, 0 = background), ``labels_color/<stem>.png`` (the class palette) and
+``classes.json`` (``{id: name}``), with ``masks/`` the union of the classes (0 / 255).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import numpy as np
 from PIL import Image
 
 from defect_core.atomic import save_image_atomic
+from defect_core.class_labels import labels_color_image, labels_image
 from defect_core.configs import coerce_paths, config_field, require, save_config
 from defect_core.errors import InputFileError
 from defect_core.images import list_images, load_rgb, mask_to_image
+from defect_core.output_layout import LABELS_COLOR_DIR, LABELS_DIR
 from defect_inspect.evaluation.picture import PictureRow, prediction_picture
 
 logger = logging.getLogger(__name__)
@@ -104,7 +108,13 @@ def predict(config: PredictConfig, *, progress: bool = False) -> PredictionResul
         table = []
         for k, (path, stem, amap) in enumerate(zip(images, stems, result.maps, strict=True)):
             save_map(amap, out_dir / "maps" / f"{stem}.npy")
-            if info.multiclass:
+            if info.label_images:
+                labels = result.label_maps[k].astype(np.uint8)
+                save_image_atomic(labels_image(labels), out_dir / LABELS_DIR / f"{stem}.png")
+                save_image_atomic(labels_color_image(labels), out_dir / LABELS_COLOR_DIR / f"{stem}.png")
+                save_image_atomic(mask_to_image(labels > 0), out_dir / "masks" / f"{stem}.png")
+                present = [info.classes[c] for c in np.unique(labels) if c > 0]
+            elif info.multiclass:
                 labels = result.label_maps[k].astype(np.uint8)
                 save_image_atomic(Image.fromarray(labels, mode="L"), out_dir / "masks" / f"{stem}.png")
                 present = [info.classes[c] for c in np.unique(labels) if c > 0]
@@ -117,6 +127,10 @@ def predict(config: PredictConfig, *, progress: bool = False) -> PredictionResul
                 image = load_rgb(path)
                 rows.append(PictureRow(image, np.zeros(amap.shape, bool), path.stem, amap, threshold))
         csv_path = write_csv(out_dir / "predictions.csv", ["image", "map", "max_score", "prediction"], table)
+        if info.label_images:
+            from defect_inspect.evaluation.class_scoring import write_class_table
+
+            write_class_table(info.classes, out_dir / "classes.json")
     elif info.task == "classifier":
         assert result.probabilities is not None
         table = [

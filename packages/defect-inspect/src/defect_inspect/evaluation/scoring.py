@@ -10,7 +10,10 @@ predictions.csv``) on the written files gives the same numbers. Files written in
   ``targets/<stem>.png`` and ``predictions/<stem>.png`` as class-index images. With the default ``pooled``
   image score the image metrics come from the model-resolution maps, so ``defect-metrics localization`` on
   ``maps/`` reproduces the pixel metrics, and the image metrics with ``--smoothing 21 --smoothing-border zero``
-  only up to that resize (``image_scores.csv`` holds the exact scores);
+  only up to that resize (``image_scores.csv`` holds the exact scores); a segmenter trained on label images
+  (``--classes multi``) writes the files of :mod:`defect_inspect.evaluation.class_scoring` instead
+  (``targets/``, ``predictions/`` and ``predictions_color/`` class-index images, ``classes.json``,
+  ``confusion.png``) and reports per-class IoU with the mIoU over the defect classes and with background;
 - classifier and detector: ``predictions.csv`` (image, label, prediction, probabilities);
 - every task: ``predictions.png``.
 """
@@ -34,6 +37,7 @@ from defect_core.atomic import save_image_atomic, write_bytes_atomic, write_text
 from defect_core.errors import InputFileError
 from defect_core.images import mask_to_image
 from defect_inspect.data.items import GOOD, InspectionItem
+from defect_inspect.evaluation.class_scoring import score_label_maps
 from defect_inspect.evaluation.image_score import DESCRIPTIONS, image_score_arguments
 from defect_inspect.evaluation.inference import Inference, run_inference
 from defect_inspect.evaluation.picture import PictureRow, prediction_picture, spread_indices
@@ -132,7 +136,12 @@ def score_segmenter(
             for item, mask, score in zip(items, masks, per_image, strict=True)
         ],
     )
-    if info.multiclass:
+    class_files: dict[str, Path] = {}
+    if info.label_images:
+        segmentation_results, class_files = score_label_maps(
+            info, items, stems, inference.label_maps, out_dir
+        )
+    elif info.multiclass:
         index = {name: i for i, name in enumerate(info.classes)}
         unknown = sorted({i.label for i in items if i.is_defect and i.label not in index})
         if unknown:
@@ -153,28 +162,29 @@ def score_segmenter(
                 Image.fromarray(prediction.astype(np.uint8), mode="L"),
                 out_dir / "predictions" / f"{stem}.png",
             )
-        segmentation = segmentation_metrics(
+        segmentation_results = segmentation_metrics(
             predictions, targets, len(info.classes), ignore_index=IGNORE_INDEX, class_names=list(info.classes)
-        )
+        ).as_dict()
     else:
         predictions = [amap >= threshold for amap in maps]
         for stem, prediction in zip(stems, predictions, strict=True):
             save_image_atomic(mask_to_image(prediction), out_dir / "predictions" / f"{stem}.png")
-        segmentation = segmentation_metrics(
+        segmentation_results = segmentation_metrics(
             [p.astype(np.int64) for p in predictions],
             [m.astype(np.int64) for m in masks],
             2,
             class_names=list(info.classes),
-        )
+        ).as_dict()
     results = {
         "localization": {**localization.scalars(), "image_score": DESCRIPTIONS[image_score]},
-        "segmentation": segmentation.as_dict(),
+        "segmentation": segmentation_results,
     }
     files = {
         "maps": out_dir / "maps",
         "masks": out_dir / "masks",
         "predictions": out_dir / "predictions",
         "image_scores": score_file,
+        **class_files,
     }
     return Scores(results, dict(localization.curves), files)
 

@@ -3,7 +3,10 @@ it, ``report`` writes its table. Needs the ``experiment`` extra (defect-train an
 
 from defect_inspect.experiment.protocol import (
     DEMO_PRESET,
+    DIAG_PRESET,
+    DIAG_ROWS,
     PRESETS,
+    PROTOCOL_PRESETS,
     VARIANTS,
     ExperimentConfig,
     concept_set,
@@ -14,7 +17,10 @@ from defect_inspect.experiment.protocol import (
 
 __all__ = [
     "DEMO_PRESET",
+    "DIAG_PRESET",
+    "DIAG_ROWS",
     "PRESETS",
+    "PROTOCOL_PRESETS",
     "VARIANTS",
     "ExperimentConfig",
     "concept_set",

@@ -25,6 +25,14 @@ IC-LPIPS (clustered on the real training third), see :mod:`defect_inspect.synthe
 (``report.md``, ``report.png``, ``results.json``, with defect-metrics' detailed tables and curves in
 ``report/``) compares the rows. Steps already done in ``out`` (concepts, generated images) are reused.
 
+With ``--dataset defect-spectrum`` (its preset) the rows are Defect Spectrum's segmentation table: a
+multi-class segmenter on the real first third (``real``), and with ``defect_gen`` folders also on Defect-Gen's
+images (``defect-gen``), tested on the held-out rest (:mod:`defect_inspect.experiment.defect_spectrum`).
+
+``protocol = "diag"`` runs DIAG's protocol on KSDD2 instead (:mod:`defect_inspect.experiment.diag`): the
+official train / test split, DIAG's ResNet-50 detector, and the rows baseline, zero-shot, full-shot,
+defectfill and cut-paste, with the FID of each synthetic set against the real test defects.
+
 The defaults are the papers' settings (2000 concept steps at 512 px, 1000 images per type, 8 LFS
 candidates, ResNet-34 and UNet at 256 px, ImageNet weights). :data:`PRESETS` hold brief CPU runs on the
 built-in datasets (``demo``: the pipeline in a minute or two; ``surface-strips``: the proof-of-method table
@@ -41,10 +49,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from defect_core.configs import coerce_paths, config_field, require, save_config
-from defect_core.datasets import DATASET_KINDS, require_dataset_choice
+from defect_core.datasets import DATASET_KINDS, has_official_test_split, require_dataset_choice
 from defect_core.datasets.splits import SPLIT_RULES
 from defect_inspect.data.cut_paste import write_cut_paste_set
 from defect_inspect.data.real import normal_items, open_real_dataset, real_defect_items, resolve_defects
+from defect_inspect.experiment.defect_spectrum import DEFECT_GEN_ROW, DEFECT_SPECTRUM_PRESET
 from defect_inspect.synthetic_quality import NETWORK_CHOICES, SetQuality
 from defect_inspect.training.config import InspectConfig
 
@@ -75,17 +84,40 @@ ABLATED_LOSS: dict[str, str] = {
 """ablation row -> the TrainConfig loss weight it sets to 0"""
 EXPERIMENT_TASKS: tuple[str, ...] = ("classifier", "segmenter")
 EXTRA_HINT = 'pip install "defect-inspect[experiment]"'
+PROTOCOLS: tuple[str, ...] = ("defectfill", "diag")
+DIAG_ROWS: tuple[str, ...] = ("baseline", "zero-shot", "full-shot", "defectfill", "cut-paste")
+"""Rows of ``protocol = "diag"``: real only; real negatives + DIAG's images; all real + DIAG's images; all
+real + DefectFill's images; all real + cut-paste (:mod:`defect_inspect.experiment.diag`)."""
+DIAG_BASE_MODEL = "diffusers/stable-diffusion-xl-1.0-inpainting-0.1"
+DIAG_PROMPTS: tuple[str, ...] = ("white marks on the wall", "copper metal scratches")
+DIAG_NEGATIVE_PROMPT = "smooth, plain, black, dark, shadow"
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Train → sample → inspect → metrics for one object (see the module docstring)."""
 
+    protocol: Literal["defectfill", "diag"] = config_field(
+        "defectfill",
+        "defectfill: per defect type, concepts from the first third, classifier / segmenter tested on the "
+        "held-out two thirds (DefectFill's protocol); diag: KSDD2's official train / test split and DIAG's "
+        "ResNet-50 detector on the rows baseline, zero-shot, full-shot, defectfill, cut-paste (DIAG's "
+        "protocol; its preset sets batch 32, no validation split, 100 images per generated row)",
+    )
     dataset: str = config_field(
         "demo", f"dataset: {', '.join(DATASET_KINDS)} (demo and surface-strips are built in)"
     )
     dataset_root: Path | None = config_field(
         None, "dataset folder (not needed for the built-in demo and surface-strips)"
+    )
+    normals_root: Path | None = config_field(
+        None,
+        "defect-spectrum: the MVTec AD folder whose <object>/{train,test}/good are the defect-free images",
+    )
+    normals: bool = config_field(
+        True,
+        "train and test the inspection models with the dataset's defect-free images too (DefectFill's "
+        "protocol; Defect Spectrum's segmentation table uses its defect images only)",
     )
     object_name: str = config_field("brick", "object / category")
     defects: tuple[str, ...] = config_field(
@@ -137,6 +169,11 @@ class ExperimentConfig:
     classifier: str = config_field("resnet34", "classifier: timm name (DefectFill: ResNet-34)")
     segmenter: str = config_field("unet", "segmenter architecture (DefectFill: UNet with focal loss)")
     encoder: str | None = config_field(None, "segmenter encoder (default resnet34)")
+    segmenter_classes: Literal["binary", "multi"] = config_field(
+        "binary",
+        "segmenter classes: binary = defect / background (DefectFill); multi = a class per pixel from "
+        "the label images (Defect Spectrum; its preset's default)",
+    )
     pretrained: bool = config_field(True, "start the inspection models from ImageNet weights")
     epochs: int = config_field(30, "inspection training epochs (early stopping on a validation split)")
     batch_size: int = config_field(16, "inspection training batch")
@@ -153,6 +190,11 @@ class ExperimentConfig:
         BASELINES, "baseline rows: real (no generated defects), cut-paste"
     )
     variants: tuple[str, ...] = config_field(("defectfill",), f"generated rows: {', '.join(VARIANTS)}")
+    defect_gen: tuple[Path, ...] = config_field(
+        (),
+        "generation output folders of Defect-Gen (with labels/): adds the row defect-gen, the real training "
+        "third plus these images (Defect Spectrum's 'with Defect-Gen' column)",
+    )
     zero_shot_prompt: str = config_field(
         "a photo of {object} with a {defect}", "zero-shot row's prompt; {object} and {defect} are filled in"
     )
@@ -164,6 +206,36 @@ class ExperimentConfig:
         "(Inception-v3, LPIPS AlexNet, from their caches), random-network (offline "
         "stand-ins), off",
     )
+    # protocol = "diag" (DIAG's published settings)
+    diag_rows: tuple[str, ...] = config_field(DIAG_ROWS, f"rows of the diag protocol: {', '.join(DIAG_ROWS)}")
+    diag_base_model: str = config_field(
+        DIAG_BASE_MODEL, "diag: base model of the zero-shot (DIAG) images: hub id, folder or builtin:<name>"
+    )
+    diag_prompts: tuple[str, ...] = config_field(
+        DIAG_PROMPTS, "diag: DIAG's prompts, one generation run each"
+    )
+    diag_count: int = config_field(50, "diag: images per prompt (DIAG: 50, so 100 in all)")
+    diag_negative_prompt: str = config_field(DIAG_NEGATIVE_PROMPT, "diag: DIAG's negative prompt")
+    diag_steps: int = config_field(30, "diag: denoising steps of DIAG's images (DIAG: 30)")
+    diag_guidance: float = config_field(20.0, "diag: classifier-free guidance of DIAG's images (DIAG: 20)")
+    diag_strength: float = config_field(
+        0.99, "diag: start from the normal image's latent noised to this level (DIAG: 0.99)"
+    )
+    diag_padding_mask_crop: int = config_field(
+        2, "diag: generate in the mask's box plus this margin and paste back (diffusers' meaning; DIAG: 2)"
+    )
+    diag_working_size: tuple[int, ...] = config_field(
+        (1024, 1024), "diag: W H that DIAG's images are generated at, squashing the aspect (DIAG: 1024 1024)"
+    )
+    diag_output_size: tuple[int, ...] = config_field(
+        (224, 632), "diag: W H that DIAG's images are resized to when written (DIAG: 224 632)"
+    )
+    detector: str = config_field(
+        "torchvision/resnet50.IMAGENET1K_V1", "diag: the detector (DIAG: torchvision ResNet-50, V1 weights)"
+    )
+    detector_input_size: tuple[int, ...] = config_field(
+        (704, 256), "diag: detector input H W (DIAG: 704 256)"
+    )
     # engineering
     device: str = config_field("auto", "device for every step: auto, cpu, cuda, ...")
     seed: int = config_field(0, "seed of every step")
@@ -171,10 +243,49 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         coerce_paths(self)
         object.__setattr__(self, "defects", tuple(self.defects))
-        for name in ("baselines", "variants", "tasks"):
+        for name in ("baselines", "variants", "tasks", "diag_rows", "diag_prompts"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("detector_input_size", "diag_working_size", "diag_output_size"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
 
+        require(self, self.protocol in PROTOCOLS, "protocol", f"must be one of {PROTOCOLS}")
         require_dataset_choice(self)
+        if self.protocol == "diag":
+            require(
+                self,
+                has_official_test_split(self.dataset),
+                "dataset",
+                "the diag protocol tests on the official test split of a dataset that ships one (ksdd2)",
+            )
+            require(
+                self, set(self.diag_rows) <= set(DIAG_ROWS), "diag_rows", f"must be a subset of {DIAG_ROWS}"
+            )
+            require(self, bool(self.diag_rows), "diag_rows", "must name at least one row")
+            require(self, bool(self.diag_prompts), "diag_prompts", "must hold at least one prompt")
+            require(self, 0.0 < self.diag_strength <= 1.0, "diag_strength", "must be in (0, 1]")
+            require(self, self.diag_padding_mask_crop >= 0, "diag_padding_mask_crop", "must be >= 0")
+            require(self, self.diag_guidance >= 0, "diag_guidance", "must be >= 0")
+            for name in ("diag_count", "diag_steps"):
+                require(self, getattr(self, name) >= 1, name, "must be >= 1")
+            require(
+                self,
+                len(self.diag_working_size) == 2
+                and all(v >= 8 and v % 8 == 0 for v in self.diag_working_size),
+                "diag_working_size",
+                "must be W H, multiples of 8",
+            )
+            require(
+                self,
+                len(self.diag_output_size) == 2 and min(self.diag_output_size) >= 1,
+                "diag_output_size",
+                "must be W H in pixels",
+            )
+            require(
+                self,
+                len(self.detector_input_size) == 2 and min(self.detector_input_size) >= 16,
+                "detector_input_size",
+                "must be two sizes H W in pixels, each >= 16",
+            )
         require(
             self,
             self.dataset != "folder" or len(self.defects) == 1,
@@ -243,11 +354,28 @@ class ExperimentConfig:
         for name in ("learning_rate", "concept_learning_rate", "concept_text_encoder_learning_rate"):
             require(self, getattr(self, name) > 0, name, "must be > 0")
         require(self, 0.0 <= self.val_fraction < 1.0, "val_fraction", "must be in [0, 1)")
+        require(
+            self,
+            self.segmenter_classes in ("binary", "multi"),
+            "segmenter_classes",
+            "must be binary or multi",
+        )
+        require(
+            self,
+            not self.defect_gen or self.protocol == "defectfill",
+            "defect_gen",
+            "is a defectfill-protocol row",
+        )
 
     @classmethod
     def demo(cls, **overrides: Any) -> ExperimentConfig:
         """The brief CPU run on the demo data (:data:`DEMO_PRESET`), then ``overrides``."""
         return dataclasses.replace(cls(), **{**DEMO_PRESET, **overrides})
+
+    @classmethod
+    def diag(cls, **overrides: Any) -> ExperimentConfig:
+        """DIAG's protocol on KSDD2 (:data:`DIAG_PRESET`, as ``--protocol diag`` applies it), then ``overrides``."""
+        return cls(**{**DIAG_PRESET, **overrides})
 
     @classmethod
     def surface_strips(cls, **overrides: Any) -> ExperimentConfig:
@@ -256,8 +384,12 @@ class ExperimentConfig:
 
     @property
     def settings(self) -> tuple[str, ...]:
-        """Rows of the report: the baselines, then the generated variants, in :data:`SETTINGS` order."""
-        return tuple(s for s in SETTINGS if s in self.baselines or s in self.variants)
+        """Rows of the report: the baselines, then the generated variants, in :data:`SETTINGS` order; under
+        the diag protocol its rows, in :data:`DIAG_ROWS` order."""
+        if self.protocol == "diag":
+            return tuple(r for r in DIAG_ROWS if r in self.diag_rows)
+        rows = tuple(s for s in SETTINGS if s in self.baselines or s in self.variants)
+        return rows + ((DEFECT_GEN_ROW,) if self.defect_gen else ())
 
 
 DEMO_PRESET: dict[str, Any] = {
@@ -312,8 +444,30 @@ STRIPS_PRESET: dict[str, Any] = {
 the offline stand-ins of KID and IC-LPIPS (no AlexNet or Inception weights offline), a UNet on ResNet-18
 from scratch as the segmenter."""
 
-PRESETS: dict[str, dict[str, Any]] = {"demo": DEMO_PRESET, "surface-strips": STRIPS_PRESET}
+PRESETS: dict[str, dict[str, Any]] = {
+    "demo": DEMO_PRESET,
+    "surface-strips": STRIPS_PRESET,
+    "defect-spectrum": DEFECT_SPECTRUM_PRESET,
+}
 """dataset -> the preset the CLI applies when no config file is given."""
+
+DIAG_PRESET: dict[str, Any] = {
+    "protocol": "diag",
+    "dataset": "ksdd2",
+    "object_name": "ksdd2",
+    "count": 100,
+    "batch_size": 32,
+    "epochs": 30,
+    "learning_rate": 1e-4,
+    "val_fraction": 0.0,
+    "pretrained": True,
+}
+"""``--protocol diag``: KSDD2 and DIAG's detector training (batch 32, 30 epochs, Adam 1e-4, no validation
+split; the rest of its settings come from ``InspectConfig``'s ``diag`` preset), and as many DefectFill and
+cut-paste images as DIAG generates (100), so the synthetic rows compare at equal size."""
+
+PROTOCOL_PRESETS: dict[str, dict[str, Any]] = {"defectfill": {}, "diag": DIAG_PRESET}
+"""protocol -> the values ``--protocol`` sets (below a config file and explicit flags)."""
 
 
 @dataclass(frozen=True)
@@ -326,6 +480,8 @@ class ExperimentResult:
     runs: dict[tuple[str, str], TrainResult]
     seconds: dict[str, float]
     quality: dict[str, SetQuality] = field(default_factory=dict)
+    fid: dict[str, float] = field(default_factory=dict)
+    """diag protocol: synthetic set (diag, defectfill, cut-paste) -> FID against the real test defects."""
 
 
 def experiment_packages():
@@ -471,7 +627,9 @@ def generate_zero_shot(config: ExperimentConfig, defects: list[str], progress: b
 
 def make_cut_paste(config: ExperimentConfig, defects: list[str]) -> list[Path]:
     """``count`` cut-paste defects per type from the real training third, one folder per type."""
-    reader = open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects)
+    reader = open_real_dataset(
+        config.dataset, config.dataset_root, config.object_name, config.defects, config.normals_root
+    )
     normals = [item.image for item in normal_items(reader, config.object_name, "train")]
     folders = []
     for defect in defects:
@@ -491,9 +649,13 @@ def inspection_config(
         model=config.classifier if task == "classifier" else config.segmenter,
         encoder=config.encoder if task == "segmenter" else None,
         train=train,
-        real_train=setting == "real",
+        real_train=setting in ("real", DEFECT_GEN_ROW),
         dataset=config.dataset,
         dataset_root=config.dataset_root,
+        normals_root=config.normals_root,
+        dataset_normals=config.normals,
+        test_normals=config.normals,
+        classes=config.segmenter_classes if task == "segmenter" else "binary",
         object_name=config.object_name,
         defects=config.defects,
         pretrained=config.pretrained,
@@ -557,13 +719,21 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
     from defect_inspect.run_training import train_inspection_model
 
     experiment_packages()  # fail before any work when the extra is missing
+    if config.protocol == "diag":
+        from defect_inspect.experiment.diag import run_diag_experiment
+
+        return run_diag_experiment(config, progress=progress)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.toml")
-    reader = open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects)
+    reader = open_real_dataset(
+        config.dataset, config.dataset_root, config.object_name, config.defects, config.normals_root
+    )
     defects = resolve_defects(reader, config.object_name, config.defects)
     seconds: dict[str, float] = {}
     sources: dict[str, tuple[Path, ...]] = {"real": ()}
+    if config.defect_gen:
+        sources[DEFECT_GEN_ROW] = config.defect_gen
     concepts: dict[str, dict[str, Path]] = {}
     for variant in config.variants:
         started = time.perf_counter()

@@ -33,6 +33,7 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "AUPRO@0.3": ("segmenter", ("localization", "aupro")),
     "image AUROC": ("segmenter", ("localization", "image_auroc")),
     "mIoU": ("segmenter", ("segmentation", "miou")),
+    "mIoU defects": ("segmenter", ("segmentation", "miou_defects")),
 }
 SETTING_NOTES = {
     "real": "baseline: no generated defects, the real training third only",
@@ -45,6 +46,7 @@ SETTING_NOTES = {
     "no-defect-loss": "concepts trained without L_def, then as defectfill",
     "no-object-loss": "concepts trained without L_obj, then as defectfill",
     "no-attention-loss": "concepts trained without L_attn, then as defectfill",
+    "defect-gen": "the real training third plus Defect-Gen's images (image and class labels generated together)",
 }
 QUALITY_COLUMNS = ("KID ×10³", "IC-LPIPS")
 
@@ -84,13 +86,21 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def bar_chart(table: Mapping[str, Mapping[str, float | None]], path: str | Path, title: str) -> Path:
-    """Grouped bars: one group per column, one bar per row (setting); values in [0, 1]; a PNG at ``path``."""
+def bar_chart(
+    table: Mapping[str, Mapping[str, float | None]],
+    path: str | Path,
+    title: str,
+    columns: Sequence[str] = tuple(COLUMNS),
+) -> Path:
+    """Grouped bars: one group per column (those of ``columns`` with a value), one bar per row (setting);
+    values in [0, 1]; a PNG at ``path``."""
     settings = list(table)
-    columns = [c for c in COLUMNS if any(table[s].get(c) is not None for s in settings)]
+    every = list(columns)
+    columns = [c for c in every if any(table[s].get(c) is not None for s in settings)]
     if not columns:
-        columns = list(COLUMNS)
-    width, height = max(640, 110 * len(columns) + 120), 420
+        columns = every
+    # wide enough for every column group and for the legend's row of settings (150 px each)
+    width, height = max(640, 110 * len(columns) + 120, 150 * len(settings) + 70), 420
     left, right, top, bottom = 50, width - 20, 50, height - 70
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
@@ -158,7 +168,9 @@ def write_experiment_report(
     settings = list(config.settings)
     split_rule = resolve_split_rule(
         config.split_rule,
-        open_real_dataset(config.dataset, config.dataset_root, config.object_name, config.defects).split_rule,
+        open_real_dataset(
+            config.dataset, config.dataset_root, config.object_name, config.defects, config.normals_root
+        ).split_rule,
     )
     image_score = DESCRIPTIONS[config.image_score]
     table = summary_rows(settings, runs)
@@ -193,9 +205,15 @@ def write_experiment_report(
     lines = [
         f"# Experiment: {config.object_name} ({config.dataset})",
         "",
-        f"Defect types: {', '.join(defects)}. Concepts: {config.concept_steps} steps at {config.concept_resolution} px "
-        f"on `{config.base_model}`; {config.count} generated images per type ({config.candidates} LFS candidates, "
-        f"{config.select}, {config.sample_steps} DDIM steps). Inspection: "
+        f"Defect types: {', '.join(defects)}. "
+        + (
+            f"Concepts: {config.concept_steps} steps at {config.concept_resolution} px "
+            f"on `{config.base_model}`; {config.count} generated images per type ({config.candidates} LFS "
+            f"candidates, {config.select}, {config.sample_steps} DDIM steps). "
+            if config.variants
+            else ""
+        )
+        + "Inspection: "
         + ", ".join(
             ([f"classifier `{config.classifier}`"] if "classifier" in config.tasks else [])
             + (
@@ -207,10 +225,22 @@ def write_experiment_report(
         + f", {config.resolution} px, up to {config.epochs} epochs, "
         + ("ImageNet weights" if config.pretrained else "random initialisation")
         + ".",
-        f"Test set: the real held-out defects of each type ({split_rule} split by file name; the test/good images "
-        f"too for the segmenter). Segmenter image score: {image_score}. Concept rows sample with "
+        f"Test set: the real held-out defects of each type ({split_rule} split by file name; "
+        + ("the test/good images too for the segmenter" if config.normals else "defect images only")
+        + f"). Segmenter image score: {image_score}. Concept rows sample with "
         f'"A photo of {{token}}" at guidance 1.0 unless named otherwise (our assumptions: the paper gives neither).',
         "",
+        *(
+            [
+                "Multi-class segmenter (a class per pixel from the label images): mIoU is the mean IoU over "
+                "every class, background included; mIoU defects over the defect classes alone. Both come "
+                "from one confusion matrix over all test pixels; a class absent from both prediction and "
+                "truth is left out. Defect Spectrum's table does not say which of the two it reports.",
+                "",
+            ]
+            if config.segmenter_classes == "multi" and "segmenter" in config.tasks
+            else []
+        ),
         *(
             [
                 f"`{config.base_model}` is a randomly initialised model for running the pipeline offline: its "

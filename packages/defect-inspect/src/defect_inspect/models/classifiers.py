@@ -1,5 +1,9 @@
 """Image-level models: the defect-type classifier (DefectFill: ResNet-34) and the binary detector (DIAG:
-ResNet-50), both any timm model by name, or a torchvision model as ``torchvision/<name>``.
+ResNet-50), both any timm model by name, or a torchvision model as ``torchvision/<name>[.<weights>]``.
+
+A torchvision name may carry the name of its weights after a dot, as timm's tags: ``torchvision/resnet50``
+loads torchvision's ``DEFAULT`` weights (for ResNet-50 today ``IMAGENET1K_V2``), while
+``torchvision/resnet50.IMAGENET1K_V1`` loads the original ones, which DIAG's detector used.
 
 timm names may carry a pretrained tag (``resnet34.tv_in1k`` uses torchvision's ImageNet weights). ImageNet
 weights are looked up in the Hugging Face cache (timm's ``hf_hub_id``), then in torch's hub cache (the
@@ -83,19 +87,40 @@ def _replace_head(model: nn.Module, num_outputs: int, name: str) -> nn.Module:
     return model
 
 
+def split_torchvision_name(name: str) -> tuple[str, str | None]:
+    """``"torchvision/resnet50.IMAGENET1K_V1"`` → ``("resnet50", "IMAGENET1K_V1")``; no tag → ``None``."""
+    model, _, tag = name[len(TORCHVISION_PREFIX) :].partition(".")
+    return model, tag or None
+
+
+def torchvision_weights_url(name: str, tag: str | None) -> str:
+    """The download address of torchvision model ``name``'s weights ``tag`` (``None``: its ``DEFAULT``);
+    ``ValueError`` listing the model's weights for an unknown tag."""
+    import torchvision
+
+    enum = torchvision.models.get_model_weights(name)
+    if tag is None:
+        return enum.DEFAULT.url
+    try:
+        return enum[tag].url
+    except KeyError:
+        known = ", ".join(w.name for w in enum)
+        raise ValueError(f"torchvision model {name!r} has no weights {tag!r}; available: {known}") from None
+
+
 def _torchvision_model(request: ModelRequest) -> nn.Module:
     import torchvision
 
-    name = request.name[len(TORCHVISION_PREFIX) :]
+    name, tag = split_torchvision_name(request.name)
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise ValueError(f"unknown {request.kind} {request.name!r}: not a torchvision classification model")
+    url = torchvision_weights_url(name, tag)  # an unknown tag is an error even without --pretrained
     model = torchvision.models.get_model(name, weights=None)
     if request.pretrained:
         if request.weights:
             path = explicit_weights(request.weights)
         else:
-            default = torchvision.models.get_model_weights(name).DEFAULT
-            path = torch_hub_weights(f"torchvision model {name!r}", default.url)
+            path = torch_hub_weights(f"torchvision model {name!r} ({tag or 'DEFAULT'})", url)
         model.load_state_dict(load_state_dict_file(path))
     return _replace_head(model, request.num_outputs, name)
 

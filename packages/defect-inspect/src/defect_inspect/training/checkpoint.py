@@ -28,7 +28,8 @@ class CheckpointInfo:
     """What a checkpoint's network is and how to feed it.
 
     ``classes``: output classes in order (classifier: defect types; detector: good, defect; segmenter:
-    background, defect, or background + defect types with ``multiclass``); ``resolution``: square input size;
+    background, defect, or background + defect types with ``multiclass``); ``resolution``: square input size,
+    unless ``input_size`` holds a non-square (height, width) (empty in checkpoints from before it existed);
     ``threshold``: the decision threshold of the run.
     """
 
@@ -43,6 +44,17 @@ class CheckpointInfo:
     epoch: int = 0
     package_version: str = "0.0.0"
     extra: dict[str, str] = field(default_factory=dict)
+    input_size: tuple[int, ...] = ()
+    label_images: bool = False
+    """A segmenter trained on class-index label images (``--classes multi``): ``classes`` are background +
+    the merged class table, per pixel; ``multiclass`` is then True too (softmax over ``classes``)."""
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """The model's input (height, width): ``input_size``, or ``resolution`` square."""
+        if self.input_size:
+            return int(self.input_size[0]), int(self.input_size[1])
+        return self.resolution, self.resolution
 
     def to_json(self) -> str:
         """JSON text with a format version, as stored in the checkpoint's metadata."""
@@ -54,6 +66,7 @@ class CheckpointInfo:
         data = json.loads(text)
         data.pop("format", None)
         data["classes"] = tuple(data["classes"])
+        data["input_size"] = tuple(data.get("input_size", ()))
         return cls(**data)
 
 

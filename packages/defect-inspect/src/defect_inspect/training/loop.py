@@ -1,5 +1,6 @@
-"""The training loop: AdamW with cosine decay, mixed precision on a GPU, early stopping on the validation
-loss, the best weights restored at the end, a checkpoint callback per epoch and a progress bar."""
+"""The training loop: AdamW with cosine decay by default (or Adam at a constant rate, DIAG's;
+:mod:`defect_inspect.training.optimizers`), mixed precision on a GPU, early stopping on the validation loss,
+the best weights restored at the end, a callback per epoch (checkpoints, test metrics) and a progress bar."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from torch.utils.data import DataLoader
 from defect_core.errors import NonFiniteLossError
 from defect_inspect.training.device import autocast, autocast_dtype
 from defect_inspect.training.early_stopping import EarlyStopping
+from defect_inspect.training.optimizers import create_optimizer, create_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +81,16 @@ def fit(
     mixed_precision: bool = True,
     on_epoch_end: Callable[[EpochRecord, bool], None] | None = None,
     progress: bool = True,
+    optimizer: str = "adamw",
+    lr_schedule: str = "cosine",
 ) -> FitResult:
     """Train ``model`` in place; with a validation loader, stop after ``patience`` epochs without a lower
     validation loss and leave the best epoch's weights in the model.
 
     ``loss_fn(outputs, batch)`` gets the model's outputs for ``batch["image"]`` and the whole batch.
-    ``on_epoch_end(record, is_best)`` runs after every epoch (checkpoints). A non-finite training loss raises
+    ``optimizer`` / ``lr_schedule`` name them (:mod:`defect_inspect.training.optimizers`).
+    ``on_epoch_end(record, is_best)`` runs after every epoch (checkpoints, test metrics), with the model
+    holding that epoch's weights, before any early-stopping restore. A non-finite training loss raises
     :class:`NonFiniteLossError` (the last good weights stay in the model).
     """
     from tqdm.auto import tqdm
@@ -93,8 +99,8 @@ def fit(
     amp_dtype = autocast_dtype(device, mixed_precision)
     # float16 needs loss scaling to keep small gradients; bfloat16 has float32's range and does not
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    optim = create_optimizer(optimizer, model.parameters(), learning_rate, weight_decay)
+    scheduler = create_schedule(lr_schedule, optim, epochs)
     stopper = EarlyStopping(patience)
     result = FitResult()
     best_state: dict[str, torch.Tensor] | None = None
@@ -111,16 +117,16 @@ def fit(
             started = time.perf_counter()
             model.train()
             total, count = 0.0, 0
-            lr = optimizer.param_groups[0]["lr"]
+            lr = optim.param_groups[0]["lr"]
             for batch in train_loader:
                 batch = _to_device(batch, device)
                 with autocast(device, amp_dtype):
                     loss = loss_fn(model(batch["image"]), batch)
                 if not torch.isfinite(loss):
                     raise NonFiniteLossError(f"epoch {epoch}: training loss is {float(loss.detach())}")
-                optimizer.zero_grad(set_to_none=True)
+                optim.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
-                scaler.step(optimizer)
+                scaler.step(optim)
                 scaler.update()
                 size = batch["image"].shape[0]
                 total += float(loss.detach()) * size

@@ -4,7 +4,10 @@
   outputs class probabilities (N, C). Defect-free images only with ``include_good`` (a "good" class).
 - ``detector`` (DIAG): good vs. defect; one logit, binary cross-entropy; outputs P(defect) (N,).
 - ``segmenter`` (DefectFill's UNet, Defect Spectrum): a defect mask per pixel; focal loss; outputs
-  P(defect) per pixel, and with ``multiclass`` one class per defect type (background is class 0).
+  P(defect) per pixel, and with ``multiclass`` one class per defect type (background is class 0). With
+  ``pixel_labels`` (``--classes multi``, Defect Spectrum) the classes come per pixel from the items' label
+  images, merged by class name (:mod:`defect_inspect.data.class_tables`): several classes in one image,
+  softmax over background + the classes, cross-entropy by default (the focal loss if asked).
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from defect_inspect.data.class_tables import BACKGROUND, model_classes
 from defect_inspect.data.items import GOOD, InspectionItem, label_counts
 from defect_inspect.models.losses import segmentation_loss
 
 logger = logging.getLogger(__name__)
 
-BACKGROUND = "background"
 DEFECT = "defect"
 
 
@@ -71,7 +74,13 @@ def register_task(kind: str):
 
 
 def create_task(
-    kind: str, *, include_good: bool = False, multiclass: bool = False, loss: str = "focal"
+    kind: str,
+    *,
+    include_good: bool = False,
+    multiclass: bool = False,
+    loss: str = "focal",
+    pixel_labels: bool = False,
+    class_names: Sequence[str] = (),
 ) -> Task:
     """The task ``kind`` ("classifier", "segmenter" or "detector") with its options."""
     if kind not in _TASKS:
@@ -79,7 +88,9 @@ def create_task(
     if kind == "classifier":
         return _TASKS[kind](include_good=include_good)
     if kind == "segmenter":
-        return _TASKS[kind](multiclass=multiclass, loss=loss)
+        return _TASKS[kind](
+            multiclass=multiclass, loss=loss, pixel_labels=pixel_labels, class_names=class_names
+        )
     return _TASKS[kind]()
 
 
@@ -149,16 +160,27 @@ class DetectorTask(Task):
 
 @register_task("segmenter")
 class SegmenterTask(Task):
-    """A defect mask per pixel: one logit (binary) or background + one class per defect type (multi-class)."""
+    """A defect mask per pixel: one logit (binary), background + one class per defect type (multi-class), or
+    background + the classes of the label images (pixel labels)."""
 
     model_kind = "segmenter"
 
-    def __init__(self, multiclass: bool = False, loss: str = "focal") -> None:
-        self.multiclass = multiclass
+    def __init__(
+        self,
+        multiclass: bool = False,
+        loss: str = "focal",
+        pixel_labels: bool = False,
+        class_names: Sequence[str] = (),
+    ) -> None:
+        self.multiclass = multiclass or pixel_labels
+        self.pixel_labels = pixel_labels
+        self.class_names = tuple(class_names)
         self.loss_name = loss
-        self._loss = segmentation_loss(loss, multiclass)
+        self._loss = segmentation_loss(loss, self.multiclass)
 
     def classes(self, items: Sequence[InspectionItem]) -> list[str]:
+        if self.pixel_labels:
+            return model_classes(items, self.class_names)
         if not self.multiclass:
             return [BACKGROUND, DEFECT]
         return [BACKGROUND, *sorted({i.label for i in items if i.is_defect})]
@@ -170,8 +192,11 @@ class SegmenterTask(Task):
         """Binary: the mask float (B, 1, H, W); multi-class: class indices int64 (B, H, W), 0 = background.
 
         The dataset's ``label`` indexes ``classes`` (background is 0, so a defect's index is its class);
-        defect-free images have label -1 and an empty mask, hence all background.
+        defect-free images have label -1 and an empty mask, hence all background. With pixel labels the
+        dataset's ``labels`` are the target as they are.
         """
+        if self.pixel_labels:
+            return batch["labels"]
         if not self.multiclass:
             return batch["mask"]
         return batch["mask"][:, 0].long() * batch["label"].clamp(min=0)[:, None, None]
