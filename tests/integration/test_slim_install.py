@@ -52,6 +52,20 @@ PROBE = textwrap.dedent(
                  mask_image=Image.new("L", (64, 64), 255), height=64, width=64, num_inference_steps=2,
                  generator=torch.Generator().manual_seed(0)).images[0]
     report["image_size"] = list(image.size)
+
+    # Defect-Gen: a tiny generator folder for the CLI run below (the slim install samples it)
+    from diffusers import UNet2DModel
+    from defect_core.generator_card import GeneratorCard
+    from defect_sample.defectgen import save_generator
+
+    def tiny_unet(seed):
+        torch.manual_seed(seed)
+        return UNet2DModel(sample_size=32, in_channels=6, out_channels=6, block_out_channels=(8, 16),
+                           layers_per_block=1, norm_num_groups=4, down_block_types=("DownBlock2D",) * 2,
+                           up_block_types=("UpBlock2D",) * 2)
+
+    card = GeneratorCard(object_name="bottle", classes={1: "crack", 2: "hole"}, resolution=32, size="cpu")
+    save_generator("generator", tiny_unet(1), tiny_unet(2), card)
     print(json.dumps(report))
     """
 )
@@ -125,6 +139,18 @@ def test_slim_install_of_core_and_sample(tmp_path: Path) -> None:
     assert "defect-sample" in cli.stdout
     version = run([bindir / "defect-sample", "--version"], env, tmp_path)
     assert report["sample_version"] in version.stdout
+
+    # Defect-Gen sampling in the slim install: images, masks, class labels and their manifest
+    out = tmp_path / "defectgen_out"
+    argv = ["defectgen", "--generator", tmp_path / "generator", "--count", "2", "--steps", "2", "--out", out]
+    sampled = run([bindir / "defect-sample", *argv, "--device", "cpu", "--quiet"], env, tmp_path)
+    assert "2 image(s) written" in sampled.stdout
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [r["item_id"] for r in records] == ["bottle_00000", "bottle_00001"]
+    for r in records:
+        assert r["classes"] == {"1": "crack", "2": "hole"} and r["concept"] == "defectgen:bottle"
+        assert all((out / r[key]).is_file() for key in ("image", "mask", "labels"))
+    assert (out / "preview.png").is_file()
 
     total = time.perf_counter() - started
     print(f"slim install: build + venv + install {installed_at - started:.1f} s, total {total:.1f} s")

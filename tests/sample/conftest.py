@@ -1,4 +1,5 @@
-"""Fixtures of the defect-sample tests: a session-wide model cache, builtin:tiny, concept files, images."""
+"""Fixtures of the defect-sample tests: a session-wide model cache, builtin:tiny and builtin:tiny-xl, concept
+files, images."""
 
 from __future__ import annotations
 
@@ -43,6 +44,14 @@ def base_pipe(sample_cache: Path):
     from defect_sample.model_loading import load_inpaint_pipeline
 
     return load_inpaint_pipeline("builtin:tiny")
+
+
+@pytest.fixture(scope="session")
+def xl_pipe(sample_cache: Path):
+    """builtin:tiny-xl as a stock diffusers StableDiffusionXLInpaintPipeline (Euler, as built)."""
+    from defect_sample.model_loading import load_inpaint_pipeline
+
+    return load_inpaint_pipeline("builtin:tiny-xl")
 
 
 @pytest.fixture(scope="session")

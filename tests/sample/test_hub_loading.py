@@ -504,7 +504,7 @@ def test_quiet_generation_writes_nothing_to_stderr(
             "--count",
             "1",
             "--steps",
-            "1",
+            "2",  # zero-shot strength 0.99 runs int(2 * 0.99) = 1 step
             "--candidates",
             "1",
             "--out",

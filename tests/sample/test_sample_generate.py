@@ -325,6 +325,8 @@ def test_zero_shot_uses_the_prompt_with_every_adapter_off(
     (record,) = read_manifest(config.out / "manifest.jsonl")
     assert record.prompt == "white marks on the wall" and record.concept is None
     assert record.item_id == "marks_00000" and record.sampler["guidance_scale"] == 3.0
+    # zero-shot starts from the normal's latent at DIAG's strength: 2 steps * 0.99 run 1
+    assert record.sampler["strength"] == 0.99 and record.sampler["steps_run"] == 1
     # the same item through the bare sampler on the base model
     normal = Image.open(record.source_image).convert("RGB")
     mask = load_mask(record.mask_source)
@@ -337,6 +339,7 @@ def test_zero_shot_uses_the_prompt_with_every_adapter_off(
         num_inference_steps=2,
         guidance_scale=3.0,
         seed=[record.seed],
+        strength=0.99,
     )
     chosen = np.asarray(expected.images[0][record.candidate_index], dtype=int)
     assert np.abs(pixels(record.image).astype(int) - chosen).max() <= 1
@@ -367,7 +370,8 @@ def test_pixel_composite_keeps_the_normal_pixels_outside_the_feathered_mask(
 
 def run_cli(*args: str) -> int:
     return main(
-        [*args, "--device", "cpu", "--quiet", "--steps", "1", "--candidates", "1", "--select", "psnr"]
+        [*args, "--device", "cpu", "--quiet", "--steps", "1", "--strength", "1", "--candidates", "1"]
+        + ["--select", "psnr"]
     )
 
 
@@ -519,7 +523,15 @@ def test_config_file_sets_defaults_and_flags_override(tmp_path, capsys):
     )
     config, _ = parse_config(Config, ["--config", str(toml), "--seed", "9"], build_parser())
     assert (config.count, config.seed, config.shapes, config.normals) == (5, 9, ("star",), tmp_path)
-    assert config.candidates == 8 and config.steps is None and config.select == "lpips"  # paper defaults
+    # zero-shot (a prompt): DIAG's defaults, resolved into the config
+    assert (config.candidates, config.select, config.steps, config.guidance, config.strength) == (
+        1,
+        "none",
+        30,
+        20.0,
+        0.99,
+    )
+    assert config.negative_prompt == "smooth, plain, black, dark, shadow"
     toml.write_text('promt = "typo"\n')
     with pytest.raises(SystemExit):
         parse_config(Config, ["--config", str(toml)], build_parser())

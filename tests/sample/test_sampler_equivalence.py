@@ -175,6 +175,9 @@ def test_v_prediction_base_is_supported(base_pipe):
         (dict(images=[random_image(0, 60)], masks=[np.ones((60, 60), bool)]), "not a multiple"),
         (dict(masks=[np.ones((32, 32), bool)]), "differs from the image"),
         (dict(seed=[1, 2]), "2 seeds for 1 images"),
+        (dict(strength=0.0), "strength must be in"),
+        (dict(strength=0.99), "runs int"),
+        (dict(scheduler="euler"), "unknown scheduler"),
     ],
 )
 def test_bad_arguments_are_named(sampler, kwargs, message):
@@ -182,3 +185,100 @@ def test_bad_arguments_are_named(sampler, kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         sampler(**args)
+
+
+# -- strength and padding_mask_crop against the stock pipeline (the SDXL twins: test_sdxl_equivalence.py) --
+
+
+def _keep_final_latents(store: dict):
+    def callback(pipe, step, timestep, tensors):
+        store["latents"] = tensors["latents"].clone()  # after the last step: the final latents
+        return tensors
+
+    return callback
+
+
+@pytest.mark.parametrize(("guidance", "strength"), [(1.0, 0.99), (20.0, 0.99), (20.0, 0.5)])
+def test_strength_equals_stock_inpaint_pipeline(base_pipe, sampler, guidance, strength):
+    image, mask = random_image(5), box_mask(16, 8, 40, 32)
+    steps = 4  # 0.99 runs 3 steps, 0.5 runs 2: the image latent noised to the first of them
+    ref = base_pipe(
+        prompt=PROMPT,
+        negative_prompt="smooth",
+        image=image,
+        mask_image=Image.fromarray(mask.astype(np.uint8) * 255),
+        height=SIZE,
+        width=SIZE,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        strength=strength,
+        num_images_per_prompt=2,
+        generator=torch.Generator().manual_seed(9),
+        output_type="latent",
+    ).images
+    out = sampler(
+        images=[image],
+        masks=[mask],
+        prompt=PROMPT,
+        negative_prompt="smooth",
+        num_candidates=2,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        strength=strength,
+        seed=9,
+        background_replacement=False,
+    )
+    torch.testing.assert_close(out.latents[0], ref, atol=1e-4, rtol=1e-4)
+    # and strength changes the result: 1.0 starts from noise alone
+    full = sampler(
+        images=[image], masks=[mask], prompt=PROMPT, num_candidates=2, num_inference_steps=steps, seed=9
+    )
+    assert (full.latents[0] - out.latents[0]).abs().max() > 1e-2
+
+
+def test_padding_mask_crop_equals_stock_inpaint_pipeline(base_pipe, sampler, tiny_defectfill):
+    from defect_sample.mask_crop import crop_around_mask, crop_pair
+
+    # 24 px box + 4 px margin = a 32 px crop scaled by 2: mask edges on the latent grid (see the SDXL test)
+    image, mask = random_image(6), box_mask(20, 12, 44, 36)
+    store: dict = {}
+    ref_images = base_pipe(
+        prompt=PROMPT,
+        image=image,
+        mask_image=Image.fromarray(mask.astype(np.uint8) * 255),
+        height=SIZE,
+        width=SIZE,
+        num_inference_steps=3,
+        guidance_scale=4.0,
+        strength=0.99,
+        padding_mask_crop=4,
+        num_images_per_prompt=2,
+        generator=torch.Generator().manual_seed(2),
+        callback_on_step_end=_keep_final_latents(store),
+        callback_on_step_end_tensor_inputs=["latents"],
+    ).images
+    crop = crop_around_mask(mask, (SIZE, SIZE), 4)
+    assert crop.box == (8, 16, 40, 48)
+    crop_image, crop_mask = crop_pair(image, mask, crop)
+    assert np.array_equal(crop_mask, box_mask(8, 8, 56, 56))
+    kw = dict(prompt=PROMPT, num_inference_steps=3, guidance_scale=4.0, strength=0.99, seed=2)
+    out = sampler(
+        images=[crop_image], masks=[crop_mask], num_candidates=2, background_replacement=False, **kw
+    )
+    torch.testing.assert_close(out.latents[0], store["latents"], atol=1e-4, rtol=1e-4)
+
+    tiny_defectfill.concepts.deactivate()
+    result = tiny_defectfill(
+        image=image,
+        mask=mask,
+        num_candidates=2,
+        select="none",
+        padding_mask_crop=4,
+        background_replacement=False,
+        **kw,
+    )
+    normal = np.asarray(image)
+    for ours, theirs in zip(result.candidates[0], ref_images, strict=True):
+        a, b = np.asarray(ours, dtype=int), np.asarray(theirs, dtype=int)
+        assert np.abs(a - b).max() <= 1
+        assert np.array_equal(a[~mask], normal[~mask])  # outside the mask: the input, exactly

@@ -53,6 +53,12 @@ def test_non_inpainting_base_model_is_refused(fast_config, tmp_path) -> None:
         train_concept(replace(fast_config, base_model=str(folder)))
 
 
+def test_sdxl_base_model_is_refused_by_defectfill_training(fast_config) -> None:
+    with pytest.raises(BaseModelError, match=r"builtin:tiny-xl.*SDXL inpainting model.*Stable Diffusion 1 / 2"):
+        train_concept(replace(fast_config, base_model="builtin:tiny-xl"))
+    assert not (fast_config.output_dir / "concept.safetensors").exists()
+
+
 def test_empty_mask_and_size_mismatch_are_listed_with_their_files(fast_config, tmp_path) -> None:
     root = _folder_dataset(tmp_path / "data", {"a": _good_mask(), "b": np.zeros((64, 64), bool)})
     Image.new("L", (32, 32), 255).save(root / "masks" / "a.png")  # mask of another size than its image

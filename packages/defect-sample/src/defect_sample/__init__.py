@@ -10,7 +10,11 @@ The public API, imported on first use (so that ``defect-sample --version`` does 
 - :class:`SampleConfig`, :func:`run_generation`, :class:`GenerationSummary`: whole generation jobs;
 - :func:`plan_work_items`, :class:`WorkItem`, :func:`derive_seed`: the deterministic job plan;
 - :func:`load_base_model` / :class:`LoadedBaseModel`, :func:`load_inpaint_pipeline`, :func:`model_fingerprint`,
-  :class:`BaseModelError`, :class:`HubModelError`, :class:`RemovedHubIdWarning`: base models;
+  :func:`pipeline_fingerprint`, :func:`is_sdxl`, :class:`BaseModelError`, :class:`HubModelError`,
+  :class:`RemovedHubIdWarning`: base models (Stable Diffusion 1 / 2 and SDXL inpainting; ``builtin:tiny`` and
+  ``builtin:tiny-xl`` for tests);
+- :func:`sample_preset`, :func:`available_sample_presets`, :data:`DIAG_PROMPTS`: named settings (``"diag"``)
+  and DIAG's two KSDD2 prompts;
 - :func:`resolve_device`, :func:`process_device`: the device picker of defect-sample and defect-train
   (``auto``: the GPU if there is one; one GPU per process of a multi-process launch);
 - :func:`working_size`, :func:`resize_pair`: the size an image is generated or trained at (long side =
@@ -21,6 +25,8 @@ The public API, imported on first use (so that ``defect-sample --version`` does 
   :func:`encode_prompt_ids`, :func:`token_piece_ids` / :func:`token_positions`, :func:`unet_input` (the
   9-channel input: noisy latent, mask, masked-image latent) and :func:`prediction_target`. defect-train builds
   its batches with these, so a concept learns exactly what the sampler feeds the UNet;
+- subpackage :mod:`defect_sample.defectgen`: Defect-Gen (Defect Spectrum), an image and its class labels
+  from noise: the generator folder, two-stage sampling, ``defect-sample defectgen`` jobs;
 - :func:`write_tiny_tokenizer_files`: the small CLIP tokenizer of the built-in models (the base-model recipe
   of defect-train writes it too).
 """
@@ -59,6 +65,11 @@ _EXPORTS = {
     "load_base_model": "model_loading",
     "load_inpaint_pipeline": "model_loading",
     "model_fingerprint": "model_loading",
+    "pipeline_fingerprint": "model_loading",
+    "is_sdxl": "model_loading",
+    "sample_preset": "sampling_defaults",
+    "available_sample_presets": "sampling_defaults",
+    "DIAG_PROMPTS": "sampling_defaults",
     "HubModelError": "hub_errors",
     "RemovedHubIdWarning": "hub_ids",
     "resolve_device": "devices",
@@ -117,12 +128,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from defect_sample.model_loading import (
         BaseModelError,
         LoadedBaseModel,
+        is_sdxl,
         load_base_model,
         load_inpaint_pipeline,
         model_fingerprint,
+        pipeline_fingerprint,
     )
     from defect_sample.pipeline import DefectFillPipeline, DefectFillPipelineOutput
     from defect_sample.sampler import DefectFillSampler, SamplerOutput
+    from defect_sample.sampling_defaults import DIAG_PROMPTS, available_sample_presets, sample_preset
     from defect_sample.selection import CandidateSelector, Selection, create_selector
     from defect_sample.tiny_model import write_tiny_tokenizer_files
     from defect_sample.working_size import resize_pair, working_size

@@ -13,6 +13,7 @@ from pathlib import Path
 from defect_core.builtin.cache import default_cache_dir
 from defect_sample.quiet_loading import library_progress_bars_off
 from defect_sample.tiny_model import TINY_MODEL_VERSION, build_tiny_pipeline
+from defect_sample.tiny_xl_model import TINY_XL_MODEL_VERSION, build_tiny_xl_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ def register_builtin(
 
 
 register_builtin("tiny", TINY_MODEL_VERSION)(build_tiny_pipeline)
+register_builtin("tiny-xl", TINY_XL_MODEL_VERSION)(build_tiny_xl_pipeline)
 
 PACKAGED_DIR = Path(__file__).parent / "builtin"
 _PACKAGED: dict[str, Path] = {"texture": PACKAGED_DIR / "texture"}

@@ -22,7 +22,7 @@ import torch
 from defect_core.concept_card import BaseModelRef, ConceptCard
 from defect_core.concept_file import load_concept
 from defect_core.errors import ConceptFileError
-from defect_sample.model_loading import identify_pipeline, model_fingerprint
+from defect_sample.model_loading import identify_pipeline
 from defect_sample.quiet_loading import library_progress_bars_off
 
 logger = logging.getLogger(__name__)
@@ -40,11 +40,6 @@ class LoadedConcept:
     def concept_id(self) -> str:
         """``<object>/<defect>``, as recorded in manifests."""
         return self.card.concept_id
-
-
-def pipeline_fingerprint(pipe) -> str:
-    """:func:`~defect_sample.model_loading.model_fingerprint` of a loaded pipeline's UNet and text encoder."""
-    return model_fingerprint(pipe.unet.config, pipe.text_encoder.config)
 
 
 def check_concept_base(card: ConceptCard, path: str | Path, base: BaseModelRef, force: bool = False) -> None:

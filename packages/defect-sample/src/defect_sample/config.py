@@ -2,18 +2,29 @@
 
 The CLI flags are generated from it (``defect_core.configs``); a ``--config FILE.toml`` sets defaults that
 explicit flags override; the resolved config is saved as ``config.toml`` in the output folder.
+
+Settings left unset (``None`` / empty) are resolved in ``__post_init__``: first from ``preset`` (e.g.
+``"diag"``), then from the mode's defaults (a concept: DefectFill's; ``prompt``: DIAG's), see
+:mod:`defect_sample.sampling_defaults`. A constructed config therefore holds the values the run uses, from
+the command line and from Python alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from defect_core.configs import coerce_paths, config_field, require
 from defect_core.datasets import DATASET_KINDS, require_dataset_choice
 from defect_core.masks.shapes import available_shapes
 from defect_sample.job_plan import parse_shard
+from defect_sample.sampling_defaults import (
+    CONCEPT_DEFAULTS,
+    ZERO_SHOT_DEFAULTS,
+    available_sample_presets,
+    sample_preset,
+)
 
 CONFIG_NAME = "config.toml"
 
@@ -33,6 +44,7 @@ PLAN_FIELDS = (
     "object_name",
     "normal_split",
     "masks",
+    "mask_class",
     "mask_split",
     "split_rule",
     "shapes",
@@ -44,6 +56,11 @@ PLAN_FIELDS = (
     "guidance",
     "seed",
     "resolution",
+    "working_size",
+    "output_size",
+    "strength",
+    "padding_mask_crop",
+    "scheduler",
     "pixel_composite",
     "background_replacement",
     "dtype",
@@ -55,6 +72,13 @@ class SampleConfig:
     """Settings of ``defect-sample`` (one run: concepts or a prompt, normal images, masks, output)."""
 
     out: Path | None = config_field(None, "output folder (defect/, mask/, manifest.jsonl, preview.png)")
+    preset: Literal["diag"] | None = config_field(
+        None,
+        "named settings: diag = DIAG's zero-shot run on KSDD2 (SDXL inpainting 0.1, its own Euler "
+        "scheduler, 30 steps, guidance 20, strength 0.99, its negative prompt, --padding-mask-crop 2, one "
+        "image per (normal, mask) and no selection, 1024 x 1024 working size, outputs resized to 224 x 632); "
+        "needs --prompt; any setting given explicitly overrides the preset's",
+    )
     concept: tuple[Path, ...] = config_field(
         (), "concept file (.safetensors from defect-train); repeat for several concepts in one run"
     )
@@ -71,7 +95,11 @@ class SampleConfig:
         None,
         "zero-shot (DIAG) mode: describe the defect (e.g. 'white marks on the wall') instead of --concept",
     )
-    negative_prompt: str | None = config_field(None, "negative prompt (used when guidance > 1)")
+    negative_prompt: str | None = config_field(
+        None,
+        "negative prompt (used when guidance > 1); default with concepts none, zero-shot DIAG's 'smooth, "
+        "plain, black, dark, shadow' (give '' for none)",
+    )
     defect_name: str = config_field(
         "defect", "defect name recorded for zero-shot outputs (concepts carry their own)"
     )
@@ -98,6 +126,11 @@ class SampleConfig:
         "folder of real masks (e.g. the held-out split); a subfolder named like a concept's defect "
         "is used for that concept when it exists",
     )
+    mask_class: str | None = config_field(
+        None,
+        "with --masks on a Defect-Gen output folder (defect-sample defectgen): fill only this class's "
+        "pixels (default: the union of all classes, its mask/ files)",
+    )
     mask_split: Literal["held_out", "train", "all"] | None = config_field(
         None,
         "take the masks of each concept's category from the dataset: this side of the "
@@ -120,15 +153,18 @@ class SampleConfig:
     count: int = config_field(
         1000, "images to generate per concept (the papers generate 1000 per defect category)"
     )
-    candidates: int = config_field(8, "LFS candidates per (image, mask) (DefectFill: 8)")
-    select: Literal["lpips", "psnr", "ssim", "none"] = config_field(
-        "lpips",
+    candidates: int | None = config_field(
+        None, "LFS candidates per (image, mask) (default 8 with concepts, DefectFill; 1 zero-shot, DIAG)"
+    )
+    select: Literal["lpips", "psnr", "ssim", "none"] | None = config_field(
+        None,
         "LFS metric inside the mask: highest lpips (AlexNet weights needed), lowest psnr / ssim, "
-        "or none (first candidate)",
+        "or none (first candidate) (default lpips with concepts, none zero-shot)",
     )
     keep_candidates: bool = config_field(False, "also write every candidate to candidates/")
     steps: int | None = config_field(
-        None, "DDIM steps (default 50 with concepts, DefectFill; 30 zero-shot, DIAG)"
+        None,
+        "denoising steps before --strength (default 50 with concepts, DefectFill; 30 zero-shot, DIAG)",
     )
     guidance: float | None = config_field(
         None,
@@ -136,12 +172,36 @@ class SampleConfig:
         "paper's, which gives none; RealFill samples with 1.0, diffusers' inpainting pipeline defaults "
         "to 7.5. Zero-shot default 20, DIAG)",
     )
+    strength: float | None = config_field(
+        None,
+        "start from the normal image's latent noised to this level, in (0, 1]; int(steps * strength) "
+        "steps run, as in diffusers (default 1.0 = pure noise with concepts; 0.99 zero-shot, DIAG)",
+    )
+    padding_mask_crop: int | None = config_field(
+        None,
+        "generate in the mask's bounding box plus this many pixels (widened to the working aspect) at the "
+        "full working size, then paste it back: pixels outside the mask stay the normal's (diffusers' "
+        "padding_mask_crop; DIAG: 2). Default off; a negative value turns it off under a preset",
+    )
+    scheduler: Literal["ddim", "model"] | None = config_field(
+        None,
+        "ddim (DefectFill, the default) or model = the base model's own scheduler class and config "
+        "(what a stock diffusers pipeline and DIAG sample with: Euler for SDXL inpainting)",
+    )
     seed: int = config_field(0, "global seed; each image's seed derives from it and its index")
     batch_size: int = config_field(8, "candidates per UNet call (memory), not the results")
     resolution: int | None = config_field(
         None,
         "long side of the generated images (multiple of 8); default: the concept's training "
         "resolution, or the model's native size zero-shot",
+    )
+    working_size: tuple[int, ...] = config_field(
+        (),
+        "W H: generate at exactly this size (multiples of 8), squashing the aspect (DIAG: 1024 1024); "
+        "instead of --resolution",
+    )
+    output_size: tuple[int, ...] = config_field(
+        (), "W H: resize the written images and masks to this size (DIAG: 224 632); default: the working size"
     )
     pixel_composite: bool = config_field(
         False, "paste the normal pixels back outside a feathered mask (not in the paper; see README)"
@@ -167,6 +227,17 @@ class SampleConfig:
         coerce_paths(self)
         object.__setattr__(self, "shapes", tuple(s.strip() for s in self.shapes if s.strip()))
         object.__setattr__(self, "shape_size", tuple(float(v) for v in self.shape_size))
+        object.__setattr__(self, "working_size", tuple(int(v) for v in self.working_size))
+        object.__setattr__(self, "output_size", tuple(int(v) for v in self.output_size))
+        if self.preset is not None:
+            require(
+                self,
+                self.preset in available_sample_presets(),
+                "preset",
+                f"unknown preset; available: {', '.join(available_sample_presets())}",
+            )
+            require(self, bool(self.prompt), "preset", "is a zero-shot preset: it needs --prompt")
+        self._resolve_unset()
 
         require(self, self.out is not None, "out", "an output folder is required (--out DIR)")
         require(
@@ -218,16 +289,48 @@ class SampleConfig:
             "shape_size",
             "need two fractions MIN MAX with 0 < MIN <= MAX <= 1",
         )
+        require(
+            self,
+            self.mask_class is None or self.masks is not None,
+            "mask_class",
+            "--mask-class picks one class of a generation output folder given as --masks; it needs --masks",
+        )
         require(self, 0 <= self.mask_threshold <= 255, "mask_threshold", "must be in 0..255")
         for name in ("count", "candidates", "batch_size", "preview_rows"):
             require(self, getattr(self, name) >= 1, name, "must be >= 1")
-        require(self, self.steps is None or self.steps >= 1, "steps", "must be >= 1")
-        require(self, self.guidance is None or self.guidance >= 0, "guidance", "must be >= 0")
+        require(self, self.steps >= 1, "steps", "must be >= 1")
+        require(self, self.guidance >= 0, "guidance", "must be >= 0")
+        require(self, 0 < self.strength <= 1, "strength", "must be in (0, 1]")
+        require(
+            self,
+            int(self.steps * self.strength) >= 1,
+            "strength",
+            f"runs int(steps * strength) = int({self.steps} * {self.strength}) = 0 steps",
+        )
         require(
             self,
             self.resolution is None or (self.resolution >= 8 and self.resolution % 8 == 0),
             "resolution",
             "must be a positive multiple of 8",
+        )
+        require(
+            self,
+            not self.working_size
+            or (len(self.working_size) == 2 and all(v >= 8 and v % 8 == 0 for v in self.working_size)),
+            "working_size",
+            "need W H, both positive multiples of 8",
+        )
+        require(
+            self,
+            not (self.working_size and self.resolution is not None),
+            "working_size",
+            "give --working-size W H or --resolution, not both",
+        )
+        require(
+            self,
+            not self.output_size or (len(self.output_size) == 2 and min(self.output_size) >= 1),
+            "output_size",
+            "need W H, both positive",
         )
         if self.shard is not None:
             try:
@@ -236,6 +339,31 @@ class SampleConfig:
             except ValueError as exc:
                 problem = str(exc)
             require(self, not problem, "shard", problem)
+
+    def _resolve_unset(self) -> None:
+        """Fill the settings left unset: from the preset, then from the mode's defaults."""
+        unset: dict[str, Any] = {}
+        if self.preset is not None:
+            for name, value in sample_preset(self.preset).items():
+                if name == "working_size" and self.resolution is not None:
+                    continue  # an explicit --resolution replaces the preset's working size
+                if getattr(self, name) in (None, ()):
+                    unset[name] = value
+        mode = ZERO_SHOT_DEFAULTS if self.prompt else CONCEPT_DEFAULTS
+        for name in ("candidates", "select", "steps", "guidance", "strength", "negative_prompt"):
+            if getattr(self, name) is None and name not in unset:
+                unset[name] = getattr(mode, name)
+        if self.scheduler is None and "scheduler" not in unset:
+            unset["scheduler"] = "ddim"
+        for name, value in unset.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def mask_crop_padding(self) -> int | None:
+        """``padding_mask_crop`` as the pipeline takes it: ``None`` when off (unset or negative)."""
+        if self.padding_mask_crop is None or self.padding_mask_crop < 0:
+            return None
+        return self.padding_mask_crop
 
     def plan_values(self) -> dict[str, object]:
         """The values of :data:`PLAN_FIELDS` as plain strings / lists (for comparing with a saved config)."""

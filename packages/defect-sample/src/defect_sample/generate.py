@@ -14,6 +14,7 @@ import time
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -25,7 +26,9 @@ from defect_core.errors import InputFileError
 from defect_core.output_layout import CANDIDATE_DIR, DEFECT_DIR, MASK_DIR, PREVIEW_NAME, GenerationWriter
 from defect_core.sample_record import SampleRecord
 from defect_sample.config import CONFIG_NAME, SampleConfig
+from defect_sample.denoising_schedule import steps_run
 from defect_sample.devices import process_device
+from defect_sample.generated_masks import generation_class_id
 from defect_sample.job_inputs import (
     build_groups,
     check_input_files,
@@ -34,13 +37,11 @@ from defect_sample.job_inputs import (
     resolve_normals,
 )
 from defect_sample.job_plan import WorkItem, parse_shard, plan_work_items, process_rank, select_items
-from defect_sample.pipeline import (
-    ZERO_SHOT_GUIDANCE_SCALE,
-    ZERO_SHOT_STEPS,
-    DefectFillPipeline,
-)
-from defect_sample.sampler import DEFAULT_GUIDANCE_SCALE, DEFAULT_STEPS
+from defect_sample.pipeline import DefectFillPipeline
 from defect_sample.selection import CandidateSelector, create_selector
+
+if TYPE_CHECKING:
+    from defect_sample.defectgen.config import DefectGenSampleConfig
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _absolute_paths(config: SampleConfig) -> SampleConfig:
     return dataclasses.replace(config, **changes)
 
 
-def check_saved_config(config: SampleConfig, out_dir: Path) -> None:
+def check_saved_config(config: SampleConfig | DefectGenSampleConfig, out_dir: Path) -> None:
     """Refuse to resume a run with other settings: compare with the ``config.toml`` of an earlier run in
     ``out_dir``.
 
@@ -84,7 +85,7 @@ def check_saved_config(config: SampleConfig, out_dir: Path) -> None:
     if not path.is_file():
         return
     try:
-        saved = build_config(SampleConfig, load_toml(path))
+        saved = build_config(type(config), load_toml(path))
     except (ValueError, TypeError) as exc:
         raise InputFileError(path, f"saved config of an earlier run is invalid ({exc})") from exc
     old, new = saved.plan_values(), config.plan_values()
@@ -209,8 +210,10 @@ def run_generation(
         return summary
 
     threshold = mask_threshold(config)
+    # --mask-class: the masks are label files of a generation output folder, one class of them is the mask
+    class_id = generation_class_id(config.masks, config.mask_class) if config.mask_class else None
     check_input_files(
-        [it.normal for it in pending], [it.mask_path for it in pending if it.mask_path], threshold
+        [it.normal for it in pending], [it.mask_path for it in pending if it.mask_path], threshold, class_id
     )
 
     device = process_device(config.device) if pipeline is None else pipeline.device
@@ -230,14 +233,13 @@ def run_generation(
         loaded.append(known[0] if known else pipeline.load_concept(path, force=config.force))
 
     zero_shot = not cards
-    steps = config.steps or (ZERO_SHOT_STEPS if zero_shot else DEFAULT_STEPS)
-    guidance = (
-        config.guidance
-        if config.guidance is not None
-        else (ZERO_SHOT_GUIDANCE_SCALE if zero_shot else DEFAULT_GUIDANCE_SCALE)
-    )
+    # the config resolved every unset setting (its mode's defaults, its preset)
+    steps, guidance = config.steps, config.guidance
+    size = tuple(config.working_size) or None
+    output_size = tuple(config.output_size) or None
     native = pipeline.base.unet.config.sample_size * pipeline.base.vae_scale_factor
     per_call = max(1, config.batch_size // config.candidates)
+    scheduler_name = type(pipeline.sampler.schedulers[config.scheduler]).__name__.removesuffix("Scheduler")
 
     if rank == 0:
         # written once the inputs passed their checks and the model loaded, beside the first outputs
@@ -252,7 +254,12 @@ def run_generation(
         for batch in _batches(pending, per_call):
             concept = None if zero_shot else loaded[batch[0].group]
             resolution = config.resolution or (native if concept is None else concept.card.resolution)
-            pairs = [load_item_pair(it, resolution, threshold, config.shape_size) for it in batch]
+            pairs = [
+                load_item_pair(
+                    it, resolution, threshold, config.shape_size, size=size, mask_class_id=class_id
+                )
+                for it in batch
+            ]
             prompt = (
                 config.prompt if concept is None else pipeline.concept_prompt(concept, config.concept_prompt)
             )
@@ -270,6 +277,10 @@ def run_generation(
                 batch_size=config.batch_size,
                 background_replacement=config.background_replacement,
                 pixel_composite=config.pixel_composite,
+                strength=config.strength,
+                padding_mask_crop=config.mask_crop_padding,
+                output_size=output_size,
+                scheduler=config.scheduler,
             )
             for k, item in enumerate(batch):
                 record = SampleRecord(
@@ -287,10 +298,14 @@ def run_generation(
                     selection_metric=selector.name,
                     scores=out.scores[k],
                     sampler={
-                        "scheduler": "DDIM",
+                        "scheduler": scheduler_name,
                         "steps": steps,
+                        "steps_run": steps_run(steps, config.strength),
+                        "strength": config.strength,
+                        "padding_mask_crop": config.mask_crop_padding,
                         "guidance_scale": guidance,
                         "candidates": config.candidates,
+                        "working_size": list(pairs[k][0].size),
                         "size": list(out.images[k].size),
                         "prompt": prompt,
                         "negative_prompt": config.negative_prompt,

@@ -15,9 +15,15 @@ from PIL import Image, UnidentifiedImageError
 
 from defect_core.concept_card import ConceptCard
 from defect_core.errors import DatasetError, InputFileError
-from defect_core.images import list_images, load_mask, load_rgb
+from defect_core.images import list_images, load_rgb
 from defect_core.masks.placement import estimate_foreground, generate_placed_mask
 from defect_sample.config import SampleConfig
+from defect_sample.generated_masks import (
+    generation_class_id,
+    generation_output_masks,
+    is_generation_output,
+    read_job_mask,
+)
 from defect_sample.job_plan import PlanGroup, WorkItem, slug
 from defect_sample.working_size import resize_pair, working_size
 
@@ -71,6 +77,9 @@ def _real_masks(config: SampleConfig, defect_name: str) -> tuple[Path, ...]:
             )
         return masks
     assert config.masks is not None
+    if config.mask_class or is_generation_output(config.masks):  # a Defect-Gen run's shapes, one class or all
+        class_id = generation_class_id(config.masks, config.mask_class) if config.mask_class else None
+        return generation_output_masks(config.masks, class_id)
     folder = config.masks / defect_name if (config.masks / defect_name).is_dir() else config.masks
     masks = tuple(list_images(folder))
     if not masks:
@@ -108,9 +117,12 @@ def build_groups(config: SampleConfig, cards: Sequence[ConceptCard]) -> list[Pla
     return groups
 
 
-def check_input_files(normals: Sequence[Path], masks: Sequence[Path], threshold: int) -> None:
-    """Open every normal image's header and load every mask; raise one :class:`DatasetError` listing each
-    unreadable image and each empty or all-defect mask."""
+def check_input_files(
+    normals: Sequence[Path], masks: Sequence[Path], threshold: int, mask_class_id: int | None = None
+) -> None:
+    """Open every normal image's header and load every mask (with ``mask_class_id``: that class of a label
+    file, :func:`read_job_mask`); raise one :class:`DatasetError` listing each unreadable image and each
+    empty or all-defect mask."""
     problems: list[InputFileError] = []
     for path in sorted(set(normals)):
         try:
@@ -120,7 +132,7 @@ def check_input_files(normals: Sequence[Path], masks: Sequence[Path], threshold:
             problems.append(InputFileError(path, f"cannot be read as an image ({exc})"))
     for path in sorted(set(masks)):
         try:
-            mask = load_mask(path, threshold=threshold)
+            mask = read_job_mask(path, threshold, mask_class_id)
         except InputFileError as exc:
             problems.append(exc)
             continue
@@ -136,17 +148,23 @@ def check_input_files(normals: Sequence[Path], masks: Sequence[Path], threshold:
 
 
 def load_item_pair(
-    item: WorkItem, resolution: int, threshold: int, shape_size: tuple[float, ...] = ()
+    item: WorkItem,
+    resolution: int,
+    threshold: int,
+    shape_size: tuple[float, ...] = (),
+    size: tuple[int, int] | None = None,
+    mask_class_id: int | None = None,
 ) -> tuple[Image.Image, np.ndarray]:
-    """The item's normal image and mask at its working size (long side ``resolution``).
+    """The item's normal image and mask at its working size: long side ``resolution``, or exactly ``size``
+    = (W, H) when given (aspect not kept, as DIAG squashes KSDD2 to 1024 x 1024).
 
     A real mask is resized to the normal image's working size; a shape is drawn on the resized normal
     image, inside its estimated foreground, from a generator seeded with the item's seed.
     """
     normal = load_rgb(item.normal)
-    size = working_size(normal.size, resolution)
+    size = tuple(size) if size is not None else working_size(normal.size, resolution)
     if item.mask_path is not None:
-        image, mask = resize_pair(normal, load_mask(item.mask_path, threshold=threshold), size)
+        image, mask = resize_pair(normal, read_job_mask(item.mask_path, threshold, mask_class_id), size)
         if not mask.any():
             raise InputFileError(item.mask_path, "mask is empty")
         return image, mask

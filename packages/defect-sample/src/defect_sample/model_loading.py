@@ -23,7 +23,7 @@ from defect_sample.quiet_loading import library_progress_bars_off
 from defect_sample.weights_fingerprint import weights_fingerprint
 
 if TYPE_CHECKING:
-    from diffusers import StableDiffusionInpaintPipeline
+    from diffusers import StableDiffusionInpaintPipeline, StableDiffusionXLInpaintPipeline
 
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,13 @@ __all__ = [
     "BaseModelError",
     "LoadedBaseModel",
     "check_inpainting_unet",
+    "folder_is_sdxl",
     "identify_pipeline",
+    "is_sdxl",
     "load_base_model",
     "load_inpaint_pipeline",
     "model_fingerprint",
+    "pipeline_fingerprint",
     "resolve_model_source",
 ]
 
@@ -91,18 +94,43 @@ def _plain_config(config: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in _VOLATILE_CONFIG_KEYS}
 
 
-def model_fingerprint(unet_config: Any, text_encoder_config: Any) -> str:
+def model_fingerprint(unet_config: Any, text_encoder_config: Any, text_encoder_2_config: Any = None) -> str:
     """A 16-hex-digit hash of the UNet and text-encoder architectures (not the weights).
 
     Two checkpoints of the same architecture share it; with
     :func:`~defect_sample.weights_fingerprint.weights_fingerprint` it makes a base model's identity.
+    ``text_encoder_2_config`` is SDXL's second encoder; without one the hash is what it always was, so the
+    cards of Stable Diffusion concepts keep matching.
     """
-    blob = json.dumps(
-        {"unet": _plain_config(unet_config), "text_encoder": _plain_config(text_encoder_config)},
-        sort_keys=True,
-        default=str,
-    )
+    parts = {"unet": _plain_config(unet_config), "text_encoder": _plain_config(text_encoder_config)}
+    if text_encoder_2_config is not None:
+        parts["text_encoder_2"] = _plain_config(text_encoder_2_config)
+    blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def pipeline_fingerprint(pipe) -> str:
+    """:func:`model_fingerprint` of a loaded pipeline: its UNet and text encoder(s)."""
+    second = getattr(pipe, "text_encoder_2", None)
+    return model_fingerprint(
+        pipe.unet.config, pipe.text_encoder.config, None if second is None else second.config
+    )
+
+
+def is_sdxl(pipe) -> bool:
+    """True for an SDXL pipeline (two text encoders, pooled and size conditioning), False for Stable
+    Diffusion 1 / 2."""
+    return getattr(pipe, "text_encoder_2", None) is not None
+
+
+def folder_is_sdxl(folder: Path) -> bool:
+    """True if the diffusers folder's ``model_index.json`` lists a second text encoder (an SDXL pipeline)."""
+    try:
+        index = json.loads((Path(folder) / "model_index.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise BaseModelError(Path(folder) / "model_index.json", f"cannot be read ({exc})") from exc
+    entry = index.get("text_encoder_2")
+    return isinstance(entry, list) and entry[:1] != [None]
 
 
 def check_inpainting_unet(unet: Any, model: str | os.PathLike) -> None:
@@ -166,7 +194,7 @@ def identify_pipeline(
                 logger.debug("%s: no weights fingerprint (%s)", name, exc)
     return BaseModelRef(
         id=requested,
-        fingerprint=model_fingerprint(pipe.unet.config, pipe.text_encoder.config),
+        fingerprint=pipeline_fingerprint(pipe),
         weights_fingerprint=weights,
         loaded=loaded,
         revision=revision,
@@ -174,16 +202,19 @@ def identify_pipeline(
 
 
 def _pipeline_from_folder(folder: Path, dtype: torch.dtype, model: str | os.PathLike):
-    from diffusers import StableDiffusionInpaintPipeline
+    from diffusers import StableDiffusionInpaintPipeline, StableDiffusionXLInpaintPipeline
 
-    kwargs: dict[str, Any] = {
-        **_dtype_argument(dtype),
-        "safety_checker": None,
-        "requires_safety_checker": False,
-    }
+    kwargs: dict[str, Any] = _dtype_argument(dtype)
+    if folder_is_sdxl(folder):
+        # no invisible watermark: DIAG's environment had none installed, and it would alter the pixels
+        pipeline_class: Any = StableDiffusionXLInpaintPipeline
+        kwargs["add_watermarker"] = False
+    else:
+        pipeline_class = StableDiffusionInpaintPipeline
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
         with library_progress_bars_off():
-            return StableDiffusionInpaintPipeline.from_pretrained(folder, **kwargs)
+            return pipeline_class.from_pretrained(folder, **kwargs)
     except (OSError, ValueError) as exc:
         where = "" if str(folder) == str(model) else f" from {folder}"
         raise BaseModelError(Path(str(model)), f"cannot load an inpainting pipeline{where} ({exc})") from exc
@@ -198,14 +229,16 @@ def load_base_model(
     local_files_only: bool | None = None,
     progress: bool = True,
 ) -> LoadedBaseModel:
-    """Load a Stable-Diffusion-style inpainting pipeline and say exactly which model it is.
+    """Load a Stable Diffusion (1 / 2) or SDXL inpainting pipeline and say exactly which model it is.
 
     ``model`` is a hub id (``"<owner>/<name>"``), a local diffusers folder, or ``builtin:<name>``. A hub id
     that was removed from the hub is loaded from its mirror (:mod:`defect_sample.hub_ids`, one
     :class:`~defect_sample.hub_ids.RemovedHubIdWarning`); ``revision`` pins a hub branch, tag or commit.
     Any hub failure raises :class:`~defect_sample.hub_errors.HubModelError` (a :class:`BaseModelError`) in one
     line with what to do; offline (``HF_HUB_OFFLINE=1``), only the hub cache is asked. ``progress`` shows
-    download bars (loading from disk never draws any). The UNet must take 9 channels.
+    download bars (loading from disk never draws any). The UNet must take 9 channels. A folder whose
+    ``model_index.json`` lists ``text_encoder_2`` loads as ``StableDiffusionXLInpaintPipeline``, any other
+    as ``StableDiffusionInpaintPipeline``.
     """
     requested = str(model)
     source = resolve_model_source(model)
@@ -244,8 +277,9 @@ def load_inpaint_pipeline(
     revision: str | None = None,
     local_files_only: bool | None = None,
     progress: bool = True,
-) -> StableDiffusionInpaintPipeline:
-    """:func:`load_base_model`'s pipeline alone (a stock diffusers ``StableDiffusionInpaintPipeline``)."""
+) -> StableDiffusionInpaintPipeline | StableDiffusionXLInpaintPipeline:
+    """:func:`load_base_model`'s pipeline alone: a stock diffusers ``StableDiffusionInpaintPipeline``, or
+    ``StableDiffusionXLInpaintPipeline`` for an SDXL model (``builtin:tiny-xl``, SDXL inpainting 0.1)."""
     return load_base_model(
         model,
         dtype=dtype,

@@ -24,10 +24,12 @@ from defect_core.concept_card import BaseModelRef
 from defect_sample.composite import composite_outside_mask
 from defect_sample.concepts import ConceptAdapters, LoadedConcept
 from defect_sample.devices import resolve_device
+from defect_sample.mask_crop import crop_around_mask, crop_pair, paste_back
 from defect_sample.model_loading import load_base_model
 from defect_sample.sampler import DEFAULT_GUIDANCE_SCALE, DEFAULT_STEPS, DefectFillSampler, item_seeds
+from defect_sample.sampling_defaults import ZERO_SHOT_DEFAULTS
 from defect_sample.selection import CandidateSelector, create_selector
-from defect_sample.working_size import resize_pair, working_size
+from defect_sample.working_size import resize_image, resize_pair, working_size
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +39,10 @@ training prompts ("A photo of [V*]" for the defect branch, "A [Object] with [V*]
 not the one it samples with; we take the defect branch's, as RealFill's inference script does ("a photo of
 sks"). ``{object}`` and ``{defect}`` are also available: ``"A {object} with {token}"`` is the object branch's
 (the ``defectfill-object-prompt`` row of ``defect-inspect experiment``)."""
-ZERO_SHOT_GUIDANCE_SCALE = 20.0
-ZERO_SHOT_STEPS = 30
-"""DIAG's settings (SDXL inpainting, 30 steps, guidance 20)."""
+ZERO_SHOT_GUIDANCE_SCALE = ZERO_SHOT_DEFAULTS.guidance
+ZERO_SHOT_STEPS = ZERO_SHOT_DEFAULTS.steps
+"""DIAG's settings (SDXL inpainting, 30 steps, guidance 20); its other defaults are in
+:mod:`defect_sample.sampling_defaults`."""
 
 
 @dataclass
@@ -150,6 +153,11 @@ class DefectFillPipeline:
         background_replacement: bool = True,
         pixel_composite: bool = False,
         lpips_weights: str | os.PathLike | None = None,
+        strength: float = 1.0,
+        padding_mask_crop: int | None = None,
+        size: tuple[int, int] | None = None,
+        output_size: tuple[int, int] | None = None,
+        scheduler: str = "ddim",
     ) -> DefectFillPipelineOutput:
         """Generate ``num_candidates`` candidates per (image, mask) and keep one by LFS.
 
@@ -159,9 +167,18 @@ class DefectFillPipeline:
         - ``concept=None``: zero-shot (DIAG) with ``prompt`` (required) and ``negative_prompt``, adapters off;
         - ``num_inference_steps`` / ``guidance_scale``: default 50 / 1.0 with a concept (DefectFill /
           RealFill), 30 / 20 zero-shot (DIAG);
-        - ``resolution``: resize each pair to its working size first (long side = resolution); ``None``
-          needs sizes that are multiples of 8;
+        - ``resolution``: resize each pair to its working size first (long side = resolution); or ``size``
+          = (W, H): resize every pair to exactly that (DIAG squashes KSDD2's 224 x 632 to 1024 x 1024);
+          with neither, the sizes must already be multiples of 8;
         - ``seed``: item ``i`` uses ``seed + i``, or one seed per item;
+        - ``strength`` in (0, 1]: start from the normal image's latent noised to that level, running
+          ``int(steps * strength)`` steps (diffusers' meaning; DIAG: 0.99);
+        - ``padding_mask_crop`` = N: generate in the mask's box plus N px, at the full working size, and
+          paste the result back so that pixels outside the mask are the normal's (diffusers' meaning, see
+          :mod:`defect_sample.mask_crop`; DIAG: 2). LFS scores the pasted-back candidates;
+        - ``output_size`` = (W, H): resize the outputs (images, candidates and normals bicubic, masks by
+          the covering rule) after selection (DIAG: back to 224 x 632);
+        - ``scheduler``: ``"ddim"`` (DefectFill) or ``"model"`` (the base model's own, as DIAG);
         - ``pixel_composite``: paste the normal pixels back outside a feathered mask (see ``composite``).
         """
         images = [image] if isinstance(image, Image.Image) else list(image)
@@ -179,24 +196,35 @@ class DefectFillPipeline:
             self.concepts.deactivate()
             steps = num_inference_steps or ZERO_SHOT_STEPS
             guidance = ZERO_SHOT_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
+        if resolution is not None and size is not None:
+            raise ValueError("give resolution (long side) or size (W, H), not both")
         pairs = [(im.convert("RGB"), np.asarray(m, dtype=bool)) for im, m in zip(images, masks, strict=True)]
         if resolution is not None:
             pairs = [resize_pair(im, m, working_size(im.size, resolution)) for im, m in pairs]
+        elif size is not None:
+            pairs = [resize_pair(im, m, (int(size[0]), int(size[1]))) for im, m in pairs]
         for i, (_, m) in enumerate(pairs):
             if not m.any():
                 raise ValueError(f"mask {i} is empty (nothing to fill)")
         selector = self.selector(select, lpips_weights)
+        crops = [
+            None if padding_mask_crop is None else crop_around_mask(m, im.size, padding_mask_crop)
+            for im, m in pairs
+        ]
+        inputs = [
+            pair if crop is None else crop_pair(*pair, crop) for pair, crop in zip(pairs, crops, strict=True)
+        ]
 
         # items of one size share sampler calls; others run in calls of their own
         out_candidates: list[list[Image.Image]] = [[] for _ in pairs]
         seeds = item_seeds(seed, len(pairs))
         by_size: dict[tuple[int, int], list[int]] = {}
-        for i, (im, _) in enumerate(pairs):
+        for i, (im, _) in enumerate(inputs):
             by_size.setdefault(im.size, []).append(i)
         for indices in by_size.values():
             result = self.sampler(
-                images=[pairs[i][0] for i in indices],
-                masks=[pairs[i][1] for i in indices],
+                images=[inputs[i][0] for i in indices],
+                masks=[inputs[i][1] for i in indices],
                 prompt=prompt,
                 negative_prompt=negative_prompt,
                 num_candidates=num_candidates,
@@ -205,15 +233,23 @@ class DefectFillPipeline:
                 seed=[seeds[i] for i in indices],
                 batch_size=batch_size,
                 background_replacement=background_replacement,
+                strength=strength,
+                scheduler=scheduler,
             )
             for i, cands in zip(indices, result.images, strict=True):
                 out_candidates[i] = cands
 
         output = DefectFillPipelineOutput([], [], [], [], [], [])
-        for (normal, m), cands in zip(pairs, out_candidates, strict=True):
+        for (normal, m), crop, cands in zip(pairs, crops, out_candidates, strict=True):
+            if crop is not None:
+                cands = [paste_back(c, normal, m, crop) for c in cands]
             if pixel_composite:
                 cands = [composite_outside_mask(c, normal, m) for c in cands]
             chosen = selector(cands, normal, m)
+            if output_size is not None:
+                target = (int(output_size[0]), int(output_size[1]))
+                cands = [resize_image(c, target) for c in cands]
+                normal, m = resize_pair(normal, m, target)
             output.images.append(cands[chosen.index])
             output.masks.append(m)
             output.candidates.append(cands)

@@ -36,6 +36,9 @@ BLOCK = 256
 """Elements read at each of a tensor's start, middle and end."""
 
 FINGERPRINTED_PARTS = ("unet", "text_encoder")
+OPTIONAL_PARTS = ("text_encoder_2",)
+"""Hashed when the folder has them (SDXL's second text encoder); a Stable Diffusion folder hashes as it
+always did, so the cards of its concepts keep matching."""
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
 _FLOAT_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16}
 _ITEM_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2}
@@ -97,14 +100,15 @@ def _tensor_digests(path: Path) -> list[str]:
 
 
 def weights_fingerprint(model_dir: str | Path) -> str | None:
-    """A 16-hex-digit hash of the UNet and text-encoder weights of a diffusers pipeline folder.
+    """A 16-hex-digit hash of the UNet and text-encoder(s) weights of a diffusers pipeline folder.
 
     ``None`` when a part has no safetensors weights (a pickle-only ``.bin`` model): the concept check then
     compares architectures only.
     """
     model_dir = Path(model_dir)
     total = hashlib.sha256()
-    for part in FINGERPRINTED_PARTS:
+    parts = FINGERPRINTED_PARTS + tuple(p for p in OPTIONAL_PARTS if (model_dir / p).is_dir())
+    for part in parts:
         files = weight_files(model_dir / part)
         if not files:
             return None

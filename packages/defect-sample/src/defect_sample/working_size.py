@@ -27,6 +27,12 @@ def working_size(size: tuple[int, int], resolution: int, factor: int = VAE_FACTO
     return side(width), side(height)
 
 
+def resize_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The RGB image at ``size`` = (width, height), bicubic (unchanged when it already has that size)."""
+    image = image.convert("RGB")
+    return image if image.size == tuple(size) else image.resize(tuple(size), Image.Resampling.BICUBIC)
+
+
 def resize_pair(
     image: Image.Image, mask: np.ndarray, size: tuple[int, int]
 ) -> tuple[Image.Image, np.ndarray]:
@@ -36,7 +42,4 @@ def resize_pair(
     The mask may come at another size than the image (a real mask of another defect image): it is resized
     to ``size`` directly.
     """
-    image = image.convert("RGB")
-    if image.size != tuple(size):
-        image = image.resize(tuple(size), Image.Resampling.BICUBIC)
-    return image, resize_mask_covering(mask, size)
+    return resize_image(image, size), resize_mask_covering(mask, size)

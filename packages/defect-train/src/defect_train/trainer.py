@@ -29,7 +29,8 @@ from defect_core.datasets.splits import resolve_split_rule, select_split
 from defect_core.defect_example import DefectExample
 from defect_core.errors import NonFiniteLossError
 from defect_sample.devices import resolve_device
-from defect_sample.model_loading import load_base_model
+from defect_sample.base_model_error import BaseModelError
+from defect_sample.model_loading import is_sdxl, load_base_model
 from defect_train import __version__
 from defect_train.checkpoints import TrainingState, list_checkpoints, load_checkpoint, save_checkpoint
 from defect_train.config import TrainConfig
@@ -237,6 +238,13 @@ def _setup(config: TrainConfig, run_dir: Path, accelerator) -> _Run:
             revision=config.base_model_revision,
         )
     pipe = base.pipe
+    if is_sdxl(pipe):
+        # the objective conditions on one text encoder and no size embeddings; SDXL needs both
+        raise BaseModelError(
+            config.base_model,
+            "is an SDXL inpainting model: DefectFill training takes Stable Diffusion 1 / 2 inpainting bases "
+            "(SDXL bases serve zero-shot generation: defect-sample --prompt)",
+        )
     vae, unet, text_encoder, tokenizer = pipe.vae, pipe.unet, pipe.text_encoder, pipe.tokenizer
     vae.requires_grad_(False)
     torch.manual_seed(config.seed)  # LoRA initialisation

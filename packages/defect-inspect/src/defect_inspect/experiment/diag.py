@@ -27,7 +27,6 @@ Inception-v3, or the seeded random stand-in with ``synthetic_metrics = "random-n
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import time
@@ -105,33 +104,20 @@ def diag_sample_settings(config: ExperimentConfig, prompt: str, defect_name: str
     }
 
 
-def generate_diag_images(
-    config: ExperimentConfig, defect_name: str, progress: bool
-) -> tuple[tuple[Path, ...], list[str]]:
+def generate_diag_images(config: ExperimentConfig, defect_name: str, progress: bool) -> tuple[Path, ...]:
     """DIAG's images, one defect-sample run per prompt into ``out/generated/diag/<prompt>/`` (each resumes by
-    itself); returns the folders and the DIAG settings the installed defect-sample could not take (logged)."""
+    itself); returns the folders."""
     _, defect_sample = experiment_packages()
-    accepted = {f.name for f in dataclasses.fields(defect_sample.SampleConfig)}
-    # an older defect-sample lacks DIAG's sampler settings: generate without them, and say so loudly
-    # (the report repeats it) rather than fail or pretend
-    wanted = diag_sample_settings(config, config.diag_prompts[0], defect_name)
-    missing = [name for name in wanted if name not in accepted]
-    if missing:
-        logger.warning(
-            "this defect-sample has no %s: DIAG's images are made without them", ", ".join(missing)
-        )
     folders = []
     for prompt in config.diag_prompts:
         out = config.out / "generated" / "diag" / _slug(prompt)
-        settings = {
-            k: v for k, v in diag_sample_settings(config, prompt, defect_name).items() if k not in missing
-        }
+        settings = diag_sample_settings(config, prompt, defect_name)
         summary = defect_sample.run_generation(
             defect_sample.SampleConfig(out=out, **settings), progress=progress
         )
         logger.info("DIAG %r: %d written, %d reused -> %s", prompt, summary.written, summary.skipped, out)
         folders.append(out)
-    return tuple(folders), missing
+    return tuple(folders)
 
 
 def make_diag_cut_paste(config: ExperimentConfig, reader, defects: list[str]) -> tuple[Path, ...]:
@@ -210,11 +196,10 @@ def run_diag_experiment(config: ExperimentConfig, *, progress: bool = True) -> E
     needed = {ROW_DATA[row][0] for row in rows} - {None}
     seconds: dict[str, float] = {}
     sets: dict[str, tuple[Path, ...]] = {}
-    missing: list[str] = []
     if "diag" in needed:
         started = time.perf_counter()
         # KSDD2 has one defect category: DIAG's images of both prompts are defects of it
-        sets["diag"], missing = generate_diag_images(config, defects[0], progress)
+        sets["diag"] = generate_diag_images(config, defects[0], progress)
         seconds["generation:diag"] = time.perf_counter() - started
     if "defectfill" in needed:
         started = time.perf_counter()
@@ -245,5 +230,5 @@ def run_diag_experiment(config: ExperimentConfig, *, progress: bool = True) -> E
         )
         seconds[f"inspect:{row}"] = time.perf_counter() - started
 
-    report, report_png = write_diag_report(config, runs, seconds, fids, networks, missing)
+    report, report_png = write_diag_report(config, runs, seconds, fids, networks)
     return ExperimentResult(out, report, report_png, runs, seconds, fid=fids)

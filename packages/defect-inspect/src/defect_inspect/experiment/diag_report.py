@@ -80,10 +80,9 @@ def write_diag_report(
     seconds: Mapping[str, float],
     fids: Mapping[str, float],
     networks: str = "",
-    missing_settings: Sequence[str] = (),
 ) -> tuple[Path, Path]:
     """Write ``report.md``, ``report.png``, ``results.json`` and ``report/`` into ``config.out``; return the
-    first two. ``missing_settings`` are DIAG sampler settings the installed defect-sample could not take."""
+    first two."""
     from defect_metrics import build_report
 
     out = Path(config.out)
@@ -111,7 +110,6 @@ def write_diag_report(
         "networks": networks or None,
         "rows": table,
         "epochs": epochs,
-        "missing_diag_settings": list(missing_settings),
         "seconds": dict(seconds),
     }
     write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
@@ -135,15 +133,6 @@ def write_diag_report(
         f"at {_size(config.diag_output_size)} (W x H), masks of random train positives on random train negatives. "
         f"DefectFill and cut-paste rows: {config.count} images each.",
         "",
-        *(
-            [
-                f"**Not DIAG's sampler**: the installed defect-sample takes no {', '.join(missing_settings)}; "
-                "DIAG's images here were made without them.",
-                "",
-            ]
-            if missing_settings
-            else []
-        ),
         *(
             [
                 f"`{config.diag_base_model}` is a randomly initialised model for running the pipeline offline: its "
