@@ -188,6 +188,33 @@ def _converter(tp: Any) -> Any:
     return {int: int, float: float, str: str, Path: Path}.get(tp, str)
 
 
+def add_command_arguments(
+    parser: argparse.ArgumentParser, quiet_help: str = "no progress bar, warnings only"
+) -> None:
+    """Add the two flags every defectfill command has: ``--config FILE.toml`` and ``-q / --quiet``."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.toml",
+        help="TOML file of settings (keys = the flags' names with underscores); flags override it",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+
+
+def command_parser(
+    prog: str, description: str | None, epilog: str = "", quiet_help: str = "no progress bar, warnings only"
+) -> argparse.ArgumentParser:
+    """A command's parser: help text kept as written, then :func:`add_command_arguments`."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_command_arguments(parser, quiet_help)
+    return parser
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type, skip: Sequence[str] = ()) -> None:
     """Add one ``--field-name`` flag per field of the dataclass ``cls`` (help from its metadata).
 

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from defect_core.configs import add_config_arguments, parse_config
+from defect_core.configs import add_command_arguments, add_config_arguments, parse_config
 from defect_core.errors import DefectfillError
 from defect_inspect import __version__
 
@@ -55,13 +55,7 @@ def _comma_list(text: str) -> list[str]:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE.toml",
-        help="TOML file of settings (keys = flag names with underscores); flags override it",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
+    add_command_arguments(parser)
 
 
 def _dataset_aliases(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from defect_core.configs import add_config_arguments, parse_config
+from defect_core.configs import add_config_arguments, command_parser, parse_config
 from defect_core.errors import DefectfillError
 from defect_sample import __version__
 from defect_sample.config import SampleConfig
@@ -41,20 +41,8 @@ def _comma_list(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: ``--config``, one flag per :class:`SampleConfig` field, ``--version``."""
-    parser = argparse.ArgumentParser(
-        prog="defect-sample",
-        description=__doc__,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("defect-sample", __doc__, EPILOG)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE.toml",
-        help="TOML file of settings (keys = the flags' names with underscores); flags override it",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
     add_config_arguments(parser, SampleConfig, skip=("concept", "shapes"))
     parser.add_argument(
         "--concept",

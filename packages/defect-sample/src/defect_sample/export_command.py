@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from defect_core.configs import add_config_arguments, parse_config
+from defect_core.configs import add_config_arguments, command_parser, parse_config
 from defect_core.errors import DefectfillError
 from defect_core.exports import ExportConfig, run_export
 
@@ -43,12 +43,7 @@ def _comma_list(text: str) -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``defect-sample export``: SOURCE, ``--config`` and one flag per :class:`ExportConfig`
     field (``--object`` / ``--defects a,b`` for the dataset selection)."""
-    parser = argparse.ArgumentParser(
-        prog="defect-sample export",
-        description=__doc__,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("defect-sample export", __doc__, EPILOG, quiet_help="warnings only")
     parser.add_argument(
         "source",
         nargs="?",
@@ -57,13 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SOURCE",
         help="generation output folder (with manifest.jsonl), or the dataset folder with --dataset",
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE.toml",
-        help="TOML file of settings (keys = the flags' names with underscores); flags override it",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings only")
     add_config_arguments(parser, ExportConfig, skip=("source", "object_name", "defects"))
     parser.add_argument(
         "--object",

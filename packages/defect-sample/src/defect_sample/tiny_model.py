@@ -120,9 +120,28 @@ def write_tiny_tokenizer_files(folder: Path) -> int:
     return len(vocab)
 
 
+def build_tiny_vae(**overrides: object):
+    """The tiny models' VAE (random weights from the current torch seed): 64 px → 8 × 8 × 4 latents;
+    ``overrides`` set the family's own keys (``scaling_factor``, ``force_upcast``)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(16, 16, 32, 32),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+        **overrides,
+    )
+
+
 def build_tiny_pipeline(folder: Path) -> StableDiffusionInpaintPipeline:
     """Build the tiny inpainting pipeline with fixed seeds and save it (diffusers layout) into ``folder``."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from diffusers import DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     vocab_size = write_tiny_tokenizer_files(folder / "tokenizer")
@@ -143,18 +162,7 @@ def build_tiny_pipeline(folder: Path) -> StableDiffusionInpaintPipeline:
         norm_num_groups=16,
     )
     torch.manual_seed(1)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(16, 16, 32, 32),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=8,
-        sample_size=64,
-        scaling_factor=0.18215,
-    )
+    vae = build_tiny_vae(scaling_factor=0.18215)
     torch.manual_seed(2)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from defect_sample.tiny_model import write_tiny_tokenizer_files
+from defect_sample.tiny_model import build_tiny_vae, write_tiny_tokenizer_files
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionXLInpaintPipeline
@@ -63,7 +63,6 @@ def build_tiny_xl_pipeline(folder: Path) -> StableDiffusionXLInpaintPipeline:
     """Build the tiny SDXL inpainting pipeline with fixed seeds and save it (diffusers layout) into
     ``folder``."""
     from diffusers import (
-        AutoencoderKL,
         EulerDiscreteScheduler,
         StableDiffusionXLInpaintPipeline,
         UNet2DConditionModel,
@@ -97,19 +96,7 @@ def build_tiny_xl_pipeline(folder: Path) -> StableDiffusionXLInpaintPipeline:
         norm_num_groups=16,
     )
     torch.manual_seed(1)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(16, 16, 32, 32),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=8,
-        sample_size=64,
-        scaling_factor=0.13025,  # SDXL's VAE
-        force_upcast=True,
-    )
+    vae = build_tiny_vae(scaling_factor=0.13025, force_upcast=True)  # SDXL's VAE
     torch.manual_seed(2)
     text_encoder = CLIPTextModel(_text_config(vocab_size, bos, eos, tokenizer.pad_token_id))
     torch.manual_seed(3)

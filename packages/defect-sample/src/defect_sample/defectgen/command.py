@@ -11,9 +11,8 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from defect_core.configs import add_config_arguments, parse_config
+from defect_core.configs import add_config_arguments, command_parser, parse_config
 from defect_core.errors import DefectfillError
 from defect_sample.defectgen.config import DefectGenSampleConfig
 
@@ -27,19 +26,7 @@ EPILOG = """examples:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``defect-sample defectgen``: ``--config`` and one flag per config field."""
-    parser = argparse.ArgumentParser(
-        prog="defect-sample defectgen",
-        description=__doc__,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE.toml",
-        help="TOML file of settings (keys = the flags' names with underscores); flags override it",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
+    parser = command_parser("defect-sample defectgen", __doc__, EPILOG)
     add_config_arguments(parser, DefectGenSampleConfig)
     return parser
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from defect_core.configs import add_config_arguments, parse_config
+from defect_core.configs import add_config_arguments, command_parser, parse_config
 from defect_core.errors import DefectfillError
 from defect_sample.review.config import ReviewConfig
 from defect_sample.review.extras import MissingExtraError, require_gradio
@@ -29,19 +29,7 @@ folders given here and writes only into --out.
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``defect-sample review``: ``--config`` and one flag per :class:`ReviewConfig` field."""
-    parser = argparse.ArgumentParser(
-        prog="defect-sample review",
-        description=__doc__,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE.toml",
-        help="TOML file of settings (keys = the flags' names with underscores); flags override it",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+    parser = command_parser("defect-sample review", __doc__, EPILOG, quiet_help="warnings only")
     add_config_arguments(parser, ReviewConfig, skip=("concept",))
     parser.add_argument(
         "--concept",
