@@ -2,6 +2,8 @@
 
 With no arguments it trains briefly on the built-in demo data with ``builtin:tiny`` (the README's first
 command). ``--config FILE.toml`` sets the defaults; explicit flags win.
+
+``defect-train defectgen [...]`` trains a Defect-Gen generator instead (``defect-train defectgen --help``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["defectgen"]:  # the one subcommand; every other command line is DefectFill's, as before
+        from defect_train.defectgen.cli import main as defectgen_main
+
+        return defectgen_main(argv[1:])
     parser = build_parser()
     config, args = parse_config(TrainConfig, argv, parser)
     # in a multi-process launch the other processes would repeat every line of the main one (RANK 0)
