@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from defect_core.builtin.datasets import BUILTIN_DATASETS, builtin_dataset_root
-from defect_core.datasets import DATASET_KINDS
+from defect_core.datasets import DATASET_KINDS, NORMALS_ROOT_KINDS
 from defect_inspect import EvaluateConfig, InspectConfig
 from defect_inspect.data.real import normal_items, open_real_dataset, real_defect_items
 from defect_inspect.experiment import ExperimentConfig
@@ -37,6 +37,7 @@ def _configs(kind: str, root: Path | None, tmp: Path) -> list[object]:
             defect_name=DEFECT,
             dataset=kind,
             dataset_root=root,
+            normals_root=tmp if kind in NORMALS_ROOT_KINDS else None,
             object_name=OBJECT,
             mask_split="held_out",
         ),

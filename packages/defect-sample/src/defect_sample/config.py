@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from defect_core.configs import coerce_paths, config_field, require
-from defect_core.datasets import DATASET_KINDS, require_dataset_choice
+from defect_core.datasets import (
+    DATASET_KINDS,
+    NORMALS_ROOT_KINDS,
+    require_dataset_choice,
+    require_test_split,
+)
 from defect_core.masks.shapes import available_shapes
 from defect_sample.job_plan import parse_shard
 from defect_sample.sampling_defaults import (
@@ -41,6 +46,7 @@ PLAN_FIELDS = (
     "normals",
     "dataset",
     "dataset_root",
+    "normals_root",
     "object_name",
     "normal_split",
     "masks",
@@ -117,6 +123,9 @@ class SampleConfig:
     dataset_root: Path | None = config_field(
         None, "dataset folder (with --dataset; not for the built-in demo and surface-strips)"
     )
+    normals_root: Path | None = config_field(
+        None, "defect-spectrum: the MVTec AD folder whose <object>/train/good images are the defect-free ones"
+    )
     object_name: str | None = config_field(None, "object of the dataset (with --dataset)")
     normal_split: Literal["train", "test"] = config_field(
         "train", "which defect-free images of the dataset to fill"
@@ -131,15 +140,18 @@ class SampleConfig:
         "with --masks on a Defect-Gen output folder (defect-sample defectgen): fill only this class's "
         "pixels (default: the union of all classes, its mask/ files)",
     )
-    mask_split: Literal["held_out", "train", "all"] | None = config_field(
+    mask_split: Literal["held_out", "train", "all", "test"] | None = config_field(
         None,
-        "take the masks of each concept's category from the dataset: this side of the "
-        "train / held-out split (held_out = the papers' protocol)",
+        "take the masks of each concept's category (of --defect-name with --prompt) from the dataset. "
+        "DefectFill's protocol: held_out (the papers' choice) / train = the two sides of the train / "
+        "held-out split by --split-rule, all = both; on KSDD2 these split the official train/ folder, so "
+        "all = every train positive (DIAG's masks). DIAG's protocol: test = the official test split of a "
+        "dataset that ships one (KSDD2's test/ folder)",
     )
     split_rule: Literal["auto", "first-third", "first-10"] = config_field(
         "auto",
-        "train / held-out rule of --mask-split: first-third, first-10 (DefectFill on VisA), auto = the "
-        "dataset's DefectFill protocol (first-10 on VisA, first-third elsewhere)",
+        "train / held-out rule of --mask-split held_out / train: first-third, first-10 (DefectFill on "
+        "VisA), auto = the dataset's DefectFill protocol (first-10 on VisA, first-third elsewhere)",
     )
     shapes: tuple[str, ...] = config_field(
         (), "generated mask shapes, comma-separated (star,ellipse,scratch,...), placed on the object"
@@ -261,6 +273,23 @@ class SampleConfig:
         if self.dataset is not None:
             require_dataset_choice(self)
             require(self, bool(self.object_name), "object_name", "--dataset needs --object-name")
+            require_test_split(self, "mask_split")
+        # Defect Spectrum's normals come from elsewhere (the original MVTec AD); no other kind takes a folder
+        needs_normals_root = self.dataset in NORMALS_ROOT_KINDS
+        require(
+            self,
+            self.normals_root is None or needs_normals_root,
+            "normals_root",
+            f"is for --dataset {', '.join(NORMALS_ROOT_KINDS)}, which ships no defect-free images; "
+            + (f"dataset {self.dataset!r} has its own" if self.dataset else "give --dataset"),
+        )
+        require(
+            self,
+            self.normals_root is not None or not needs_normals_root,
+            "normals_root",
+            f"dataset {self.dataset!r} ships no defect-free images: give --normals-root, the original "
+            f"MVTec AD folder (<object>/{self.normal_split}/good)",
+        )
         sources = [self.masks is not None, bool(self.shapes), self.mask_split is not None]
         require(
             self,

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from defect_core.concept_card import ConceptCard
-from defect_core.errors import DatasetError, InputFileError
+from defect_core.errors import DatasetError, DefectfillError, InputFileError
 from defect_core.images import list_images, load_rgb
 from defect_core.masks.placement import estimate_foreground, generate_placed_mask
 from defect_sample.config import SampleConfig
@@ -40,7 +41,20 @@ def _reader(config: SampleConfig, defect_name: str | None = None):
         config.dataset_root,
         object_name=config.object_name,
         defect_name=defect_name or config.defect_name,
+        normals_root=config.normals_root,
     )
+
+
+@contextmanager
+def _names_checked(root: Path, hint: str = "") -> Iterator[None]:
+    """A reader's ``ValueError`` for a name it does not hold (object, defect, split) as an input error naming
+    the dataset folder, which the command reports in one line instead of a traceback."""
+    try:
+        yield
+    except DefectfillError:
+        raise
+    except ValueError as exc:
+        raise InputFileError(root, f"{exc}{hint}") from exc
 
 
 def resolve_normals(config: SampleConfig) -> list[Path]:
@@ -50,7 +64,8 @@ def resolve_normals(config: SampleConfig) -> list[Path]:
         where = config.normals
     else:
         reader = _reader(config)
-        normals = reader.normal_images(config.object_name, config.normal_split)
+        with _names_checked(reader.root):
+            normals = reader.normal_images(config.object_name, config.normal_split)
         where = reader.root
     if not normals:
         raise InputFileError(where, "holds no defect-free images (png, jpg, bmp, tif, webp)")
@@ -64,16 +79,19 @@ def mask_threshold(config: SampleConfig) -> int:
 
 def _real_masks(config: SampleConfig, defect_name: str) -> tuple[Path, ...]:
     if config.mask_split is not None:
-        from defect_core.datasets.splits import resolve_split_rule, select_split
+        from defect_core.datasets.split_selection import select_real_examples
 
         reader = _reader(config, defect_name)
-        rule = resolve_split_rule(config.split_rule, reader.split_rule)
-        examples = reader.defect_examples(config.object_name, defect_name)
-        masks = tuple(e.mask for e in select_split(examples, config.mask_split, rule))
+        hint = " (with --prompt, --defect-name names the dataset's defect)" if config.prompt else ""
+        with _names_checked(reader.root, hint):
+            examples = select_real_examples(
+                reader, config.object_name, defect_name, config.mask_split, config.split_rule
+            )
+        masks = tuple(e.mask for e in examples)
         if not masks:
+            which = "official test" if config.mask_split == "test" else config.mask_split
             raise InputFileError(
-                reader.root,
-                f"{config.object_name}/{defect_name} has no masks in the {config.mask_split} split",
+                reader.root, f"{config.object_name}/{defect_name} has no masks in the {which} split"
             )
         return masks
     assert config.masks is not None
