@@ -33,6 +33,7 @@ def test_strip_rows_are_made_as_named(tmp_path: Path) -> None:
         count=4,
         candidates=2,
         sample_steps=3,
+        zero_shot_steps=3,
         epochs=1,
         batch_size=4,
         baselines=("cut-paste",),
@@ -54,7 +55,11 @@ def test_strip_rows_are_made_as_named(tmp_path: Path) -> None:
     assert {len(r.scores) for r in lfs} == {2} and {len(r.scores) for r in no_lfs} <= {0, 1}
     assert {r.concept for r in zero} == {None}
     sample = tomllib.loads((out / "generated" / "zero-shot" / "hole" / "config.toml").read_text())
-    assert sample["prompt"] == "a photo of brick with a hole" and sample["guidance"] == 7.5
+    # the zero-shot row is DIAG's sampler with an expert-style description, not a generic prompt
+    assert sample["prompt"] == "a small dark round hole in the brick"
+    assert (sample["guidance"], sample["steps"], sample["strength"]) == (20.0, 3, 0.99)
+    assert sample["negative_prompt"] == "smooth, plain, black, dark, shadow"
+    assert sample["padding_mask_crop"] == 2 and sample["candidates"] == 1
 
     # KID / IC-LPIPS for every row with defect images, none for a row without (there is no `real` row here)
     table = _report_table((out / "report.md").read_text())

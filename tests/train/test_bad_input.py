@@ -54,7 +54,9 @@ def test_non_inpainting_base_model_is_refused(fast_config, tmp_path) -> None:
 
 
 def test_sdxl_base_model_is_refused_by_defectfill_training(fast_config) -> None:
-    with pytest.raises(BaseModelError, match=r"builtin:tiny-xl.*SDXL inpainting model.*Stable Diffusion 1 / 2"):
+    with pytest.raises(
+        BaseModelError, match=r"builtin:tiny-xl.*SDXL inpainting model.*Stable Diffusion 1 / 2"
+    ):
         train_concept(replace(fast_config, base_model="builtin:tiny-xl"))
     assert not (fast_config.output_dir / "concept.safetensors").exists()
 

@@ -28,8 +28,8 @@ from defect_core.datasets import open_dataset
 from defect_core.datasets.splits import resolve_split_rule, select_split
 from defect_core.defect_example import DefectExample
 from defect_core.errors import NonFiniteLossError
-from defect_sample.devices import resolve_device
 from defect_sample.base_model_error import BaseModelError
+from defect_sample.devices import resolve_device
 from defect_sample.model_loading import is_sdxl, load_base_model
 from defect_train import __version__
 from defect_train.checkpoints import TrainingState, list_checkpoints, load_checkpoint, save_checkpoint

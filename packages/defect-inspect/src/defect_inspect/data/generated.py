@@ -31,9 +31,21 @@ def is_generation_output(folder: str | Path) -> bool:
     return (folder / DEFECT_DIR).is_dir() and (folder / MASK_DIR).is_dir()
 
 
+NO_DEFECT_NAME = "none"
+"""What a class-labelled generator (Defect-Gen) names an image in which it drew no defect pixel."""
+
+
 def _pairs_from_manifest(folder: Path) -> list[tuple[Path, Path, str]]:
     records = read_manifest(folder / MANIFEST_NAME)
-    return [(r.image, r.mask, r.defect_name) for r in records]
+    # Defect-Gen draws the mask with the image, and sometimes draws none: such an image is no defect example
+    empty = [r for r in records if r.classes and r.defect_name == NO_DEFECT_NAME]
+    if empty:
+        logger.info("%s: leaving out %d generated image(s) without a defect pixel", folder, len(empty))
+    return [
+        (r.image, r.mask, r.defect_name)
+        for r in records
+        if not (r.classes and r.defect_name == NO_DEFECT_NAME)
+    ]
 
 
 def _labels_from_manifest(folder: Path) -> dict[Path, tuple[Path, dict[int, str]]]:
@@ -75,6 +87,7 @@ def read_generation_output(
     ``defect_name`` overrides the manifest's names (and names the defect of a folder without a manifest;
     default: the folder's name). Every pair is checked (files exist and decode, same size, non-empty mask);
     all problems are raised together as one :class:`~defect_core.errors.DatasetError` naming the files.
+    Images of a class-labelled generator named ``"none"`` (Defect-Gen drew no defect pixel) are left out.
     """
     folder = Path(folder)
     if not folder.is_dir():

@@ -9,7 +9,10 @@ images; the MVTec AD ones of ``--normals-root`` join training and test with ``--
 
 - ``real``: the real training third alone, the paper's "without Defect-Gen" number;
 - ``defect-gen``: the same plus the images of ``--defect-gen DIR`` (generation output folders with
-  ``labels/``, written by the Defect-Gen generator), the paper's "with Defect-Gen" number.
+  ``labels/``, written by the Defect-Gen generator), the paper's "with Defect-Gen" number; without folders,
+  ``--variants defectgen`` trains Defect-Gen on the same real first third and samples this row's images itself
+  (it also adds the row ``defectgen``, those images alone;
+  :mod:`defect_inspect.experiment.defectgen_row`).
 
 The report has per-class IoU, the mIoU over the defect classes (``mIoU defects``) and with background
 (``mIoU``): the paper does not say which its table is, and its evaluation code is not published. Its table is
@@ -21,7 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 DEFECT_GEN_ROW = "defect-gen"
-"""The row trained on the real training third plus Defect-Gen's images (``ExperimentConfig.defect_gen``)."""
+"""The row trained on the real training third plus Defect-Gen's images (``ExperimentConfig.defect_gen``, else
+the experiment's own Defect-Gen with ``--variants defectgen``)."""
 
 DEFECT_SPECTRUM_PRESET: dict[str, Any] = {
     "baselines": ("real",),

@@ -15,9 +15,13 @@ on it are tested on the real held-out two thirds of every defect type. Rows (``b
   (7.5) instead of "A photo of {token}" at guidance 1.0: DefectFill states neither its inference prompt nor
   its guidance, so the ``defectfill`` row's are our assumptions (RealFill's inference script) and these rows
   measure the alternatives;
-- ``zero-shot``: no concept, the base model with ``zero_shot_prompt`` (DIAG's mode, one candidate);
+- ``zero-shot``: no concept, the base model with ``zero_shot_prompt`` and DIAG's sampler (guidance 20, 30 steps,
+  strength 0.99, its negative prompt and mask crop, one candidate);
 - ``no-defect-loss`` / ``no-object-loss`` / ``no-attention-loss``: concepts trained without that loss term
-  (its weight set to 0), then generated as ``defectfill``.
+  (its weight set to 0), then generated as ``defectfill``;
+- ``defectgen``: Defect-Gen (Defect Spectrum) trained on the same real training third, its own images and
+  masks (``count`` per type) as the training set; it also adds the row ``defect-gen``, the real training
+  third plus those images (:mod:`defect_inspect.experiment.defectgen_row`).
 
 The segmenter also sees the dataset's defect-free training images in every setting. With
 ``synthetic_metrics`` on, every row's defect images also get KID (against the real held-out defects) and
@@ -54,6 +58,7 @@ from defect_core.datasets.splits import SPLIT_RULES
 from defect_inspect.data.cut_paste import write_cut_paste_set
 from defect_inspect.data.real import normal_items, open_real_dataset, real_defect_items, resolve_defects
 from defect_inspect.experiment.defect_spectrum import DEFECT_GEN_ROW, DEFECT_SPECTRUM_PRESET
+from defect_inspect.experiment.defectgen_row import DEFECTGEN_VARIANT, generate_defectgen
 from defect_inspect.synthetic_quality import NETWORK_CHOICES, SetQuality
 from defect_inspect.training.config import InspectConfig
 
@@ -72,6 +77,7 @@ VARIANTS: tuple[str, ...] = (
     "no-defect-loss",
     "no-object-loss",
     "no-attention-loss",
+    DEFECTGEN_VARIANT,
 )
 SETTINGS: tuple[str, ...] = BASELINES + VARIANTS
 SAMPLING_VARIANTS: tuple[str, ...] = ("defectfill-object-prompt", "defectfill-guidance")
@@ -91,6 +97,13 @@ real + DefectFill's images; all real + cut-paste (:mod:`defect_inspect.experimen
 DIAG_BASE_MODEL = "diffusers/stable-diffusion-xl-1.0-inpainting-0.1"
 DIAG_PROMPTS: tuple[str, ...] = ("white marks on the wall", "copper metal scratches")
 DIAG_NEGATIVE_PROMPT = "smooth, plain, black, dark, shadow"
+ZERO_SHOT_DESCRIPTIONS: dict[str, str] = {
+    # what an expert would write for the built-in datasets' defects, in the manner of DIAG's prompts
+    # ("white marks on the wall"): the look, not the category name
+    "hole": "a small dark round hole in the {object}",
+    "scratch": "a thin pale scratch line across the {object}",
+}
+"""Prompts of the zero-shot row for defect names the built-in datasets use; others get '{defect} on the {object}'."""
 
 
 @dataclass(frozen=True)
@@ -193,12 +206,38 @@ class ExperimentConfig:
     defect_gen: tuple[Path, ...] = config_field(
         (),
         "generation output folders of Defect-Gen (with labels/): adds the row defect-gen, the real training "
-        "third plus these images (Defect Spectrum's 'with Defect-Gen' column)",
+        "third plus these images (Defect Spectrum's 'with Defect-Gen' column); without it, --variants "
+        "defectgen feeds that row with the experiment's own Defect-Gen images",
+    )
+    # the defectgen row (Defect-Gen trained by the experiment; paper defaults)
+    defectgen_size: Literal["paper", "cpu"] = config_field(
+        "paper", "defectgen row: network pair, paper or cpu (the scaled-down pair of defect-train defectgen)"
+    )
+    defectgen_steps: int = config_field(
+        160_000, "defectgen row: training steps of each of Defect-Gen's two networks (paper: 160 000)"
+    )
+    defectgen_resolution: int = config_field(
+        256, "defectgen row: Defect-Gen's image side in pixels (paper: 256)"
+    )
+    defectgen_batch_size: int = config_field(2, "defectgen row: Defect-Gen training batch (paper: 2)")
+    defectgen_learning_rate: float = config_field(
+        1e-4, "defectgen row: Defect-Gen AdamW learning rate (paper: 1e-4)"
+    )
+    defectgen_switch_step: int = config_field(
+        400, "defectgen row: the large network samples t >= this, the small one below (paper: 400)"
+    )
+    defectgen_sample_steps: int = config_field(
+        0, "defectgen row: sampling steps (0: all 1000 DDPM steps, as the paper; N: DDIM on N steps)"
     )
     zero_shot_prompt: str = config_field(
-        "a photo of {object} with a {defect}", "zero-shot row's prompt; {object} and {defect} are filled in"
+        "{description}",
+        "zero-shot row's prompt; {object}, {defect} and {description} (an expert's description of the "
+        "defect's look where one is known, as DIAG's prompts are, else '{defect} on the {object}') are filled in",
     )
-    zero_shot_guidance: float = config_field(7.5, "zero-shot row's classifier-free guidance scale")
+    zero_shot_guidance: float = config_field(
+        20.0, "zero-shot row's classifier-free guidance scale (DIAG: 20)"
+    )
+    zero_shot_steps: int = config_field(30, "zero-shot row's denoising steps (DIAG: 30)")
     tasks: tuple[str, ...] = config_field(EXPERIMENT_TASKS, "inspection models: classifier, segmenter")
     synthetic_metrics: str = config_field(
         "pretrained",
@@ -309,8 +348,14 @@ class ExperimentConfig:
             "epochs",
             "batch_size",
             "patience",
+            "defectgen_steps",
+            "defectgen_batch_size",
         ):
             require(self, getattr(self, name) >= 1, name, "must be >= 1")
+        require(self, self.defectgen_size in ("paper", "cpu"), "defectgen_size", "must be paper or cpu")
+        require(self, self.defectgen_learning_rate > 0, "defectgen_learning_rate", "must be > 0")
+        require(self, self.defectgen_sample_steps >= 0, "defectgen_sample_steps", "must be >= 0")
+        require(self, 0 <= self.defectgen_switch_step <= 1000, "defectgen_switch_step", "must be in 0..1000")
         require(
             self,
             self.concept_resolution >= 8 and self.concept_resolution % 8 == 0,
@@ -344,6 +389,12 @@ class ExperimentConfig:
             f"must be one of {NETWORK_CHOICES}",
         )
         require(self, self.zero_shot_guidance >= 0, "zero_shot_guidance", "must be >= 0")
+        require(
+            self,
+            int(self.zero_shot_steps * self.diag_strength) >= 1,
+            "zero_shot_steps",
+            f"must leave at least one step at strength {self.diag_strength:g}",
+        )
         require(
             self,
             self.variant_guidance > 1.0,
@@ -389,8 +440,19 @@ class ExperimentConfig:
         if self.protocol == "diag":
             return tuple(r for r in DIAG_ROWS if r in self.diag_rows)
         rows = tuple(s for s in SETTINGS if s in self.baselines or s in self.variants)
-        return rows + ((DEFECT_GEN_ROW,) if self.defect_gen else ())
+        with_defect_gen = bool(self.defect_gen) or DEFECTGEN_VARIANT in self.variants
+        return rows + ((DEFECT_GEN_ROW,) if with_defect_gen else ())
 
+
+DEFECTGEN_CPU: dict[str, Any] = {
+    "defectgen_size": "cpu",
+    "defectgen_resolution": 64,
+    "defectgen_steps": 300,
+    "defectgen_learning_rate": 1e-3,
+    "defectgen_sample_steps": 50,
+}
+"""The built-in datasets' ``defectgen`` row: ``defect-train defectgen``'s demo preset (the cpu pair at 64 px,
+300 steps per network at lr 1e-3) and 50 DDIM sampling steps instead of 1000 DDPM steps."""
 
 DEMO_PRESET: dict[str, Any] = {
     "dataset": "demo",
@@ -411,6 +473,7 @@ DEMO_PRESET: dict[str, Any] = {
     "learning_rate": 1e-3,
     "patience": 3,
     "synthetic_metrics": "off",
+    **DEFECTGEN_CPU,
 }
 """A minute or two on two CPU cores: a few concept steps, 16 images per type, 64 px, psnr selection (LPIPS
 needs AlexNet weights), small networks from scratch (no ImageNet weights needed): timm's ResNet-10-T
@@ -429,7 +492,7 @@ STRIPS_PRESET: dict[str, Any] = {
     "candidates": 8,
     "select": "psnr",
     "sample_steps": 50,
-    "variants": tuple(v for v in VARIANTS if v not in SAMPLING_VARIANTS),
+    "variants": tuple(v for v in VARIANTS if v not in (*SAMPLING_VARIANTS, DEFECTGEN_VARIANT)),
     "tasks": ("segmenter",),
     "encoder": "resnet18",
     "pretrained": False,
@@ -439,6 +502,7 @@ STRIPS_PRESET: dict[str, Any] = {
     "learning_rate": 1e-3,
     "patience": 5,
     "synthetic_metrics": "random-network",
+    **DEFECTGEN_CPU,
 }
 """The README's proof-of-method table on the CPU: concepts on ``builtin:texture`` at its 64 px, LFS by PSNR and
 the offline stand-ins of KID and IC-LPIPS (no AlexNet or Inception weights offline), a UNet on ResNet-18
@@ -497,8 +561,8 @@ def experiment_packages():
 
 
 def concept_set(variant: str) -> str | None:
-    """The concepts a generated row uses: ``defectfill``'s, its ablation's own, or none (zero-shot)."""
-    if variant == "zero-shot":
+    """The concepts a generated row uses: ``defectfill``'s, its ablation's own, or none (zero-shot, defectgen)."""
+    if variant in ("zero-shot", DEFECTGEN_VARIANT):
         return None
     return variant if variant in ABLATED_LOSS else "defectfill"
 
@@ -552,15 +616,16 @@ def train_concepts(
 
 def _sample_config(config: ExperimentConfig, out: Path, **settings: Any):
     _, defect_sample = experiment_packages()
+    settings = {"steps": config.sample_steps, **settings}
     return defect_sample.SampleConfig(
         out=out,
         dataset=config.dataset,
         dataset_root=config.dataset_root,
+        normals_root=config.normals_root,
         object_name=config.object_name,
         mask_split="held_out",
         split_rule=config.split_rule,
         count=config.count,
-        steps=config.sample_steps,
         batch_size=config.sample_batch_size,
         seed=config.seed,
         device=config.device,
@@ -604,9 +669,10 @@ def generate_zero_shot(config: ExperimentConfig, defects: list[str], progress: b
     folders = []
     for defect in defects:
         out = config.out / "generated" / "zero-shot" / defect
-        prompt = config.zero_shot_prompt.format(
-            object=config.object_name.replace("_", " "), defect=defect.replace("_", " ")
-        )
+        words = {"object": config.object_name.replace("_", " "), "defect": defect.replace("_", " ")}
+        description = ZERO_SHOT_DESCRIPTIONS.get(defect, "{defect} on the {object}").format(**words)
+        prompt = config.zero_shot_prompt.format(description=description, **words)
+        # DIAG's sampler (its strength, negative prompt and mask crop), one candidate, no selection
         sample_config = _sample_config(
             config,
             out,
@@ -616,6 +682,10 @@ def generate_zero_shot(config: ExperimentConfig, defects: list[str], progress: b
             candidates=1,
             select="none",
             guidance=config.zero_shot_guidance,
+            steps=config.zero_shot_steps,
+            strength=config.diag_strength,
+            negative_prompt=config.diag_negative_prompt,
+            padding_mask_crop=config.diag_padding_mask_crop,
         )
         summary = defect_sample.run_generation(sample_config, progress=progress)
         logger.info(
@@ -641,9 +711,14 @@ def make_cut_paste(config: ExperimentConfig, defects: list[str]) -> list[Path]:
 
 
 def inspection_config(
-    config: ExperimentConfig, task: str, setting: str, train: tuple[Path, ...]
+    config: ExperimentConfig,
+    task: str,
+    setting: str,
+    train: tuple[Path, ...],
+    defects: tuple[str, ...] | None = None,
 ) -> InspectConfig:
-    """The training run of ``task`` on ``setting``'s data, tested on the real held-out split."""
+    """The training run of ``task`` on ``setting``'s data, tested on the real held-out split; ``defects``
+    (default ``config.defects``) keeps only those types' training images."""
     return InspectConfig(
         task=task,  # type: ignore[arg-type]
         model=config.classifier if task == "classifier" else config.segmenter,
@@ -657,7 +732,7 @@ def inspection_config(
         test_normals=config.normals,
         classes=config.segmenter_classes if task == "segmenter" else "binary",
         object_name=config.object_name,
-        defects=config.defects,
+        defects=config.defects if defects is None else defects,
         pretrained=config.pretrained,
         epochs=config.epochs,
         batch_size=config.batch_size,
@@ -699,6 +774,11 @@ def measure_quality(
         if setting == "real":
             continue
         generated = by_defect(item for folder in folders for item in read_generation_output(folder))
+        # Defect-Gen picks each image's type itself: a type the held-out split lacks has no real counterpart,
+        # and one it drew fewer than twice cannot be measured (KID needs two of a type to compare)
+        if unmatched := sorted(d for d, paths in generated.items() if d not in held_out or len(paths) < 2):
+            logger.info("%s: KID / IC-LPIPS leave out generated image(s) of %s", setting, unmatched)
+            generated = {d: paths for d, paths in generated.items() if d not in unmatched}
         quality[setting] = measure_set(
             generated, held_out, learned_from, networks, device=_device(config), seed=config.seed
         )
@@ -738,7 +818,11 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
     for variant in config.variants:
         started = time.perf_counter()
         concepts_of = concept_set(variant)
-        if concepts_of is None:
+        if variant == DEFECTGEN_VARIANT:
+            sources[variant] = (generate_defectgen(config, defects, progress),)
+            # --defect-gen folders, when given, are the defect-gen row's images; else the experiment's own
+            sources.setdefault(DEFECT_GEN_ROW, sources[variant])
+        elif concepts_of is None:
             sources[variant] = generate_zero_shot(config, defects, progress)
         else:
             if concepts_of not in concepts:
@@ -769,8 +853,14 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
         started = time.perf_counter()
         for task in tasks:
             logger.info("training the %s on %s", task, setting)
+            # Defect-Gen's images without a defect pixel are typed "none": not a class for the classifier
+            typed = (
+                tuple(defects)
+                if task == "classifier" and setting in (DEFECTGEN_VARIANT, DEFECT_GEN_ROW)
+                else None
+            )
             runs[(setting, task)] = train_inspection_model(
-                inspection_config(config, task, setting, sources[setting]), progress=progress
+                inspection_config(config, task, setting, sources[setting], typed), progress=progress
             )
         seconds[f"inspect:{setting}"] = time.perf_counter() - started
 

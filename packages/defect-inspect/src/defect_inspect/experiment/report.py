@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from defect_core.atomic import save_image_atomic, write_text_atomic
 from defect_core.plotting import PALETTE
+from defect_inspect.experiment.defectgen_row import DEFECTGEN_VARIANT
 
 if TYPE_CHECKING:
     from defect_inspect.experiment import ExperimentConfig
@@ -46,6 +47,7 @@ SETTING_NOTES = {
     "no-defect-loss": "concepts trained without L_def, then as defectfill",
     "no-object-loss": "concepts trained without L_obj, then as defectfill",
     "no-attention-loss": "concepts trained without L_attn, then as defectfill",
+    "defectgen": "Defect-Gen's own images and masks (generated from noise together), no real defect",
     "defect-gen": "the real training third plus Defect-Gen's images (image and class labels generated together)",
 }
 QUALITY_COLUMNS = ("KID ×10³", "IC-LPIPS")
@@ -149,6 +151,17 @@ def quality_columns(
     }
 
 
+def _defectgen_settings(config: ExperimentConfig) -> str:
+    """One phrase: how the experiment's Defect-Gen generator was trained and sampled."""
+    sampling = (
+        f"{config.defectgen_sample_steps} DDIM steps" if config.defectgen_sample_steps else "1000 DDPM steps"
+    )
+    return (
+        f"{config.defectgen_size} pair at {config.defectgen_resolution} px, {config.defectgen_steps} steps per "
+        f"network on the real training third, switch at t = {config.defectgen_switch_step}, {sampling}"
+    )
+
+
 def write_experiment_report(
     config: ExperimentConfig,
     defects: Sequence[str],
@@ -210,7 +223,7 @@ def write_experiment_report(
             f"Concepts: {config.concept_steps} steps at {config.concept_resolution} px "
             f"on `{config.base_model}`; {config.count} generated images per type ({config.candidates} LFS "
             f"candidates, {config.select}, {config.sample_steps} DDIM steps). "
-            if config.variants
+            if any(v != DEFECTGEN_VARIANT for v in config.variants)
             else ""
         )
         + "Inspection: "
@@ -270,6 +283,7 @@ def write_experiment_report(
         **SETTING_NOTES,
         "defectfill-object-prompt": f'{SETTING_NOTES["defectfill-object-prompt"]} "{config.object_prompt}"',
         "defectfill-guidance": f"{SETTING_NOTES['defectfill-guidance']} {config.variant_guidance:g}",
+        "defectgen": f"{SETTING_NOTES['defectgen']}; {_defectgen_settings(config)}",
     }
     lines += ["", *(f"- **{s}**: {notes[s]}" for s in settings), "", "![summary](report.png)", ""]
     lines += [
@@ -289,6 +303,7 @@ def write_experiment_report(
         )
     lines += ["", "## Pictures", ""]
     pictures = [(f"generated: {v}", out / "generated" / v / "preview.png") for v in config.variants]
+    pictures += [("Defect-Gen training preview", out / "defectgen" / "preview.png")]
     pictures += [
         (f"generated: zero-shot {d}", out / "generated" / "zero-shot" / d / "preview.png") for d in defects
     ]
