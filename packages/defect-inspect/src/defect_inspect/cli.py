@@ -148,7 +148,7 @@ def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
         type=_comma_list,
         metavar="LIST",
         default=argparse.SUPPRESS,
-        help="baseline rows, comma-separated: real,cut-paste",
+        help="baseline rows, comma-separated, among real,cut-paste,real+cut-paste (default: real,cut-paste)",
     )
     parser.add_argument(
         "--variants",

@@ -13,6 +13,7 @@ ROC-AUC and best-F1 precision / recall after every epoch (:mod:`defect_inspect.e
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,31 @@ def _write_history(history: list[EpochRecord], out_dir: Path) -> None:
     line_plot(series, out_dir / "loss.png", title="loss", xlabel="epoch", ylabel="loss")
 
 
+def _validation_threshold(
+    model, info: CheckpointInfo, val_part, out_dir: Path, config: InspectConfig, device
+):
+    """The pixel F1-max threshold of P(defect) on the validation items (scored into ``out_dir/validation``);
+    the configured threshold when they hold no defect pixel."""
+    scores = score_items(
+        model,
+        info,
+        val_part,
+        out_dir / "validation",
+        device=device,
+        batch_size=config.batch_size,
+        mixed_precision=config.mixed_precision,
+        preview_count=config.preview_count,
+        num_workers=config.num_workers,
+        image_score=config.image_score,
+    )
+    found = scores.results.get("localization", {}).get("pixel_f1_threshold")
+    if found is None or not 0.0 < found < 1.0:
+        logger.warning("no usable F1-max threshold on the validation split: keeping %g", info.threshold)
+        return info.threshold
+    logger.info("calibrated threshold on the validation split: %.4f (was %g)", found, info.threshold)
+    return float(found)
+
+
 def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> TrainResult:
     """Run one training (see the module docstring) and return what it wrote."""
     config = config.resolved()
@@ -150,6 +176,8 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
             normals=config.normals,
             dataset_normals=config.dataset_normals,
             split_rule=config.split_rule,
+            generated_per_real=config.generated_per_real,
+            seed=config.seed,
         )
     )
     classes = task.classes(items)
@@ -243,7 +271,10 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         lr_schedule=config.lr_schedule,
     )
     # the model now holds the best epoch's weights (the last epoch's without a validation split)
-    save_checkpoint(model, replace(info, epoch=result.best_epoch), checkpoint)
+    info = replace(info, epoch=result.best_epoch)
+    if config.calibrate_threshold:
+        info = replace(info, threshold=_validation_threshold(model, info, val_part, out_dir, config, device))
+    save_checkpoint(model, info, checkpoint)
     _write_history(result.history, out_dir)
 
     # without a test split the validation items stand in, and without those the training items (say so)
@@ -270,6 +301,8 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
         "stopped_early": result.stopped_early,
         "best_val_loss": result.best_val_loss,
         "final_train_loss": result.history[-1].train_loss if result.history else None,
+        "threshold": info.threshold,
+        "threshold_from": "validation pixel F1-max" if config.calibrate_threshold else "config",
     }
     if epoch_log is not None:
         # the epoch rows of metrics.csv, also in metrics.json so that reports read one file
@@ -289,6 +322,8 @@ def train_inspection_model(config: InspectConfig, *, progress: bool = True) -> T
             if reader is not None
             else None,
             "training_items": label_counts(train_part),
+            # where the training defects came from: generated, cut-paste, real (a mixed row has two)
+            "training_sources": dict(sorted(Counter(i.source for i in train_part if i.is_defect).items())),
             "validation_items": label_counts(val_part),
             "scored_items": label_counts(list(scored_items)),
             "classes": classes,

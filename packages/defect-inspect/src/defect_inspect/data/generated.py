@@ -20,6 +20,7 @@ from defect_core.errors import DatasetError, InputFileError
 from defect_core.images import list_images
 from defect_core.manifest import MANIFEST_NAME, read_manifest
 from defect_core.output_layout import DEFECT_DIR, MASK_DIR
+from defect_inspect.data.cut_paste import PROVENANCE_NAME as CUT_PASTE_PROVENANCE
 from defect_inspect.data.items import GOOD, InspectionItem
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,8 @@ def _pairs_by_stem(folder: Path, defect_name: str) -> list[tuple[Path, Path, str
 def read_generation_output(
     folder: str | Path, *, defect_name: str | None = None, mask_threshold: int = 128
 ) -> list[InspectionItem]:
-    """Every generated (image, mask) of ``folder`` as a defect item (``source="generated"``), sorted by file.
+    """Every generated (image, mask) of ``folder`` as a defect item (``source="generated"``, or
+    ``"cut-paste"`` for a folder that ``write_cut_paste_set`` wrote), sorted by file.
 
     ``defect_name`` overrides the manifest's names (and names the defect of a folder without a manifest;
     default: the folder's name). Every pair is checked (files exist and decode, same size, non-empty mask);
@@ -114,12 +116,13 @@ def read_generation_output(
     if bad_names:
         raise InputFileError(folder, f"a generated defect cannot be named {GOOD!r} (the defect-free class)")
     validate_pairs([(image, mask) for image, mask, _ in triples], folder, mask_threshold=mask_threshold)
+    source = "cut-paste" if (folder / CUT_PASTE_PROVENANCE).is_file() else "generated"
     items = [
         InspectionItem(
             image,
             mask,
             name,
-            "generated",
+            source,
             mask_threshold=mask_threshold,
             labels=labelled.get(image, (None, {}))[0],
             classes=labelled.get(image, (None, {}))[1],

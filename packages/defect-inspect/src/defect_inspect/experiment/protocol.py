@@ -6,6 +6,9 @@ on it are tested on the real held-out two thirds of every defect type. Rows (``b
 
 - ``real`` (baseline): no generated defects, the real training third only;
 - ``cut-paste`` (baseline): ``count`` cut-paste defects per type made from the real training third;
+- ``real+cut-paste`` (baseline) / ``real+defectfill``: the real training third plus ``mix_ratio`` (1) images
+  of the ``cut-paste`` / ``defectfill`` row per real training defect of each type (a seeded subset): the
+  way a user adds synthetic defects to the real ones they have;
 - ``defectfill``: a concept per type learned from the real training third (defect-train), ``count`` images
   per type generated on the dataset's defect-free images with the held-out masks, best of ``candidates``
   by LFS (defect-sample) — DefectFill's protocol;
@@ -67,9 +70,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-BASELINES: tuple[str, ...] = ("real", "cut-paste")
+BASELINES: tuple[str, ...] = ("real", "cut-paste", "real+cut-paste")
 VARIANTS: tuple[str, ...] = (
     "defectfill",
+    "real+defectfill",
     "defectfill-no-lfs",
     "defectfill-object-prompt",
     "defectfill-guidance",
@@ -88,6 +92,9 @@ ABLATED_LOSS: dict[str, str] = {
     "no-attention-loss": "attention_loss_weight",
 }
 """ablation row -> the TrainConfig loss weight it sets to 0"""
+MIX_ROWS: dict[str, str] = {"real+cut-paste": "cut-paste", "real+defectfill": "defectfill"}
+"""mixed row -> the synthetic row whose images it adds, ``mix_ratio`` per real training defect, to the real
+training third (how a user adds synthetic data to the real defects they have)"""
 EXPERIMENT_TASKS: tuple[str, ...] = ("classifier", "segmenter")
 EXTRA_HINT = 'pip install "defect-inspect[experiment]"'
 PROTOCOLS: tuple[str, ...] = ("defectfill", "diag")
@@ -194,15 +201,24 @@ class ExperimentConfig:
     learning_rate: float = config_field(1e-4, "inspection learning rate")
     patience: int = config_field(5, "early-stopping patience in epochs")
     val_fraction: float = config_field(0.1, "validation share of the training set")
+    calibrate_threshold: bool = config_field(
+        False,
+        "segmenter: decision threshold (of mIoU and the prediction masks) = the pixel F1-max threshold on "
+        "its validation split instead of 0.5; AUROC, AP, F1-max and AUPRO do not depend on it",
+    )
     image_score: Literal["pooled", "max"] = config_field(
         "pooled",
         "segmenter's image-level score: pooled = max of the 21x21 average-pooled map at the model's "
         "resolution (AnomalyDiffusion's code, followed by the DefectFill tables), max = raw max",
     )
     baselines: tuple[str, ...] = config_field(
-        BASELINES, "baseline rows: real (no generated defects), cut-paste"
+        ("real", "cut-paste"),
+        "baseline rows: real (no generated defects), cut-paste, real+cut-paste (the real third plus cut-paste)",
     )
     variants: tuple[str, ...] = config_field(("defectfill",), f"generated rows: {', '.join(VARIANTS)}")
+    mix_ratio: float = config_field(
+        1.0, "real+cut-paste and real+defectfill rows: synthetic images per real training defect (1: 1:1)"
+    )
     defect_gen: tuple[Path, ...] = config_field(
         (),
         "generation output folders of Defect-Gen (with labels/): adds the row defect-gen, the real training "
@@ -278,12 +294,18 @@ class ExperimentConfig:
     # engineering
     device: str = config_field("auto", "device for every step: auto, cpu, cuda, ...")
     seed: int = config_field(0, "seed of every step")
+    seeds: tuple[int, ...] = config_field(
+        (),
+        "run the whole protocol once per seed into <out>/seed-<n>/ and write <out>/report.md with each "
+        "cell's mean ± standard deviation over the seeds (empty: one run with --seed into <out>)",
+    )
 
     def __post_init__(self) -> None:
         coerce_paths(self)
         object.__setattr__(self, "defects", tuple(self.defects))
         for name in ("baselines", "variants", "tasks", "diag_rows", "diag_prompts"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "seeds", tuple(int(v) for v in self.seeds))
         for name in ("detector_input_size", "diag_working_size", "diag_output_size"):
             object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
 
@@ -389,6 +411,11 @@ class ExperimentConfig:
             f"must be one of {NETWORK_CHOICES}",
         )
         require(self, self.zero_shot_guidance >= 0, "zero_shot_guidance", "must be >= 0")
+        require(self, self.mix_ratio > 0, "mix_ratio", "must be > 0")
+        require(self, len(set(self.seeds)) == len(self.seeds), "seeds", "must be distinct")
+        require(
+            self, not self.seeds or self.protocol == "defectfill", "seeds", "is for the defectfill protocol"
+        )
         require(
             self,
             int(self.zero_shot_steps * self.diag_strength) >= 1,
@@ -492,6 +519,7 @@ STRIPS_PRESET: dict[str, Any] = {
     "candidates": 8,
     "select": "psnr",
     "sample_steps": 50,
+    "baselines": BASELINES,
     "variants": tuple(v for v in VARIANTS if v not in (*SAMPLING_VARIANTS, DEFECTGEN_VARIANT)),
     "tasks": ("segmenter",),
     "encoder": "resnet18",
@@ -502,11 +530,13 @@ STRIPS_PRESET: dict[str, Any] = {
     "learning_rate": 1e-3,
     "patience": 5,
     "synthetic_metrics": "random-network",
+    "calibrate_threshold": True,
     **DEFECTGEN_CPU,
 }
 """The README's proof-of-method table on the CPU: concepts on ``builtin:texture`` at its 64 px, LFS by PSNR and
 the offline stand-ins of KID and IC-LPIPS (no AlexNet or Inception weights offline), a UNet on ResNet-18
-from scratch as the segmenter."""
+from scratch as the segmenter, its mIoU threshold calibrated on its validation split (segmenters trained on
+generated defects rarely pass 0.5 on real ones; see the README)."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "demo": DEMO_PRESET,
@@ -546,6 +576,8 @@ class ExperimentResult:
     quality: dict[str, SetQuality] = field(default_factory=dict)
     fid: dict[str, float] = field(default_factory=dict)
     """diag protocol: synthetic set (diag, defectfill, cut-paste) -> FID against the real test defects."""
+    per_seed: dict[int, ExperimentResult] = field(default_factory=dict)
+    """``seeds``: each seed's own result (``runs`` is then empty; the report is the aggregate over seeds)."""
 
 
 def experiment_packages():
@@ -724,7 +756,8 @@ def inspection_config(
         model=config.classifier if task == "classifier" else config.segmenter,
         encoder=config.encoder if task == "segmenter" else None,
         train=train,
-        real_train=setting in ("real", DEFECT_GEN_ROW),
+        real_train=setting in ("real", DEFECT_GEN_ROW, *MIX_ROWS),
+        generated_per_real=config.mix_ratio if setting in MIX_ROWS else 0.0,
         dataset=config.dataset,
         dataset_root=config.dataset_root,
         normals_root=config.normals_root,
@@ -740,6 +773,7 @@ def inspection_config(
         learning_rate=config.learning_rate,
         patience=config.patience,
         val_fraction=config.val_fraction,
+        calibrate_threshold=config.calibrate_threshold and task == "segmenter" and config.val_fraction > 0,
         device=config.device,
         seed=config.seed,
         out=config.out / "runs" / setting / task,
@@ -799,6 +833,10 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
     from defect_inspect.run_training import train_inspection_model
 
     experiment_packages()  # fail before any work when the extra is missing
+    if config.seeds:
+        from defect_inspect.experiment.seeds import run_seeds
+
+        return run_seeds(config, progress=progress)
     if config.protocol == "diag":
         from defect_inspect.experiment.diag import run_diag_experiment
 
@@ -815,7 +853,12 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
     if config.defect_gen:
         sources[DEFECT_GEN_ROW] = config.defect_gen
     concepts: dict[str, dict[str, Path]] = {}
-    for variant in config.variants:
+    # a mixed row needs its synthetic row's images even when that row is not in the report
+    wanted = list(config.variants)
+    wanted += [MIX_ROWS[v] for v in config.variants if v in MIX_ROWS and MIX_ROWS[v] not in wanted]
+    for variant in wanted:
+        if variant in MIX_ROWS:
+            continue
         started = time.perf_counter()
         concepts_of = concept_set(variant)
         if variant == DEFECTGEN_VARIANT:
@@ -831,17 +874,24 @@ def run_experiment(config: ExperimentConfig, *, progress: bool = True) -> Experi
                 started = time.perf_counter()
             sources[variant] = (generate_defects(config, variant, concepts[concepts_of], progress),)
         seconds[f"generation:{variant}"] = time.perf_counter() - started
-    if "cut-paste" in config.settings:
+    if "cut-paste" in config.settings or "real+cut-paste" in config.settings:
         started = time.perf_counter()
         sources["cut-paste"] = tuple(make_cut_paste(config, defects))
         seconds["cut-paste"] = time.perf_counter() - started
+    for mixed, synthetic in MIX_ROWS.items():
+        if mixed in config.settings:
+            sources[mixed] = sources[synthetic]
 
     quality: dict[str, SetQuality] = {}
     networks = ""
     if config.synthetic_metrics != "off":
         started = time.perf_counter()
+        # a mixed row's synthetic images are a subset of its synthetic row's: measured there
         quality, networks = measure_quality(
-            config, reader, defects, {s: sources[s] for s in config.settings if s in sources}
+            config,
+            reader,
+            defects,
+            {s: sources[s] for s in config.settings if s in sources and s not in MIX_ROWS},
         )
         seconds["synthetic metrics"] = time.perf_counter() - started
 

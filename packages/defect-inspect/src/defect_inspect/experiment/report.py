@@ -35,10 +35,17 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "image AUROC": ("segmenter", ("localization", "image_auroc")),
     "mIoU": ("segmenter", ("segmentation", "miou")),
     "mIoU defects": ("segmenter", ("segmentation", "miou_defects")),
+    "threshold": ("segmenter", ("training", "threshold")),
+    "best-F1 threshold": ("segmenter", ("localization", "pixel_f1_threshold")),
 }
+THRESHOLD_COLUMNS = ("threshold", "best-F1 threshold")
+"""the segmenter's decision threshold (of mIoU) and the threshold at which its pixel F1 on the test set peaks:
+diagnostics, not scores (left out of the bar chart)"""
 SETTING_NOTES = {
     "real": "baseline: no generated defects, the real training third only",
     "cut-paste": "baseline: cut-paste defects from the real training third",
+    "real+cut-paste": "the real training third plus cut-paste defects made from it",
+    "real+defectfill": "the real training third plus DefectFill's generated defects",
     "defectfill": "generated defects (DefectFill: concept + LFS)",
     "defectfill-no-lfs": "the same concepts, one candidate per image (no LFS)",
     "defectfill-object-prompt": "the same concepts sampled with DefectFill's object-branch prompt",
@@ -188,7 +195,10 @@ def write_experiment_report(
     image_score = DESCRIPTIONS[config.image_score]
     table = summary_rows(settings, runs)
     png = bar_chart(
-        table, out / "report.png", f"{config.object_name}: inspection models on the real held-out split"
+        table,
+        out / "report.png",
+        f"{config.object_name}: inspection models on the real held-out split",
+        columns=[c for c in COLUMNS if c not in THRESHOLD_COLUMNS],
     )
     detailed = None
     if runs:
@@ -284,6 +294,10 @@ def write_experiment_report(
         "defectfill-object-prompt": f'{SETTING_NOTES["defectfill-object-prompt"]} "{config.object_prompt}"',
         "defectfill-guidance": f"{SETTING_NOTES['defectfill-guidance']} {config.variant_guidance:g}",
         "defectgen": f"{SETTING_NOTES['defectgen']}; {_defectgen_settings(config)}",
+        **{
+            mixed: f"{SETTING_NOTES[mixed]} ({config.mix_ratio:g} per real training defect of each type)"
+            for mixed in ("real+cut-paste", "real+defectfill")
+        },
     }
     lines += ["", *(f"- **{s}**: {notes[s]}" for s in settings), "", "![summary](report.png)", ""]
     lines += [

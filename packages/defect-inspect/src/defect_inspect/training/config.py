@@ -87,6 +87,11 @@ class InspectConfig:
         (), "defect types to use (default: all; a folder dataset: its one type's name)"
     )
     real_train: Literal["none", "train", "all"] = config_field("none", REAL_TRAIN_HELP)
+    generated_per_real: float = config_field(
+        0.0,
+        "with --real-train: keep this many generated defect images per real training defect of the same "
+        "type (1: a 1:1 mix; a seeded subset of the --train images); 0 keeps every generated image",
+    )
     dataset_normals: bool = config_field(
         True,
         "without --normals, train on the dataset's defect-free training images (train/good; KSDD2: train/)",
@@ -155,6 +160,12 @@ class InspectConfig:
     threshold: float = config_field(
         0.5, "probability from which a pixel (segmenter) or image (detector) is called defect"
     )
+    calibrate_threshold: bool = config_field(
+        False,
+        "segmenter: after training, replace --threshold by the pixel F1-max threshold of P(defect) on the "
+        "validation split (data it did not train on), and score the test split with it; a segmenter trained "
+        "on generated defects is often right about where but not sure enough to pass 0.5 on real ones",
+    )
     image_score: Literal["pooled", "max"] = config_field(
         "pooled",
         "segmenter's image-level score: pooled = max of the 21x21 average-pooled map at the model's "
@@ -200,6 +211,13 @@ class InspectConfig:
             "nothing to train on: give --train DIR (generation output) and/or --real-train with --dataset",
         )
         require(self, self.real_train == "none" or self.dataset is not None, "real_train", "needs --dataset")
+        require(self, self.generated_per_real >= 0, "generated_per_real", "must be >= 0")
+        require(
+            self,
+            self.generated_per_real == 0 or (self.real_train != "none" and bool(self.train)),
+            "generated_per_real",
+            "mixes generated with real defects: needs --train DIR and --real-train",
+        )
         if self.dataset is not None:
             require_dataset_choice(self)
             require(
@@ -273,6 +291,12 @@ class InspectConfig:
         require(self, 0.0 <= self.val_fraction < 1.0, "val_fraction", "must be in [0, 1)")
         require(self, self.patience >= 1, "patience", "must be >= 1")
         require(self, 0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
+        require(
+            self,
+            not self.calibrate_threshold or (self.task == "segmenter" and self.val_fraction > 0),
+            "calibrate_threshold",
+            "calibrates a segmenter on its validation split: needs --val-fraction > 0",
+        )
         require(self, self.image_score in IMAGE_SCORES, "image_score", f"must be one of {IMAGE_SCORES}")
         require(self, self.num_workers >= 0, "num_workers", "must be >= 0")
         require(self, self.seed >= 0, "seed", "must be >= 0")

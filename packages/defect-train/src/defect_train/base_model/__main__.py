@@ -4,11 +4,11 @@
   train-unet   stage 2: 9-channel UNet (blocks 64/128/128) + 2-layer CLIP text encoder, SD inpainting recipe
   export       both stages -> a diffusers StableDiffusionInpaintPipeline folder (fp16 safetensors)
 
-Estimated cost on a 2-core CPU (issue 7's sketch, per-step times re-measured with this code): the
-0.95 M-parameter VAE, 800 steps at batch 16, about 0.8 s per step, 10-11 min (reconstruction L1 about 0.06
-in the sketch); the 5.9 M-parameter UNet with its 0.48 M text encoder, 1500 steps at batch 32, about 1.0-1.1
-s per step, 26-27 min. The fp16 export is 14.8 MB. Both stages show a progress bar and write into their
-folder the resolved config.toml, loss.csv and loss.png, resumable checkpoints, a picture
+Measured on a 2-core CPU for builtin:texture v2 (the defaults; the model card has the figures): the
+0.95 M-parameter VAE, 1000 steps at batch 16, about 0.4 s per step, 7 min; the 5.9 M-parameter UNet with its
+0.48 M text encoder, 1500 steps at batch 32, about 0.9 s per step, 23 min; half of the crops of both stages
+carry random marks (``base_model.marks``). The fp16 export is 14.8 MB. Both stages show a progress bar and
+write into their folder the resolved config.toml, loss.csv and loss.png, resumable checkpoints, a picture
 (reconstructions.png, fills.png) and manifest.json. Ctrl-C writes a checkpoint and prints the command that
 continues (the same one with --resume). ``--config FILE.toml`` sets a subcommand's defaults; explicit flags win.
 

@@ -1,8 +1,9 @@
 """Configs of the two training stages of the small base model (issue 7) and of its export.
 
-Defaults are the issue's sketch, measured on a 2-core CPU: a 0.95 M-parameter VAE (64 px -> 16x16x4,
-block channels 32/64/64), 800 steps at batch 16; then a 9-channel UNet (block channels 64/128/128) with
-cross-attention on a 2-layer CLIP text encoder, 1500 steps at batch 32. Where the sketch is silent the
+Defaults are builtin:texture v2's recipe (issue 7's sketch plus issue 17's marks), measured on a 2-core CPU: a
+0.95 M-parameter VAE (64 px -> 16x16x4, block channels 32/64/64), 1000 steps at batch 16; then a 9-channel
+UNet (block channels 64/128/128) with cross-attention on a 2-layer CLIP text encoder, 1500 steps at batch 32;
+half of the crops of both stages carry random marks (base_model.marks). Where the sketch is silent the
 Stable Diffusion inpainting recipe decides: L1 + KL 1e-6 for the VAE (the LDM autoencoder's KL weight;
 its LPIPS and GAN terms are left out at this size), 25 % whole-image masks, 10 % empty prompts, DDPM
 scaled-linear betas 0.00085-0.012 with epsilon prediction, EMA of the UNet weights.
@@ -75,7 +76,7 @@ class VaeStageConfig:
     layers_per_block: int = config_field(1, "ResNet layers per VAE block")
     latent_channels: int = config_field(4, "latent channels (Stable Diffusion: 4)")
     norm_num_groups: int = config_field(32, "GroupNorm groups")
-    steps: int = config_field(800, "optimisation steps")
+    steps: int = config_field(1000, "optimisation steps")
     batch_size: int = config_field(16, "crops per step")
     learning_rate: float = config_field(1e-3, "AdamW learning rate")
     warmup_steps: int = config_field(50, "linear learning-rate warm-up steps")
@@ -91,8 +92,8 @@ class VaeStageConfig:
     )
     mark_probability: float = config_field(
         0.5,
-        "share of crops that get random coloured marks (base_model.marks), so "
-        "the VAE can represent dark, bright and saturated defects",
+        "share of crops that get random marks (base_model.marks): dark, light and coloured blobs, stains, "
+        "strokes, speckles, so the VAE can represent dark, bright and saturated regions",
     )
     scaling_batches: int = config_field(
         4, "batches whose latent std sets vae.config.scaling_factor = 1 / std (as SD)"
@@ -158,6 +159,19 @@ class UnetStageConfig:
     empty_prompt_prob: float = config_field(
         0.1, "fraction of empty prompts (so classifier-free guidance works)"
     )
+    mark_probability: float = config_field(
+        0.5,
+        "share of crops that get random marks (base_model.marks): dark, light and coloured blobs, stains, "
+        "strokes, speckles, so that the UNet has seen such regions as SD has (builtin:texture v2: 0.5)",
+    )
+    mark_caption: str = config_field(
+        " with marks", "appended to the prompt of a crop that got marks, so the prompt says what is there"
+    )
+    mark_mask_prob: float = config_field(
+        0.3,
+        "share of marked crops whose inpainting mask is their marks' region (dilated) instead of a random "
+        "mask, so that filling a masked region with a mark is part of the task",
+    )
     mask_full_prob: float = config_field(0.25, "fraction of whole-image masks (SD inpainting: 0.25)")
     mask_stroke_prob: float = config_field(0.4, "fraction of free-form stroke masks (the rest are boxes)")
     steps: int = config_field(1500, "optimisation steps")
@@ -186,6 +200,8 @@ class UnetStageConfig:
         require(self, "{surface}" in self.prompt_template, "prompt_template", "must contain {surface}")
         require(self, 0.0 <= self.empty_prompt_prob <= 1.0, "empty_prompt_prob", "must be in [0, 1]")
         require(self, 0.0 <= self.mask_full_prob <= 1.0, "mask_full_prob", "must be in [0, 1]")
+        require(self, 0.0 <= self.mark_probability <= 1.0, "mark_probability", "must be in [0, 1]")
+        require(self, 0.0 <= self.mark_mask_prob <= 1.0, "mark_mask_prob", "must be in [0, 1]")
         require(
             self,
             0.0 <= self.mask_stroke_prob <= 1.0 - self.mask_full_prob,

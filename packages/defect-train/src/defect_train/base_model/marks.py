@@ -1,45 +1,126 @@
-"""Random coloured marks painted over VAE training crops, so the autoencoder can draw what photos lack.
+"""Random marks painted over training crops, so every part of the base model knows what photos lack.
 
-Three tinted photographs contain no near-black or saturated pixels, and an autoencoder trained on them
-alone maps a dark spot to latents far outside its range: the decoder's group norms and attention then
-shift the colours of the whole image. A base model whose VAE cannot represent a dark hole or a bright line
-cannot learn one with LoRA either (the UNet's target is that VAE's latents). So a share of the VAE's crops
-get marks of uniformly random colour: filled ellipses and rectangles, and strokes of random width. They are
-generic (random-erasing style), not the benchmark's defect painter (``defect_core.builtin.demo.paint_defect``), and
-only the VAE sees them: the UNet stage trains on the clean photographs, so the base model's prior knows
-surfaces and nothing of defects.
+Three tinted photographs hold no near-black, near-white or saturated region. A base model trained on them
+alone maps a dark spot to latents far outside its range and has a UNet that never predicts such latents, so
+a concept learned on it can place a hole but not colour it (builtin:texture v1 drew the demo's black holes
+as green blobs). Stable Diffusion's pretraining data is full of spots, stains and lines; these marks stand in
+for them. A share of the crops of *both* stages (VAE and UNet) get 1 to ``max_marks`` of:
+
+- ``blob``: an opaque irregular patch (a thresholded smooth noise field inside a random ellipse envelope);
+- ``stain``: a translucent patch whose opacity fades smoothly to zero at its edge;
+- ``stroke``: a curved line of 1-5 px following a random walk;
+- ``speckles``: 8-60 dots of 1-3 px scattered over the crop or a region of it.
+
+Each mark's colour is dark (any hue, value 0-0.25), light (value 0.8-1) or coloured (saturation 0.4-1),
+one third each. The code is self-contained on purpose: it uses no shape or painter of ``defect_core``
+(``defect_core.builtin.demo.paint_defect`` and the ``defect_core.masks`` generators behind the benchmark's
+holes and scratches), so the base model's marks are not the benchmark's defects; a test traces both and
+checks that they share no function.
 """
 
 from __future__ import annotations
 
+import colorsys
+
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
-MARK_KINDS = ("ellipse", "rectangle", "stroke")
+MARK_KINDS = ("blob", "stain", "stroke", "speckles")
+TONES = ("dark", "light", "coloured")
 
 
-def _mark_alpha(size: int, rng: np.random.Generator) -> np.ndarray:
-    """One mark's coverage, float (size, size) in [0, 1]."""
+def _smooth_noise(size: int, cells: int, rng: np.random.Generator) -> np.ndarray:
+    """A smooth random field, float (size, size) roughly in [0, 1]: ``cells``² uniform values, bicubic-upsampled."""
+    coarse = rng.uniform(0.0, 255.0, (cells, cells)).astype(np.uint8)
+    field = Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC)
+    return np.asarray(field, dtype=np.float32) / 255.0
+
+
+def _envelope(size: int, rng: np.random.Generator, min_frac: float, max_frac: float) -> np.ndarray:
+    """A rotated ellipse's normalised radius, float (size, size): < 1 inside, centred anywhere in the crop."""
+    cy, cx = rng.uniform(0, size, 2)
+    ry, rx = rng.uniform(min_frac * size, max_frac * size, 2) / 2
+    angle = rng.uniform(0, np.pi)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    dy, dx = yy - cy, xx - cx
+    u = dx * np.cos(angle) + dy * np.sin(angle)
+    v = -dx * np.sin(angle) + dy * np.cos(angle)
+    return np.sqrt((u / rx) ** 2 + (v / ry) ** 2)
+
+
+def _blob(size: int, rng: np.random.Generator) -> np.ndarray:
+    radius = _envelope(size, rng, 0.08, 0.45)
+    noise = _smooth_noise(size, int(rng.integers(3, 7)), rng)
+    # the noise pushes the outline in and out by up to half the radius: irregular, never an exact ellipse
+    inside = radius + 0.6 * (noise - 0.5) < 1.0
+    return inside.astype(np.float32) * rng.uniform(0.8, 1.0)
+
+
+def _stain(size: int, rng: np.random.Generator) -> np.ndarray:
+    radius = _envelope(size, rng, 0.15, 0.6)
+    noise = _smooth_noise(size, int(rng.integers(3, 6)), rng)
+    fade = np.clip(1.0 - radius + 0.5 * (noise - 0.5), 0.0, 1.0)
+    return np.clip(fade * 2.0, 0.0, 1.0) * rng.uniform(0.3, 0.7)
+
+
+def _stroke(size: int, rng: np.random.Generator) -> np.ndarray:
     canvas = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(canvas)
-    kind = MARK_KINDS[int(rng.integers(0, len(MARK_KINDS)))]
-    if kind == "stroke":
-        points = [tuple(float(v) for v in rng.uniform(0, size, 2)) for _ in range(int(rng.integers(2, 5)))]
-        draw.line(points, fill=255, width=int(rng.integers(1, max(2, size // 10))))
+    point = rng.uniform(0, size, 2)
+    heading = rng.uniform(0, 2 * np.pi)
+    points = [tuple(float(v) for v in point)]
+    for _ in range(int(rng.integers(3, 9))):
+        heading += rng.normal(0.0, 0.5)
+        point = point + rng.uniform(0.05, 0.2) * size * np.array([np.cos(heading), np.sin(heading)])
+        points.append(tuple(float(v) for v in point))
+    draw.line(points, fill=255, width=int(rng.integers(1, 6)), joint="curve")
+    if rng.random() < 0.5:
+        canvas = canvas.filter(ImageFilter.GaussianBlur(0.7))
+    return np.asarray(canvas, dtype=np.float32) / 255.0 * rng.uniform(0.6, 1.0)
+
+
+def _speckles(size: int, rng: np.random.Generator) -> np.ndarray:
+    canvas = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(canvas)
+    x0, y0 = rng.uniform(0, size * 0.5, 2)
+    extent = rng.uniform(0.3, 1.0) * size
+    for _ in range(int(rng.integers(8, 61))):
+        x, y = x0 + rng.uniform(0, extent), y0 + rng.uniform(0, extent)
+        r = rng.uniform(0.5, 1.5)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.asarray(canvas, dtype=np.float32) / 255.0 * rng.uniform(0.6, 1.0)
+
+
+_PAINTERS = {"blob": _blob, "stain": _stain, "stroke": _stroke, "speckles": _speckles}
+
+
+def mark_colour(rng: np.random.Generator) -> tuple[str, np.ndarray]:
+    """A mark's tone and colour, float (3,) in [-1, 1]: dark, light or coloured, one third each."""
+    tone = TONES[int(rng.integers(0, len(TONES)))]
+    hue = rng.uniform(0.0, 1.0)
+    if tone == "dark":
+        rgb = colorsys.hsv_to_rgb(hue, rng.uniform(0.0, 0.8), rng.uniform(0.0, 0.25))
+    elif tone == "light":
+        rgb = colorsys.hsv_to_rgb(hue, rng.uniform(0.0, 0.3), rng.uniform(0.8, 1.0))
     else:
-        w, h = rng.uniform(size * 0.05, size * 0.4, 2)
-        x0, y0 = rng.uniform(-w / 2, size - w / 2), rng.uniform(-h / 2, size - h / 2)
-        box = (float(x0), float(y0), float(x0 + w), float(y0 + h))
-        (draw.ellipse if kind == "ellipse" else draw.rectangle)(box, fill=255)
-    return np.asarray(canvas, dtype=np.float32) / 255.0 * rng.uniform(0.5, 1.0)
+        rgb = colorsys.hsv_to_rgb(hue, rng.uniform(0.4, 1.0), rng.uniform(0.3, 1.0))
+    return tone, np.asarray(rgb, dtype=np.float32) * 2.0 - 1.0
+
+
+def mark_alpha(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One mark's coverage (opacity), float (size, size) in [0, 1]."""
+    if kind not in _PAINTERS:
+        raise ValueError(f"unknown mark kind {kind!r}; available: {', '.join(MARK_KINDS)}")
+    return _PAINTERS[kind](size, rng)
 
 
 def add_random_marks(
     images: torch.Tensor, rng: np.random.Generator, probability: float, max_marks: int = 3
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A copy of ``images`` (B, 3, H, W) in [-1, 1] where each image, with ``probability``, gets 1 to
-    ``max_marks`` marks of a uniformly random colour in [-1, 1]³ blended with a random opacity in [0.5, 1].
+    ``max_marks`` marks (kinds of :data:`MARK_KINDS`, colours of :func:`mark_colour`); and the marks'
+    coverage, float (B, 1, H, W) in [0, 1] (the highest opacity of any mark at a pixel; all 0: unmarked).
 
     Images must be square. The result stays in [-1, 1]; unmarked images are returned unchanged.
     """
@@ -49,11 +130,14 @@ def add_random_marks(
     if height != width:
         raise ValueError(f"images must be square, got {height}x{width}")
     out = images.clone()
+    coverage = torch.zeros(batch, 1, height, width, dtype=out.dtype, device=out.device)
     for i in range(batch):
         if rng.random() >= probability:
             continue
         for _ in range(int(rng.integers(1, max_marks + 1))):
-            alpha = torch.from_numpy(_mark_alpha(height, rng)).to(out)
-            colour = torch.from_numpy(rng.uniform(-1.0, 1.0, 3).astype(np.float32)).to(out)[:, None, None]
+            kind = MARK_KINDS[int(rng.integers(0, len(MARK_KINDS)))]
+            alpha = torch.from_numpy(mark_alpha(kind, height, rng)).to(out)
+            colour = torch.from_numpy(mark_colour(rng)[1]).to(out)[:, None, None]
             out[i] = out[i] * (1 - alpha) + colour * alpha
-    return out
+            coverage[i, 0] = torch.maximum(coverage[i, 0], alpha)
+    return out, coverage

@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -46,6 +47,7 @@ from defect_train.base_model.architecture import (
 from defect_train.base_model.config import UnetStageConfig
 from defect_train.base_model.ema import EmaWeights
 from defect_train.base_model.inpainting_masks import inpainting_mask_batch
+from defect_train.base_model.marks import add_random_marks
 from defect_train.base_model.model_folders import save_pretrained_atomic, write_folder_atomic
 from defect_train.base_model.stage_loop import (
     StageProgress,
@@ -175,6 +177,28 @@ def _write_fills_picture(
     return write_fills(images, mask, fills, path)
 
 
+def _mark_masks_and_captions(
+    config: UnetStageConfig,
+    rng: np.random.Generator,
+    coverage: torch.Tensor,
+    masks: torch.Tensor,
+    captions: list[str],
+) -> tuple[torch.Tensor, list[str]]:
+    """Marked crops get ``mark_caption`` and, with ``mark_mask_prob``, their marks' region (coverage > 0.2,
+    dilated by 2 px) as the mask; ``coverage`` and ``masks`` are (B, 1, H, W), masks 0 / 1."""
+    marked = coverage.flatten(1).amax(1) > 0
+    region = F.max_pool2d((coverage > 0.2).float(), kernel_size=5, stride=1, padding=2)
+    masks = masks.clone()
+    captions = list(captions)
+    for i in range(len(captions)):
+        if not marked[i]:
+            continue
+        captions[i] += config.mark_caption
+        if rng.random() < config.mark_mask_prob and region[i].any():
+            masks[i] = region[i].to(masks)
+    return masks, captions
+
+
 def _inpainting_loss(
     config: UnetStageConfig,
     state,
@@ -191,10 +215,11 @@ def _inpainting_loss(
     masks = inpainting_mask_batch(
         config.batch_size, config.resolution, state.rng, config.mask_full_prob, config.mask_stroke_prob
     )
-    prompts = [
-        "" if state.rng.random() < config.empty_prompt_prob else config.prompt_template.format(surface=s)
-        for s in surfaces
-    ]
+    captions = [config.prompt_template.format(surface=s) for s in surfaces]
+    if config.mark_probability > 0:
+        images, coverage = add_random_marks(images, state.rng, config.mark_probability)
+        masks, captions = _mark_masks_and_captions(config, state.rng, coverage, masks, captions)
+    prompts = ["" if state.rng.random() < config.empty_prompt_prob else c for c in captions]
     images, masks = images.to(device), masks.to(device)
     latents = encode_latents(vae, images, generator=state.generator)
     background = encode_latents(vae, masked_image(images, masks), generator=state.generator)

@@ -124,7 +124,7 @@ def train_vae(config: VaeStageConfig) -> StageResult:
     ) as progress:
         while state.step < config.steps:
             images = data.draw(state.rng, config.batch_size)[0]
-            images = add_random_marks(images, state.rng, config.mark_probability).to(device)
+            images = add_random_marks(images, state.rng, config.mark_probability)[0].to(device)
             with torch.set_grad_enabled(not config.decoder_only):
                 posterior = vae.encode(images).latent_dist
             recon = vae.decode(posterior.sample(generator=state.generator)).sample
