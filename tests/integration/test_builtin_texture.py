@@ -13,42 +13,20 @@ import torch
 
 from defect_metrics import RandomConvFeatures, kid
 from defect_sample.model_loading import load_inpaint_pipeline
-from defect_sample.sampler import DefectFillSampler
+from defect_train.base_model.fill_test import fill_holes
 from defect_train.base_model.texture_data import TextureCrops
 
 SURFACES = ("brick", "grass", "gravel")
 
 
 def random_conv_features(images: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) in [-1, 1] → (N, 96) features of defect-metrics' seeded random ConvNet."""
+    """(N, 3, H, W) in [-1, 1] -> (N, 96) features of defect-metrics' seeded random ConvNet."""
     with torch.no_grad():
         return RandomConvFeatures()((images.float() + 1.0) * 127.5).numpy().astype(np.float64)
 
 
-def hole_mask(size: int = 64) -> np.ndarray:
-    mask = np.zeros((size, size), bool)
-    mask[20:44, 16:48] = True  # 24 × 32 px, the issue's fill test
-    return mask
-
-
 def fills(model: str, crops: torch.Tensor, surfaces: list[str]) -> torch.Tensor:
-    pipe = load_inpaint_pipeline(model)
-    sampler = DefectFillSampler.from_pipeline(pipe)
-    from defect_sample.conditioning import pil_to_tensor, tensor_to_pil
-
-    images = tensor_to_pil(crops)
-    out = []
-    for surface in SURFACES:
-        idx = [i for i, s in enumerate(surfaces) if s == surface]
-        result = sampler(
-            images=[images[i] for i in idx],
-            masks=[hole_mask()] * len(idx),
-            prompt=f"a photo of {surface}",
-            num_inference_steps=30,
-            seed=0,
-        )
-        out.extend((i, cands[0]) for i, cands in zip(idx, result.images, strict=True))
-    return pil_to_tensor([im for _, im in sorted(out, key=lambda p: p[0])])
+    return fill_holes(load_inpaint_pipeline(model), crops, surfaces)
 
 
 def test_builtin_texture_fills_are_closer_to_real_crops_than_tiny_fills() -> None:

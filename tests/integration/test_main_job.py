@@ -91,7 +91,7 @@ def test_defect_train_without_arguments_learns_the_demo_hole(tmp_path: Path) -> 
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,  # a hang guard: 2 min on a quiet 2-core CPU, much longer beside other heavy jobs
     )
     assert result.returncode == 0, result.stderr[-3000:]
     # the main job's output holds no warning the user did not cause (library deprecations, loading noise)

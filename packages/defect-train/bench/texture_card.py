@@ -23,24 +23,19 @@ from PIL import Image
 from defect_core.builtin.demo import ensure_demo_dataset
 from defect_core.datasets import create_reader
 from defect_metrics import RandomConvFeatures, kid
-from defect_sample.conditioning import pil_to_tensor, tensor_to_pil
+from defect_sample.conditioning import pil_to_tensor
 from defect_sample.model_loading import load_inpaint_pipeline
-from defect_sample.sampler import DefectFillSampler
+from defect_train.base_model.fill_test import fill_holes, hole_mask
 from defect_train.base_model.marks import add_random_marks
 from defect_train.base_model.texture_data import TextureCrops
 
 SURFACES = ("brick", "grass", "gravel")
 
 
-def _features(images: torch.Tensor) -> np.ndarray:
+def random_conv_features(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] -> (N, 96) features of defect-metrics' seeded random ConvNet."""
     with torch.no_grad():
         return RandomConvFeatures()((images.float() + 1.0) * 127.5).numpy().astype(np.float64)
-
-
-def _hole() -> np.ndarray:
-    mask = np.zeros((64, 64), bool)
-    mask[20:44, 16:48] = True
-    return mask
 
 
 @torch.no_grad()
@@ -74,22 +69,11 @@ def measure(model: str) -> dict[str, float]:
     }
     crops, surfaces = data.draw(np.random.default_rng(0), 48, split="held_out")
     reference, _ = data.draw(np.random.default_rng(1), 48, split="held_out")
-    sampler = DefectFillSampler.from_pipeline(pipe)
-    images = tensor_to_pil(crops)
-    filled: dict[int, Image.Image] = {}
-    for surface in SURFACES:
-        idx = [i for i, s in enumerate(surfaces) if s == surface]
-        result = sampler(
-            images=[images[i] for i in idx],
-            masks=[_hole()] * len(idx),
-            prompt=f"a photo of {surface}",
-            num_inference_steps=30,
-            seed=0,
-        )
-        filled.update({i: cands[0] for i, cands in zip(idx, result.images, strict=True)})
-    fills = pil_to_tensor([filled[i] for i in range(len(images))])
-    figures["fill_kid"] = kid(_features(reference), _features(fills), subset_size=48).mean
-    inside = torch.from_numpy(_hole())
+    fills = fill_holes(pipe, crops, surfaces)
+    figures["fill_kid"] = kid(
+        random_conv_features(reference), random_conv_features(fills), subset_size=48
+    ).mean
+    inside = torch.from_numpy(hole_mask())
     figures["fill_mean_rgb"] = ((fills[:, :, inside].mean(dim=(0, 2)) + 1) * 127.5).tolist()
     figures["crop_mean_rgb"] = ((crops[:, :, inside].mean(dim=(0, 2)) + 1) * 127.5).tolist()
     return figures
