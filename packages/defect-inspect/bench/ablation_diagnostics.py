@@ -39,6 +39,20 @@ def _mask_share(folder: Path) -> float | None:
     return float(np.mean([(np.asarray(Image.open(m).convert("L")) > 127).mean() for m in masks]))
 
 
+def _miou_at(test_dir: Path, threshold: float) -> float:
+    """mIoU (defect and background IoU averaged, one confusion over all pixels) of the run's test maps at
+    ``threshold``, from the ``maps/*.npy`` and ``masks/*.png`` the run wrote."""
+    inter = union = inter_bg = union_bg = 0
+    for path in sorted((test_dir / "maps").glob("*.npy")):
+        predicted = np.load(path) >= threshold
+        truth = np.asarray(Image.open(test_dir / "masks" / f"{path.stem}.png")) > 127
+        inter += int(np.sum(predicted & truth))
+        union += int(np.sum(predicted | truth))
+        inter_bg += int(np.sum(~predicted & ~truth))
+        union_bg += int(np.sum(~predicted | ~truth))
+    return (inter / max(union, 1) + inter_bg / max(union_bg, 1)) / 2
+
+
 def _attention_resolutions(seed_dir: Path) -> list[tuple[int, int]]:
     """(h, w) of each decoder cross-attention layer of the experiment's base model at its concept resolution."""
     import torch
@@ -49,7 +63,8 @@ def _attention_resolutions(seed_dir: Path) -> list[tuple[int, int]]:
     config = json.loads(json.dumps(__import__("tomllib").loads((seed_dir / "config.toml").read_text())))
     pipe = load_inpaint_pipeline(config["base_model"])
     unet = pipe.unet
-    names = set(decoder_cross_attention_names(unet))
+    # processor names end in ".processor"; the module is the attention layer itself
+    names = {n.removesuffix(".processor") for n in decoder_cross_attention_names(unet)}
     factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     side = config["concept_resolution"] // factor
     shapes: dict[str, tuple[int, int]] = {}
@@ -104,9 +119,10 @@ def main() -> None:
 
     print("\n## Segmenter thresholds\n")
     print(
-        "| seed | row | threshold used | best-F1 threshold (test) | pixel F1-max | mIoU | defect share of training masks |"
+        "| seed | row | threshold used | best-F1 threshold (test) | pixel F1-max | mIoU | mIoU at 0.5 | "
+        "defect pixels in the training masks |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for seed_dir in seeds:
         for run in sorted((seed_dir / "runs").glob("*/segmenter/metrics.json")):
             row = run.parent.parent.name
@@ -118,7 +134,8 @@ def main() -> None:
             print(
                 f"| {seed_dir.name} | {row} | {results['training'].get('threshold', 0.5):.3f} | "
                 f"{results['localization']['pixel_f1_threshold']:.3f} | "
-                f"{results['localization']['pixel_f1_max']:.3f} | {results['segmentation']['miou']:.3f} | {share} |"
+                f"{results['localization']['pixel_f1_max']:.3f} | {results['segmentation']['miou']:.3f} | "
+                f"{_miou_at(run.parent / 'test', 0.5):.3f} | {share} |"
             )
 
 
