@@ -73,3 +73,7 @@ def test_calibration_needs_a_validation_split(tmp_path: Path) -> None:
         )
     with pytest.raises(ValueError, match="calibrate_threshold"):
         InspectConfig(task="classifier", train=(tmp_path,), out=tmp_path / "o", calibrate_threshold=True)
+    with pytest.raises(ValueError, match="calibrate_threshold"):
+        InspectConfig(
+            task="segmenter", train=(tmp_path,), out=tmp_path / "o", calibrate_threshold=True, classes="multi"
+        )

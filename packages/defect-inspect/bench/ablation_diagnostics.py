@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,7 @@ def _attention_resolutions(seed_dir: Path) -> list[tuple[int, int]]:
     from defect_sample.model_loading import load_inpaint_pipeline
     from defect_train.attention import decoder_cross_attention_names
 
-    config = json.loads(json.dumps(__import__("tomllib").loads((seed_dir / "config.toml").read_text())))
+    config = tomllib.loads((seed_dir / "config.toml").read_text())
     pipe = load_inpaint_pipeline(config["base_model"])
     unet = pipe.unet
     # processor names end in ".processor"; the module is the attention layer itself

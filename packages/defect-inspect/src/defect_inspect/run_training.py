@@ -122,6 +122,9 @@ def _validation_threshold(
 ):
     """The pixel F1-max threshold of P(defect) on the validation items (scored into ``out_dir/validation``);
     the configured threshold when they hold no defect pixel."""
+    if not val_part:
+        logger.warning("no validation items to calibrate on: keeping threshold %g", info.threshold)
+        return info.threshold
     scores = score_items(
         model,
         info,

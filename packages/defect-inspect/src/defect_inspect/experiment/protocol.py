@@ -203,7 +203,7 @@ class ExperimentConfig:
     val_fraction: float = config_field(0.1, "validation share of the training set")
     calibrate_threshold: bool = config_field(
         False,
-        "segmenter: decision threshold (of mIoU and the prediction masks) = the pixel F1-max threshold on "
+        "binary segmenter: decision threshold (of mIoU and the prediction masks) = the pixel F1-max threshold on "
         "its validation split instead of 0.5; AUROC, AP, F1-max and AUPRO do not depend on it",
     )
     image_score: Literal["pooled", "max"] = config_field(
@@ -773,7 +773,10 @@ def inspection_config(
         learning_rate=config.learning_rate,
         patience=config.patience,
         val_fraction=config.val_fraction,
-        calibrate_threshold=config.calibrate_threshold and task == "segmenter" and config.val_fraction > 0,
+        calibrate_threshold=config.calibrate_threshold
+        and task == "segmenter"
+        and config.segmenter_classes == "binary"
+        and config.val_fraction > 0,
         device=config.device,
         seed=config.seed,
         out=config.out / "runs" / setting / task,

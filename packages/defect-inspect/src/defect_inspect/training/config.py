@@ -293,9 +293,10 @@ class InspectConfig:
         require(self, 0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
         require(
             self,
-            not self.calibrate_threshold or (self.task == "segmenter" and self.val_fraction > 0),
+            not self.calibrate_threshold
+            or (self.task == "segmenter" and self.classes == "binary" and self.val_fraction > 0),
             "calibrate_threshold",
-            "calibrates a segmenter on its validation split: needs --val-fraction > 0",
+            "calibrates a binary segmenter on its validation split: needs --val-fraction > 0",
         )
         require(self, self.image_score in IMAGE_SCORES, "image_score", f"must be one of {IMAGE_SCORES}")
         require(self, self.num_workers >= 0, "num_workers", "must be >= 0")
